@@ -1,0 +1,13 @@
+//! The stable gRPC contract between `falco-sensor` and `falco-console`.
+//!
+//! Generated from `proto/falco/v1/sensor.proto`; see that file for the meaning of
+//! every field. Helpers here convert between the wire enum and Falco's priority names.
+
+#[allow(clippy::all, missing_docs)]
+pub mod v1 {
+    tonic::include_proto!("falco.sensor.v1");
+}
+
+mod priority;
+
+pub use priority::{ParsePriorityError, PRIORITY_NAMES};

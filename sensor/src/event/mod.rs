@@ -1,0 +1,5 @@
+//! Events: the typed model (`types`), and the decoder from kernel records.
+
+mod types;
+
+pub use types::*;

@@ -368,6 +368,10 @@ pub enum EventKind {
         exe_file: ExeFileInfo,
         /// execveat flags (0 for execve).
         flags: u32,
+        /// The task's cgroup path after exec (memory controller on cgroup v1,
+        /// the unified hierarchy on v2), e.g. `/kubepods/besteffort/pod<uid>/<64 hex>`.
+        /// The container id is derived from it.
+        cgroup: String,
     },
     /// fork / vfork / clone / clone3, reported in the parent (`res` is the child tid).
     Clone {

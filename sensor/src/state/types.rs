@@ -2,6 +2,7 @@
 //! through [`StateView`]; only the state tracker writes them.
 
 use crate::event::SockTuple;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ pub const HOST_CONTAINER_ID: &str = "host";
 
 /// One thread. Threads of a process share the process-wide fields (copied at
 /// clone and refreshed at exec).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ThreadInfo {
     pub tid: i64,
     /// Thread-group id (process id).
@@ -114,7 +115,7 @@ pub struct FdInfo {
 }
 
 /// A bind or volume mount of a container.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContainerMount {
     pub source: String,
     pub dest: String,
@@ -124,7 +125,7 @@ pub struct ContainerMount {
 }
 
 /// The Kubernetes pod a container belongs to.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PodInfo {
     pub name: String,
     pub namespace: String,
@@ -136,7 +137,7 @@ pub struct PodInfo {
 
 /// Container metadata, from the CRI runtime (or the cgroup alone when the
 /// runtime could not be asked).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContainerInfo {
     /// Short id: the first 12 hex digits (`container.id`).
     pub id: String,

@@ -10,4 +10,4 @@ pub mod v1 {
 
 mod priority;
 
-pub use priority::{ParsePriorityError, PRIORITY_NAMES};
+pub use priority::{PRIORITY_NAMES, ParsePriorityError};

@@ -29,7 +29,9 @@ const ALL: [Priority; 8] = [
 
 /// A priority name that is not one of Falco's eight.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown priority {0:?} (expected one of Emergency, Alert, Critical, Error, Warning, Notice, Informational, Debug)")]
+#[error(
+    "unknown priority {0:?} (expected one of Emergency, Alert, Critical, Error, Warning, Notice, Informational, Debug)"
+)]
 pub struct ParsePriorityError(pub String);
 
 impl Priority {

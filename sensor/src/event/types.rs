@@ -446,7 +446,11 @@ pub enum EventKind {
     /// dup / dup2 / dup3: `res` is the new fd.
     Dup { oldfd: i64, newfd: i64, flags: u32 },
     /// socket(domain, type, protocol): `res` is the new fd.
-    Socket { domain: u32, sock_type: u32, proto: u32 },
+    Socket {
+        domain: u32,
+        sock_type: u32,
+        proto: u32,
+    },
     /// connect(fd, addr): tuple after the call (local end filled on success).
     Connect {
         fd: i64,
@@ -472,7 +476,11 @@ pub enum EventKind {
     },
     /// setuid / setreuid / setresuid and the gid family: requested ids
     /// (`u32::MAX` = unchanged).
-    SetId { real: u32, effective: u32, saved: u32 },
+    SetId {
+        real: u32,
+        effective: u32,
+        saved: u32,
+    },
     /// ptrace(request, pid).
     Ptrace { request: i64, pid: i64 },
     /// mount(source, target, fstype, flags).

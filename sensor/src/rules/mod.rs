@@ -1,1 +1,5 @@
-//! See docs/architecture.md for what this module owns.
+//! The Falco rule language: loading YAML rule files, parsing and compiling
+//! conditions, indexing rules by event type, evaluating them over events and
+//! rendering outputs. Field definitions and extraction live in [`fields`].
+
+pub mod fields;

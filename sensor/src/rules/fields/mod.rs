@@ -1,0 +1,199 @@
+//! Rule fields (`proc.name`, `fd.name`, `evt.arg.flags`, ...): the registry of
+//! supported fields with their types and descriptions, resolution of a field
+//! name (and optional argument) at rule-compile time, and extraction of a
+//! field's value from an event plus the sensor state at evaluation time.
+//!
+//! Contract used by the condition compiler and the output renderer:
+//! - [`resolve`] runs once per field reference when rules load; it fails with
+//!   [`FieldError`] for unknown fields or bad arguments.
+//! - [`extract`] runs per event and must not allocate on the common path
+//!   (borrow from the event or state; `Cow::Owned` only when a value has to
+//!   be computed, e.g. `proc.cmdline` or flag names).
+//! - `None` from [`extract`] means the value is missing: Falco renders it as
+//!   `<NA>` and comparisons with it are false (except `exists`, which is false too).
+
+use crate::event::Event;
+use crate::state::StateView;
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+/// The type of a field's value, which decides which operators apply and how
+/// literals in conditions are parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FieldType {
+    /// Text (`charbuf` / `fspath` / `fsrelpath` in Falco).
+    Str,
+    /// Signed integer (`int64`, `errno`, `fd`, `pid`).
+    Int,
+    /// Unsigned integer (`uint64`, `uint32`, `port`, `mode`, `flags` as numbers).
+    UInt,
+    /// Boolean (rendered `true`/`false`).
+    Bool,
+    /// IP address; literals may be networks in CIDR form for `in`/`=`.
+    Ip,
+    /// Network (CIDR), e.g. `fd.net`.
+    IpNet,
+    /// Duration / relative time in ns (`reltime`).
+    RelTime,
+    /// Absolute time in ns (`abstime`).
+    AbsTime,
+    /// Raw bytes (`bytebuf`, e.g. `evt.buffer`).
+    Bytes,
+    /// A list of strings (`proc.aname` without index is special-cased by
+    /// the compiler; `fd.types`, `k8s.pod.labels`, `container.mounts`).
+    StrList,
+}
+
+/// Whether and how a field takes an argument in brackets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgKind {
+    /// No argument: `proc.name`.
+    None,
+    /// Optional numeric index: `proc.aname` or `proc.aname[2]`.
+    OptionalIndex,
+    /// Required numeric index: `evt.arg[0]`.
+    RequiredIndex,
+    /// Required key: `evt.arg.flags` (written with a dot) or `evt.arg[flags]`,
+    /// `container.mount.dest[/etc]`, `k8s.pod.label[app]`.
+    RequiredKey,
+    /// Optional key.
+    OptionalKey,
+}
+
+/// Static description of one supported field.
+#[derive(Debug, Clone, Copy)]
+pub struct FieldInfo {
+    /// Full name, e.g. `proc.aname`. For `evt.arg.<name>` style fields the
+    /// registry holds `evt.arg` with [`ArgKind::RequiredKey`].
+    pub name: &'static str,
+    pub ftype: FieldType,
+    pub arg: ArgKind,
+    /// One-line description for `falco-sensor list-fields`.
+    pub desc: &'static str,
+}
+
+/// Index into [`registry`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FieldId(pub u16);
+
+/// The argument of a resolved field.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum FieldArg {
+    Index(usize),
+    Key(String),
+}
+
+/// A field reference resolved at compile time.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FieldSpec {
+    pub id: FieldId,
+    pub arg: Option<FieldArg>,
+}
+
+impl FieldSpec {
+    /// The static description of the field.
+    pub fn info(&self) -> &'static FieldInfo {
+        &registry()[usize::from(self.id.0)]
+    }
+}
+
+/// A field value extracted from one event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value<'a> {
+    Str(Cow<'a, str>),
+    Int(i64),
+    UInt(u64),
+    Bool(bool),
+    Ip(IpAddr),
+    Bytes(Cow<'a, [u8]>),
+    List(Vec<Value<'a>>),
+}
+
+/// Why a field reference could not be resolved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FieldError {
+    #[error("unknown field {0:?}")]
+    Unknown(String),
+    #[error("field {field:?} does not take an argument")]
+    UnexpectedArg { field: String },
+    #[error("field {field:?} requires an argument")]
+    MissingArg { field: String },
+    #[error("field {field:?}: bad argument {arg:?}: {why}")]
+    BadArg {
+        field: String,
+        arg: String,
+        why: String,
+    },
+}
+
+/// Every supported field, in the order `list-fields` prints them.
+pub fn registry() -> &'static [FieldInfo] {
+    REGISTRY
+}
+
+const REGISTRY: &[FieldInfo] = &[FieldInfo {
+    name: "evt.type",
+    ftype: FieldType::Str,
+    arg: ArgKind::None,
+    desc: "Name of the event type, e.g. open, execve.",
+}];
+
+/// Resolves `name` (as written in a rule, e.g. `proc.aname`, `evt.arg.flags`,
+/// `fd.types`) and its bracket argument (e.g. `Some("2")` for `proc.aname[2]`).
+pub fn resolve(name: &str, arg: Option<&str>) -> Result<FieldSpec, FieldError> {
+    let idx = REGISTRY
+        .iter()
+        .position(|f| f.name == name)
+        .ok_or_else(|| FieldError::Unknown(name.to_string()))?;
+    if arg.is_some() {
+        return Err(FieldError::UnexpectedArg {
+            field: name.to_string(),
+        });
+    }
+    let id = u16::try_from(idx).map_err(|_| FieldError::Unknown(name.to_string()))?;
+    Ok(FieldSpec {
+        id: FieldId(id),
+        arg: None,
+    })
+}
+
+/// Extracts a field's value; `None` is Falco's `<NA>`.
+pub fn extract<'a>(
+    spec: &FieldSpec,
+    ev: &'a Event,
+    _state: &'a dyn StateView,
+) -> Option<Value<'a>> {
+    match spec.info().name {
+        "evt.type" => Some(Value::Str(Cow::Borrowed(ev.etype.name()))),
+        _ => None,
+    }
+}
+
+/// Renders a value as Falco prints it in outputs (`<NA>` is the caller's job).
+pub fn render(value: &Value<'_>, out: &mut String) {
+    use std::fmt::Write;
+    match value {
+        Value::Str(s) => out.push_str(s),
+        Value::Int(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::UInt(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Ip(ip) => {
+            let _ = write!(out, "{ip}");
+        }
+        Value::Bytes(b) => out.push_str(&String::from_utf8_lossy(b)),
+        Value::List(items) => {
+            out.push('(');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                render(v, out);
+            }
+            out.push(')');
+        }
+    }
+}

@@ -12,8 +12,11 @@
 //! - `None` from [`extract`] means the value is missing: Falco renders it as
 //!   `<NA>` and comparisons with it are false (except `exists`, which is false too).
 
+mod registry;
+
 use crate::event::Event;
 use crate::state::StateView;
+use registry::{KEYS, Key, REGISTRY};
 use std::borrow::Cow;
 use std::net::IpAddr;
 
@@ -131,30 +134,83 @@ pub fn registry() -> &'static [FieldInfo] {
     REGISTRY
 }
 
-const REGISTRY: &[FieldInfo] = &[FieldInfo {
-    name: "evt.type",
-    ftype: FieldType::Str,
-    arg: ArgKind::None,
-    desc: "Name of the event type, e.g. open, execve.",
-}];
-
 /// Resolves `name` (as written in a rule, e.g. `proc.aname`, `evt.arg.flags`,
 /// `fd.types`) and its bracket argument (e.g. `Some("2")` for `proc.aname[2]`).
+///
+/// Keyed fields also accept the dotted form: `evt.arg.flags` is `evt.arg`
+/// with key `flags`, `k8s.pod.label.app` is `k8s.pod.label[app]`. For keyed
+/// fields a purely numeric argument is a position (`evt.arg[0]`,
+/// `container.mount.dest[1]`).
 pub fn resolve(name: &str, arg: Option<&str>) -> Result<FieldSpec, FieldError> {
-    let idx = REGISTRY
-        .iter()
-        .position(|f| f.name == name)
-        .ok_or_else(|| FieldError::Unknown(name.to_string()))?;
-    if arg.is_some() {
-        return Err(FieldError::UnexpectedArg {
-            field: name.to_string(),
-        });
-    }
+    let (idx, arg) = match REGISTRY.iter().position(|f| f.name == name) {
+        Some(idx) => (idx, arg),
+        None => dotted_key(name, arg)?,
+    };
+    let info = &REGISTRY[idx];
     let id = u16::try_from(idx).map_err(|_| FieldError::Unknown(name.to_string()))?;
+    let arg = match (info.arg, arg) {
+        (ArgKind::None, None) => None,
+        (ArgKind::None, Some(_)) => {
+            return Err(FieldError::UnexpectedArg {
+                field: name.to_string(),
+            });
+        }
+        (ArgKind::RequiredIndex | ArgKind::RequiredKey, None) => {
+            return Err(FieldError::MissingArg {
+                field: name.to_string(),
+            });
+        }
+        (ArgKind::OptionalIndex | ArgKind::OptionalKey, None) => None,
+        (ArgKind::OptionalIndex | ArgKind::RequiredIndex, Some(a)) => {
+            let n = a.trim().parse::<usize>().map_err(|_| FieldError::BadArg {
+                field: info.name.to_string(),
+                arg: a.to_string(),
+                why: "expected a non-negative number".to_string(),
+            })?;
+            Some(FieldArg::Index(n))
+        }
+        (ArgKind::OptionalKey | ArgKind::RequiredKey, Some(a)) => {
+            let a = a.trim();
+            if a.is_empty() {
+                return Err(FieldError::BadArg {
+                    field: info.name.to_string(),
+                    arg: a.to_string(),
+                    why: "empty argument".to_string(),
+                });
+            }
+            match a.parse::<usize>() {
+                Ok(n) => Some(FieldArg::Index(n)),
+                Err(_) => Some(FieldArg::Key(a.to_string())),
+            }
+        }
+    };
     Ok(FieldSpec {
         id: FieldId(id),
-        arg: None,
+        arg,
     })
+}
+
+/// `evt.arg.flags` style names: the longest keyed field that is a dotted
+/// prefix of `name` takes the rest as its key.
+fn dotted_key<'n>(
+    name: &'n str,
+    arg: Option<&'n str>,
+) -> Result<(usize, Option<&'n str>), FieldError> {
+    let unknown = || FieldError::Unknown(name.to_string());
+    let (idx, key) = REGISTRY
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| matches!(f.arg, ArgKind::RequiredKey | ArgKind::OptionalKey))
+        .filter_map(|(i, f)| {
+            let rest = name.strip_prefix(f.name)?.strip_prefix('.')?;
+            Some((i, rest))
+        })
+        .max_by_key(|(i, _)| REGISTRY[*i].name.len())
+        .ok_or_else(unknown)?;
+    if arg.is_some() || key.is_empty() {
+        return Err(unknown());
+    }
+    Ok((idx, Some(key)))
 }
 
 /// Extracts a field's value; `None` is Falco's `<NA>`.
@@ -163,8 +219,8 @@ pub fn extract<'a>(
     ev: &'a Event,
     _state: &'a dyn StateView,
 ) -> Option<Value<'a>> {
-    match spec.info().name {
-        "evt.type" => Some(Value::Str(Cow::Borrowed(ev.etype.name()))),
+    match KEYS[usize::from(spec.id.0)] {
+        Key::EvtType => Some(Value::Str(Cow::Borrowed(ev.etype.name()))),
         _ => None,
     }
 }

@@ -108,7 +108,52 @@ const MAX_DEPTH: usize = 256;
 
 /// Parses one YAML document (the first, if several) into a node tree.
 /// `Ok(None)` for an empty document.
+///
+/// libyaml (which Falco uses) accepts a flow sequence closed by a `]` at
+/// the indentation of its key, as upstream rules files do; yaml-rust2
+/// rejects it. On an indentation error the document is parsed again with
+/// such closing-bracket-only lines indented like the line before them,
+/// which changes no value and no position outside those lines.
 pub fn parse(src: &str) -> Result<Option<Node>, YamlError> {
+    match parse_strict(src) {
+        Err(e) if e.message.contains("indentation") => {
+            let relaxed = indent_closing_brackets(src);
+            if relaxed == src {
+                return Err(e);
+            }
+            parse_strict(&relaxed).map_err(|_| e)
+        }
+        other => other,
+    }
+}
+
+fn indent_closing_brackets(src: &str) -> String {
+    let mut out = String::with_capacity(src.len() + 64);
+    let mut prev_indent = 0usize;
+    for line in src.split_inclusive('\n') {
+        let body = line.trim_end_matches(['\n', '\r']);
+        let trimmed = body.trim();
+        let indent = body.len() - body.trim_start().len();
+        let closing_only = !trimmed.is_empty()
+            && trimmed
+                .trim_end_matches(',')
+                .chars()
+                .all(|c| c == ']' || c == '}' || c == ' ');
+        if closing_only {
+            let want = prev_indent.max(indent + 1);
+            out.extend(std::iter::repeat_n(' ', want));
+            out.push_str(line.trim_start());
+            continue;
+        }
+        if !trimmed.is_empty() && !trimmed.starts_with('#') {
+            prev_indent = indent;
+        }
+        out.push_str(line);
+    }
+    out
+}
+
+fn parse_strict(src: &str) -> Result<Option<Node>, YamlError> {
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(src);
     parser.load(&mut builder, false).map_err(|e| YamlError {
@@ -266,6 +311,21 @@ mod tests {
             items[0].get("condition").unwrap().as_str(),
             Some("evt.type = open\n")
         );
+    }
+
+    #[test]
+    fn flow_sequence_closed_at_key_indentation_is_accepted_like_libyaml() {
+        let src = "- list: l\n  items: [\n    a,\n    b\n  ]\n\n- list: m\n  items: [c]\n";
+        let root = parse(src).unwrap().unwrap();
+        let NodeKind::Seq(items) = &root.kind else {
+            panic!()
+        };
+        assert_eq!(items.len(), 2);
+        assert_eq!((items[1].mark.line, items[1].mark.col), (7, 3));
+        let NodeKind::Seq(vals) = &items[0].get("items").unwrap().kind else {
+            panic!()
+        };
+        assert_eq!(vals.len(), 2);
     }
 
     #[test]

@@ -4,6 +4,8 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+pub mod validate;
+
 /// Runtime security sensor: eBPF probes + Falco rules + alert delivery.
 #[derive(Debug, Parser)]
 #[command(name = "falco-sensor", version, about)]
@@ -80,11 +82,8 @@ pub struct ValidateArgs {
 /// Runs the chosen subcommand.
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Run(_)
-        | Command::Record(_)
-        | Command::Replay(_)
-        | Command::Validate(_)
-        | Command::ListFields => {
+        Command::Validate(args) => validate::run(&args),
+        Command::Run(_) | Command::Record(_) | Command::Replay(_) | Command::ListFields => {
             anyhow::bail!("this subcommand is not built yet in this version")
         }
     }

@@ -12,11 +12,16 @@
 //! - `None` from [`extract`] means the value is missing: Falco renders it as
 //!   `<NA>` and comparisons with it are false (except `exists`, which is false too).
 
+mod container;
+mod evt;
+mod fd;
+mod flags;
+mod process;
 mod registry;
 
 use crate::event::Event;
-use crate::state::StateView;
-use registry::{KEYS, Key, REGISTRY};
+use crate::state::{StateView, ThreadInfo};
+use registry::{KEYS, REGISTRY};
 use std::borrow::Cow;
 use std::net::IpAddr;
 
@@ -214,15 +219,52 @@ fn dotted_key<'n>(
 }
 
 /// Extracts a field's value; `None` is Falco's `<NA>`.
-pub fn extract<'a>(
-    spec: &FieldSpec,
-    ev: &'a Event,
-    _state: &'a dyn StateView,
-) -> Option<Value<'a>> {
-    match KEYS[usize::from(spec.id.0)] {
-        Key::EvtType => Some(Value::Str(Cow::Borrowed(ev.etype.name()))),
+///
+/// Value variants per [`FieldType`]: `Str` → [`Value::Str`], `Int` →
+/// [`Value::Int`], `UInt`/`RelTime`/`AbsTime` → [`Value::UInt`] (ns for
+/// times), `Bool` → [`Value::Bool`], `Ip`/`IpNet` → [`Value::Ip`] (the
+/// compiler tests `IpNet` fields for membership in the literal network),
+/// `Bytes` → [`Value::Bytes`], `StrList` → [`Value::List`] of strings.
+///
+/// Fields that stand for several values at once give a [`Value::List`]; a
+/// comparison holds when it holds for any element (Falco's semantics):
+/// `proc.aname` and the other ancestor fields without an index (every
+/// ancestor above the process), `fd.ip`/`fd.net`/`fd.port` (both ends of
+/// the connection), `fd.types`, `k8s.pod.labels`. `evt.rawarg` gives
+/// [`Value::Str`] for text arguments.
+pub fn extract<'a>(spec: &FieldSpec, ev: &'a Event, state: &'a dyn StateView) -> Option<Value<'a>> {
+    let idx = usize::from(spec.id.0);
+    let key = *KEYS.get(idx)?;
+    let cx = Cx::new(ev, state);
+    let arg = spec.arg.as_ref();
+    match REGISTRY[idx].name.as_bytes().first()? {
+        b'e' | b's' => evt::extract(key, arg, &cx),
+        b'p' | b't' | b'u' | b'g' => process::extract(key, arg, &cx),
+        b'f' => fd::extract(key, arg, &cx),
+        b'c' | b'k' => container::extract(key, arg, &cx),
         _ => None,
     }
+}
+
+/// What extraction reads: the event, the state, and the event's thread.
+pub(crate) struct Cx<'a> {
+    pub ev: &'a Event,
+    pub st: &'a dyn StateView,
+    /// The calling thread as the state knows it (its process's main thread
+    /// when the thread itself is unknown).
+    pub th: Option<&'a ThreadInfo>,
+}
+
+impl<'a> Cx<'a> {
+    pub(crate) fn new(ev: &'a Event, st: &'a dyn StateView) -> Self {
+        let th = st.thread(ev.task.tid).or_else(|| st.process(ev.task.pid));
+        Cx { ev, st, th }
+    }
+}
+
+/// A borrowed string value.
+pub(crate) fn str_value(s: &str) -> Value<'_> {
+    Value::Str(Cow::Borrowed(s))
 }
 
 /// Renders a value as Falco prints it in outputs (`<NA>` is the caller's job).

@@ -973,3 +973,7 @@ impl StateView for StateTracker {
             .map(|u| (u.home.as_str(), u.shell.as_str()))
     }
 }
+
+#[cfg(test)]
+#[path = "tracker_tests.rs"]
+mod tests;

@@ -8,6 +8,15 @@ pub mod v1 {
     tonic::include_proto!("falco.sensor.v1");
 }
 
+/// The Kubernetes Container Runtime Interface (`runtime.v1`), trimmed to what
+/// the sensor and its test harness call. Client stubs only.
+pub mod cri {
+    #[allow(clippy::all, missing_docs)]
+    pub mod v1 {
+        tonic::include_proto!("runtime.v1");
+    }
+}
+
 mod priority;
 
 pub use priority::{PRIORITY_NAMES, ParsePriorityError};

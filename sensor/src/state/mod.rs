@@ -4,7 +4,19 @@
 //! The state tracker applies every decoded event (fork, exec, exit, open,
 //! close, connect...) before rules see it, so rule fields such as
 //! `proc.pname`, `fd.name` or `container.name` read from here.
+//! See `docs/containers.md` for how containers are identified.
 
+pub mod cgroup;
+pub mod cri;
+pub mod fdname;
+pub mod image;
+pub mod proc;
+mod resolver;
+mod tracker;
 mod types;
+pub mod users;
 
+pub use tracker::{
+    FD_EVENT_TYPES, REQUIRED_EVENT_TYPES, StateConfig, StateError, StateStats, StateTracker,
+};
 pub use types::*;

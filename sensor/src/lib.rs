@@ -10,3 +10,7 @@ pub mod respond;
 pub mod rules;
 pub mod sinks;
 pub mod state;
+pub mod config;
+pub mod delivery;
+pub mod interop;
+pub mod metrics;

@@ -1,1 +1,1 @@
-//! See docs/architecture.md for what this module owns.
+//! x

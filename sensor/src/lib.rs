@@ -4,13 +4,13 @@
 pub mod api;
 pub mod bus;
 pub mod cli;
+pub mod config;
+pub mod delivery;
 pub mod event;
+pub mod interop;
+pub mod metrics;
 pub mod probe;
 pub mod respond;
 pub mod rules;
 pub mod sinks;
 pub mod state;
-pub mod config;
-pub mod delivery;
-pub mod interop;
-pub mod metrics;

@@ -13,8 +13,8 @@ use crate::bus::AlertBus;
 use crate::config::GrpcConfig;
 use falco_proto::v1::sensor_service_server::SensorServiceServer;
 use falco_proto::v1::{
-    GetStatsResponse, GetVersionResponse, PutRulesFileRequest, PutRulesFileResponse, ResponseRecord,
-    RuleInfo, RunActionRequest,
+    GetStatsResponse, GetVersionResponse, PutRulesFileRequest, PutRulesFileResponse,
+    ResponseRecord, RuleInfo, RunActionRequest,
 };
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -95,7 +95,9 @@ pub async fn serve(
         .map_or_else(|_| cfg.listen.clone(), |a| a.to_string());
     let auth = Auth::from_config(cfg)?;
     let mut server = Server::builder()
-        .http2_keepalive_interval(Some(Duration::from_secs(cfg.keepalive_interval_secs.max(1))))
+        .http2_keepalive_interval(Some(Duration::from_secs(
+            cfg.keepalive_interval_secs.max(1),
+        )))
         .http2_keepalive_timeout(Some(Duration::from_secs(cfg.keepalive_timeout_secs.max(1))));
     if let (Some(cert), Some(key)) = (&cfg.tls.cert, &cfg.tls.key) {
         let identity = Identity::from_pem(read("grpc.tls.cert", cert)?, read("grpc.tls.key", key)?);
@@ -110,7 +112,9 @@ pub async fn serve(
     let api = SensorApi::new(bus, info, auth, cfg);
     let incoming = TcpIncoming::from(listener)
         .with_nodelay(Some(true))
-        .with_keepalive(Some(Duration::from_secs(cfg.keepalive_interval_secs.max(1))));
+        .with_keepalive(Some(Duration::from_secs(
+            cfg.keepalive_interval_secs.max(1),
+        )));
     server
         .add_service(SensorServiceServer::new(api))
         .serve_with_incoming_shutdown(incoming, shutdown)

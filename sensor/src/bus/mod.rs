@@ -234,6 +234,12 @@ impl AlertBus {
         rx
     }
 
+    /// Drops every sink queue's sender so the sinks drain what is queued and
+    /// end (shutdown). Later alerts reach subscribers only.
+    pub fn close_sinks(&self) {
+        lock(&self.inner.state).sinks.clear();
+    }
+
     /// Registers a subscriber and snapshots its replay under the same lock.
     pub fn subscribe(&self, opts: SubscribeOptions) -> Subscription {
         let capacity = opts.queue_capacity.max(1);
@@ -328,4 +334,5 @@ impl Drop for Subscription {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests;

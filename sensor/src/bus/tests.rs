@@ -32,7 +32,11 @@ fn seq_starts_at_one_and_identity_is_stamped() {
     assert_eq!(b.publish(alert("r", Priority::Notice, "")), 2);
     let a = b.get(2).unwrap();
     assert_eq!(
-        (a.hostname.as_str(), a.cluster.as_str(), a.sensor_id.as_str()),
+        (
+            a.hostname.as_str(),
+            a.cluster.as_str(),
+            a.sensor_id.as_str()
+        ),
         ("node-1", "prod", "s-1")
     );
     assert_eq!(b.last_seq(), 2);
@@ -83,7 +87,10 @@ fn filters_apply_to_replay_and_live() {
         queue_capacity: 10,
         ..Default::default()
     });
-    assert_eq!(sub.replay.iter().map(|a| a.seq).collect::<Vec<_>>(), vec![2]);
+    assert_eq!(
+        sub.replay.iter().map(|a| a.seq).collect::<Vec<_>>(),
+        vec![2]
+    );
     b.publish(alert("a", Priority::Error, "dev"));
     b.publish(alert("a", Priority::Error, ""));
     assert_eq!(sub.try_recv().unwrap().seq, 5);

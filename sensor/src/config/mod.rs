@@ -148,7 +148,10 @@ impl Config {
             if !LOKI_LABELS.contains(&label.as_str()) {
                 return bad(
                     "outputs.loki.labels",
-                    &format!("unknown label {label:?} (known: {})", LOKI_LABELS.join(", ")),
+                    &format!(
+                        "unknown label {label:?} (known: {})",
+                        LOKI_LABELS.join(", ")
+                    ),
                 );
             }
         }
@@ -161,4 +164,5 @@ fn origin(path: Option<&Path>) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests;

@@ -2,6 +2,7 @@
 //! rendering, and the `/metrics` + `/healthz` endpoint.
 
 mod prometheus;
+pub mod server;
 
 pub use prometheus::render as render_prometheus;
 
@@ -204,6 +205,7 @@ pub fn rss_bytes() -> Option<u64> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -231,7 +233,10 @@ mod tests {
             text.contains("falco_sensor_alerts_dropped_total{sink=\"loki\"} 2"),
             "{text}"
         );
-        assert!(text.contains("falco_sensor_resident_memory_bytes "), "{text}");
+        assert!(
+            text.contains("falco_sensor_resident_memory_bytes "),
+            "{text}"
+        );
         let mut stats = GetStatsResponse::default();
         c.fill_stats(&mut stats);
         assert_eq!(stats.events_seen, 2);

@@ -9,11 +9,20 @@ use std::sync::atomic::Ordering::Relaxed;
 /// (rule names are user text).
 pub fn render(c: &SensorCounters) -> String {
     let mut out = String::with_capacity(4096);
-    header(&mut out, "events_total", "counter", "Events decoded, per event type.");
+    header(
+        &mut out,
+        "events_total",
+        "counter",
+        "Events decoded, per event type.",
+    );
     for t in EventType::ALL {
         let n = c.events_seen(*t);
         if n > 0 {
-            let _ = writeln!(out, "falco_sensor_events_total{{type=\"{}\"}} {n}", t.name());
+            let _ = writeln!(
+                out,
+                "falco_sensor_events_total{{type=\"{}\"}} {n}",
+                t.name()
+            );
         }
     }
     scalar(
@@ -46,13 +55,17 @@ pub fn render(c: &SensorCounters) -> String {
     }
     let sinks = c.sinks();
     for (metric, help, pick) in [
+        ("alerts_sent_total", "Alerts delivered, per sink.", 0usize),
         (
-            "alerts_sent_total",
-            "Alerts delivered, per sink.",
-            0usize,
+            "alerts_failed_total",
+            "Alerts given up after retries, per sink.",
+            1,
         ),
-        ("alerts_failed_total", "Alerts given up after retries, per sink.", 1),
-        ("alerts_dropped_total", "Alerts dropped on a full sink queue, per sink.", 2),
+        (
+            "alerts_dropped_total",
+            "Alerts dropped on a full sink queue, per sink.",
+            2,
+        ),
     ] {
         header(&mut out, metric, "counter", help);
         for s in &sinks {
@@ -61,7 +74,11 @@ pub fn render(c: &SensorCounters) -> String {
                 1 => s.failed.load(Relaxed),
                 _ => s.dropped.load(Relaxed),
             };
-            let _ = writeln!(out, "falco_sensor_{metric}{{sink=\"{}\"}} {v}", escape(&s.name));
+            let _ = writeln!(
+                out,
+                "falco_sensor_{metric}{{sink=\"{}\"}} {v}",
+                escape(&s.name)
+            );
         }
     }
     scalar(

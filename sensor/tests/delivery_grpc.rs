@@ -183,9 +183,16 @@ async fn client_that_never_reads_is_detached_and_blocks_nobody() {
     tokio::task::spawn_blocking(move || publisher.join().unwrap())
         .await
         .unwrap();
-    let stats = c.get_stats(GetStatsRequest::default()).await.unwrap().into_inner();
+    let stats = c
+        .get_stats(GetStatsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(stats.last_seq, 100_000);
-    assert_eq!(stats.subscribers, 0, "the stuck subscriber must have been detached");
+    assert_eq!(
+        stats.subscribers, 0,
+        "the stuck subscriber must have been detached"
+    );
 
     // A second stuck client, and a reading client; the publisher only paces
     // itself on the reader, never on the stuck one.
@@ -257,15 +264,30 @@ async fn unary_calls_answer_from_counters_and_sensor_info() {
     h.publish(alert("r1", Priority::Critical, "", "sh"));
     h.publish(alert("r1", Priority::Critical, "", "sh"));
     let mut c = client(&h).await;
-    let stats = c.get_stats(GetStatsRequest::default()).await.unwrap().into_inner();
+    let stats = c
+        .get_stats(GetStatsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!((stats.rules_loaded, stats.last_seq), (3, 2));
     assert_eq!(stats.rules[0].rule, "r1");
     assert_eq!(stats.rules[0].alerts, 2);
-    let v = c.get_version(GetVersionRequest::default()).await.unwrap().into_inner();
-    assert_eq!((v.api_version.as_str(), v.cluster.as_str()), ("v1", "test-cluster"));
+    let v = c
+        .get_version(GetVersionRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (v.api_version.as_str(), v.cluster.as_str()),
+        ("v1", "test-cluster")
+    );
     assert!(!v.sensor_id.is_empty());
     assert!(!v.actions_enabled);
-    let rules = c.list_rules(ListRulesRequest::default()).await.unwrap().into_inner();
+    let rules = c
+        .list_rules(ListRulesRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(rules.rules.len(), 1);
     let err = c
         .run_action(RunActionRequest {
@@ -308,7 +330,10 @@ async fn bearer_token_is_required_and_authorizes_actions() {
     cfg.grpc.allow_actions = true;
     let h = start(&cfg).await;
     let mut c = client(&h).await;
-    let err = c.get_version(GetVersionRequest::default()).await.unwrap_err();
+    let err = c
+        .get_version(GetVersionRequest::default())
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
     let err = c
         .get_version(with_token(GetVersionRequest::default(), "s3cret-tokeN"))
@@ -383,14 +408,21 @@ async fn tls_server_accepts_tls_clients_and_refuses_plaintext() {
     cfg.grpc.tls.key = Some(pki.path("server.key"));
     let h = start(&cfg).await;
     let mut c = tls_client(&h, &pki.ca_pem, None).await.unwrap();
-    let v = c.get_version(GetVersionRequest::default()).await.unwrap().into_inner();
+    let v = c
+        .get_version(GetVersionRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(v.health, "ok");
     let plain = SensorServiceClient::connect(format!("http://{}", h.grpc_addr().unwrap())).await;
     let refused = match plain {
         Err(_) => true,
         Ok(mut p) => p.get_version(GetVersionRequest::default()).await.is_err(),
     };
-    assert!(refused, "a plaintext client must not get through a TLS listener");
+    assert!(
+        refused,
+        "a plaintext client must not get through a TLS listener"
+    );
     // A client that does not trust the server's CA refuses it.
     let other = Pki::new();
     let untrusted = match tls_client(&h, &other.ca_pem, None).await {
@@ -413,7 +445,11 @@ async fn mtls_requires_a_client_certificate_from_the_configured_ca() {
     let mut ok = tls_client(&h, &pki.ca_pem, Some((&pki.client_cert, &pki.client_key)))
         .await
         .unwrap();
-    let v = ok.get_version(GetVersionRequest::default()).await.unwrap().into_inner();
+    let v = ok
+        .get_version(GetVersionRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
     assert!(v.actions_enabled);
     let seq = h.publish(alert("shell", Priority::Critical, "", "sh"));
     let rec = ok
@@ -427,12 +463,19 @@ async fn mtls_requires_a_client_certificate_from_the_configured_ca() {
         .into_inner();
     assert_eq!(rec.record.unwrap().outcome, "dry-run");
 
-    for identity in [None, Some((pki.rogue_cert.as_str(), pki.rogue_key.as_str()))] {
+    for identity in [
+        None,
+        Some((pki.rogue_cert.as_str(), pki.rogue_key.as_str())),
+    ] {
         let refused = match tls_client(&h, &pki.ca_pem, identity).await {
             Err(_) => true,
             Ok(mut c) => c.get_version(GetVersionRequest::default()).await.is_err(),
         };
-        assert!(refused, "client with identity {:?} got through mTLS", identity.is_some());
+        assert!(
+            refused,
+            "client with identity {:?} got through mTLS",
+            identity.is_some()
+        );
     }
 }
 
@@ -452,7 +495,10 @@ async fn falco_http_output_json_comes_out_of_subscribe() {
     let resp = post(&url, body).await;
     assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
     let bad = post(&url, r#"{"rule":"x","priority":"loud"}"#).await;
-    assert!(bad.starts_with("HTTP/1.1 400") && bad.contains("priority"), "{bad}");
+    assert!(
+        bad.starts_with("HTTP/1.1 400") && bad.contains("priority"),
+        "{bad}"
+    );
 
     let a = next_alert(&mut s).await;
     assert_eq!(a.source, "falco");
@@ -497,10 +543,53 @@ async fn metrics_endpoint_serves_prometheus_text_and_health() {
     counters.event_seen(falco_sensor::event::EventType::Openat);
     h.publish(alert("r", Priority::Error, "", "sh"));
     let addr = h.metrics_addr().unwrap().to_string();
-    let m = raw(&addr, &format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")).await;
+    let m = raw(
+        &addr,
+        &format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
+    )
+    .await;
     assert!(m.starts_with("HTTP/1.1 200"), "{m}");
-    assert!(m.contains("falco_sensor_events_total{type=\"openat\"} 1"), "{m}");
-    assert!(m.contains("falco_sensor_rule_matches_total{rule=\"r\",priority=\"Error\"} 1"), "{m}");
-    let hz = raw(&addr, &format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")).await;
-    assert!(hz.starts_with("HTTP/1.1 200") && hz.ends_with("ok\n"), "{hz}");
+    assert!(
+        m.contains("falco_sensor_events_total{type=\"openat\"} 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains("falco_sensor_rule_matches_total{rule=\"r\",priority=\"Error\"} 1"),
+        "{m}"
+    );
+    let hz = raw(
+        &addr,
+        &format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
+    )
+    .await;
+    assert!(
+        hz.starts_with("HTTP/1.1 200") && hz.ends_with("ok\n"),
+        "{hz}"
+    );
+}
+
+#[tokio::test]
+async fn idle_stream_carries_heartbeats_with_last_seq() {
+    let mut cfg = test_config();
+    cfg.grpc.heartbeat_interval_secs = 1;
+    let h = start(&cfg).await;
+    h.publish(alert("r", Priority::Notice, "", "sh"));
+    let mut c = client(&h).await;
+    let mut s = c
+        .subscribe(SubscribeRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let msg = tokio::time::timeout(HANG_GUARD, s.message())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    match msg.payload {
+        Some(Payload::Heartbeat(hb)) => {
+            assert_eq!(hb.last_seq, 1);
+            assert!(hb.time_ns > 0);
+        }
+        other => panic!("expected a heartbeat, got {other:?}"),
+    }
 }

@@ -72,9 +72,11 @@ impl SensorInfo for TestInfo {
 
 /// Defaults with every listener on an ephemeral loopback port and stdout off.
 pub fn test_config() -> Config {
-    let mut cfg = Config::default();
-    cfg.hostname = "node-a".into();
-    cfg.cluster = "test-cluster".into();
+    let mut cfg = Config {
+        hostname: "node-a".into(),
+        cluster: "test-cluster".into(),
+        ..Config::default()
+    };
     cfg.grpc.listen = "127.0.0.1:0".into();
     cfg.metrics.listen = "127.0.0.1:0".into();
     cfg.interop.falco_http.listen = "127.0.0.1:0".into();
@@ -85,11 +87,32 @@ pub fn test_config() -> Config {
 pub fn alert(rule: &str, p: Priority, ns: &str, cmdline: &str) -> Alert {
     let mut fields: HashMap<String, String> = HashMap::new();
     fields.insert("proc.cmdline".into(), cmdline.into());
-    fields.insert("container.id".into(), if ns.is_empty() { "host".into() } else { "0123456789ab".into() });
+    fields.insert(
+        "container.id".into(),
+        if ns.is_empty() {
+            "host".into()
+        } else {
+            "0123456789ab".into()
+        },
+    );
     fields.insert("container.name".into(), "<NA>".into());
     fields.insert("container.image.repository".into(), "<NA>".into());
-    fields.insert("k8s.ns.name".into(), if ns.is_empty() { "<NA>".into() } else { ns.into() });
-    fields.insert("k8s.pod.name".into(), if ns.is_empty() { "<NA>".into() } else { "web-1".into() });
+    fields.insert(
+        "k8s.ns.name".into(),
+        if ns.is_empty() {
+            "<NA>".into()
+        } else {
+            ns.into()
+        },
+    );
+    fields.insert(
+        "k8s.pod.name".into(),
+        if ns.is_empty() {
+            "<NA>".into()
+        } else {
+            "web-1".into()
+        },
+    );
     Alert {
         time_ns: 1_714_557_600_000_000_000,
         priority: p as i32,
@@ -144,7 +167,11 @@ impl Receiver {
                 let body = req.into_body().collect().await.unwrap().to_bytes();
                 let code = s.load(Ordering::SeqCst);
                 if code == 200 {
-                    r.lock().unwrap().push(Captured { path, headers, body });
+                    r.lock().unwrap().push(Captured {
+                        path,
+                        headers,
+                        body,
+                    });
                 }
                 respond(hyper::StatusCode::from_u16(code).unwrap(), "text/plain", "")
             }
@@ -208,8 +235,7 @@ impl Pki {
                 .unwrap();
             (cert.pem(), key.serialize_pem())
         };
-        let (server_cert, server_key) =
-            leaf(vec!["localhost".into(), "127.0.0.1".into()], &ca);
+        let (server_cert, server_key) = leaf(vec!["localhost".into(), "127.0.0.1".into()], &ca);
         let (client_cert, client_key) = leaf(vec!["console".into()], &ca);
         let rogue_ca_params = {
             let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();

@@ -107,3 +107,49 @@ fn validation_names_the_key() {
         .to_string();
     assert!(err.contains("pod_ip"), "{err}");
 }
+
+fn leaf_paths(v: &serde_yaml::Value, prefix: &str, out: &mut Vec<String>) {
+    match v {
+        serde_yaml::Value::Mapping(m) if !m.is_empty() && prefix != "outputs.loki.extra_labels" => {
+            for (k, v) in m {
+                let k = k.as_str().unwrap();
+                let p = if prefix.is_empty() { k.to_string() } else { format!("{prefix}.{k}") };
+                leaf_paths(v, &p, out);
+            }
+        }
+        _ => out.push(prefix.to_string()),
+    }
+}
+
+#[test]
+fn every_key_is_documented_in_docs_config_md() {
+    let doc_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/config.md");
+    let doc = std::fs::read_to_string(&doc_path).unwrap();
+    let defaults = serde_yaml::to_value(Config::default()).unwrap();
+    let mut paths = Vec::new();
+    leaf_paths(&defaults, "", &mut paths);
+    let missing: Vec<_> = paths
+        .iter()
+        .filter(|p| !doc.contains(&format!("`{p}`")))
+        .collect();
+    assert!(missing.is_empty(), "undocumented config keys: {missing:?}");
+}
+
+
+#[test]
+fn documented_default_file_parses_to_the_defaults() {
+    let doc_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/config.md");
+    let doc = std::fs::read_to_string(&doc_path).unwrap();
+    let start = doc.find("## Full default file").unwrap();
+    let block = &doc[start..];
+    let yaml = block
+        .split("```yaml\n")
+        .nth(1)
+        .unwrap()
+        .split("```")
+        .next()
+        .unwrap();
+    let documented = Config::from_yaml(yaml).unwrap();
+    let as_yaml = |c: &Config| serde_yaml::to_string(c).unwrap();
+    assert_eq!(as_yaml(&documented), as_yaml(&Config::default()));
+}

@@ -27,12 +27,20 @@ pub(super) fn apply(doc: &mut Value, spec: &str) -> Result<(), ConfigError> {
     set(doc, &keys, value).map_err(|m| err(format!("key `{path}`: {m}")))
 }
 
-/// The default value at `keys`, or an empty string for a new entry of a map
-/// whose keys are free (e.g. `outputs.webhook.headers.X-Token`).
+/// The default value at `keys`, an empty string for a new entry of a map
+/// whose keys are free (e.g. `outputs.webhook.headers.X-Token`), or null
+/// (any YAML) below an optional section.
 fn lookup_template<'a>(defaults: &'a Value, keys: &[&str]) -> Option<&'a Value> {
     static FREE_STRING: Value = Value::String(String::new());
+    static ANY: Value = Value::Null;
     let mut cur = defaults;
     for (i, key) in keys.iter().enumerate() {
+        // Below an optional section that is unset by default (basic_auth,
+        // response) the value is taken as YAML and checked when the whole
+        // config is deserialized.
+        if cur.is_null() {
+            return Some(&ANY);
+        }
         let map = cur.as_mapping()?;
         match map.get(*key) {
             Some(next) => cur = next,
@@ -50,7 +58,7 @@ fn is_free_map(keys: &[&str]) -> bool {
     matches!(
         parent,
         ["outputs", "webhook", "headers"] | ["outputs", "loki", "extra_labels"]
-    ) || parent.first() == Some(&"response")
+    )
 }
 
 fn typed_value(template: &Value, raw: &str) -> Result<Value, String> {

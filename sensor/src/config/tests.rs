@@ -61,6 +61,7 @@ fn overrides_are_typed_by_target_key() {
             "rules.disabled_tags=network,k8s".to_string(),
             "grpc.tls.cert=/tmp/c.pem".to_string(),
             "grpc.tls.key=/tmp/k.pem".to_string(),
+            "outputs.loki.basic_auth.username=grafana".to_string(),
         ],
     )
     .unwrap();
@@ -70,6 +71,7 @@ fn overrides_are_typed_by_target_key() {
     assert_eq!(cfg.outputs.slack.forward.min_priority, Priority::Critical);
     assert_eq!(cfg.outputs.webhook.headers.get("X-Token").unwrap(), "abc");
     assert_eq!(cfg.rules.disabled_tags, vec!["network", "k8s"]);
+    assert_eq!(cfg.outputs.loki.basic_auth.unwrap().username, "grafana");
     assert_eq!(
         cfg.grpc.tls.cert.as_deref(),
         Some(std::path::Path::new("/tmp/c.pem"))
@@ -83,6 +85,7 @@ fn override_errors_name_the_key() {
         ("grpc.resume_buffer=abc", "grpc.resume_buffer"),
         ("grpc.allow_actions=yes please", "grpc.allow_actions"),
         ("nonsense", "nonsense"),
+        ("outputs.loki.basic_auth.usr=x", "usr"),
     ];
     for (spec, key) in cases {
         let err = Config::load(None, &[spec.to_string()])
@@ -113,7 +116,11 @@ fn leaf_paths(v: &serde_yaml::Value, prefix: &str, out: &mut Vec<String>) {
         serde_yaml::Value::Mapping(m) if !m.is_empty() && prefix != "outputs.loki.extra_labels" => {
             for (k, v) in m {
                 let k = k.as_str().unwrap();
-                let p = if prefix.is_empty() { k.to_string() } else { format!("{prefix}.{k}") };
+                let p = if prefix.is_empty() {
+                    k.to_string()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 leaf_paths(v, &p, out);
             }
         }
@@ -134,7 +141,6 @@ fn every_key_is_documented_in_docs_config_md() {
         .collect();
     assert!(missing.is_empty(), "undocumented config keys: {missing:?}");
 }
-
 
 #[test]
 fn documented_default_file_parses_to_the_defaults() {

@@ -50,7 +50,8 @@ pub struct SensorCounters {
     pub rule_reload_failures: AtomicU64,
     pub subscribers: AtomicU64,
     pub last_seq: AtomicU64,
-    alerts: Mutex<BTreeMap<(String, i32), u64>>,
+    /// Per rule, alerts indexed by the wire priority value (0..=8).
+    alerts: Mutex<BTreeMap<String, [u64; 9]>>,
     sinks: Mutex<Vec<Arc<SinkCounters>>>,
 }
 
@@ -108,26 +109,31 @@ impl SensorCounters {
 
     /// Called by the bus for every published alert.
     pub fn record_alert(&self, rule: &str, priority: Priority) {
+        let idx = usize::try_from(priority as i32).unwrap_or(0).min(8);
         let mut map = lock(&self.alerts);
-        if let Some(n) = map.get_mut(&(rule.to_string(), priority as i32)) {
-            *n += 1;
+        // Lookup by &str first: no allocation for rules seen before.
+        if let Some(n) = map.get_mut(rule) {
+            n[idx] += 1;
         } else {
-            map.insert((rule.to_string(), priority as i32), 1);
+            let mut n = [0u64; 9];
+            n[idx] = 1;
+            map.insert(rule.to_string(), n);
         }
     }
 
     /// Alerts per (rule, priority) since start.
     pub fn alerts_by_rule(&self) -> Vec<(String, Priority, u64)> {
-        lock(&self.alerts)
-            .iter()
-            .map(|((rule, p), n)| {
-                (
-                    rule.clone(),
-                    Priority::try_from(*p).unwrap_or(Priority::Unspecified),
-                    *n,
-                )
-            })
-            .collect()
+        let mut out = Vec::new();
+        for (rule, counts) in lock(&self.alerts).iter() {
+            for (p, n) in counts.iter().enumerate() {
+                if *n > 0 {
+                    let p = i32::try_from(p).unwrap_or(0);
+                    let p = Priority::try_from(p).unwrap_or(Priority::Unspecified);
+                    out.push((rule.clone(), p, *n));
+                }
+            }
+        }
+        out
     }
 
     /// The counters of the sink with this name, created on first use.

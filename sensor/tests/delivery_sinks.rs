@@ -341,3 +341,154 @@ async fn bad_sink_config_fails_start_naming_the_key() {
         .to_string();
     assert!(err.contains("outputs.webhook.headers.Bad Header"), "{err}");
 }
+
+/// An HTTPS receiver with the test PKI's server certificate (127.0.0.1 SAN).
+async fn https_receiver(pki: &Pki) -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(pki.path("server.pem"))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(pki.path("server.key")).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(tls));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("https://{}/", listener.local_addr().unwrap());
+    let got: std::sync::Arc<std::sync::Mutex<Vec<Value>>> = Default::default();
+    let sink = got.clone();
+    tokio::spawn(async move {
+        loop {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let acceptor = acceptor.clone();
+            let sink = sink.clone();
+            tokio::spawn(async move {
+                // Handshake failures are the rejected-client case; nothing to record.
+                let Ok(stream) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let svc = hyper::service::service_fn(
+                    move |req: hyper::Request<hyper::body::Incoming>| {
+                        let sink = sink.clone();
+                        async move {
+                            use http_body_util::BodyExt;
+                            let body = req.into_body().collect().await.unwrap().to_bytes();
+                            sink.lock().unwrap().push(json(&body));
+                            Ok::<_, std::convert::Infallible>(hyper::Response::new(
+                                http_body_util::Full::new(bytes::Bytes::new()),
+                            ))
+                        }
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    (url, got)
+}
+
+#[tokio::test]
+async fn https_forwarders_verify_certificates_by_default() {
+    let pki = Pki::new();
+    let (url, got) = https_receiver(&pki).await;
+    let webhook = |verify: bool, ca: Option<std::path::PathBuf>| {
+        let mut cfg = test_config();
+        cfg.outputs.webhook.enabled = true;
+        cfg.outputs.webhook.url = url.clone();
+        cfg.outputs.webhook.forward = ForwardConfig {
+            max_retries: 0,
+            tls_verify: verify,
+            ca_file: ca,
+            ..fast_forward()
+        };
+        cfg
+    };
+
+    // Default: the private CA is not trusted, so nothing is delivered.
+    let h = start(&webhook(true, None)).await;
+    h.publish(alert("r", Priority::Error, "", "untrusted"));
+    let c = h.bus().counters().sink("webhook");
+    wait_until("the untrusted delivery to fail", || {
+        c.failed.load(Relaxed) == 1
+    })
+    .await;
+    assert_eq!(c.sent.load(Relaxed), 0);
+    drop(h);
+
+    // Trusting the CA through ca_file delivers.
+    let h = start(&webhook(true, Some(pki.path("ca.pem")))).await;
+    h.publish(alert("r", Priority::Error, "", "trusted"));
+    let c = h.bus().counters().sink("webhook");
+    wait_until("the trusted delivery", || c.sent.load(Relaxed) == 1).await;
+    drop(h);
+
+    // Explicitly turning verification off also delivers.
+    let h = start(&webhook(false, None)).await;
+    h.publish(alert("r", Priority::Error, "", "unverified"));
+    let c = h.bus().counters().sink("webhook");
+    wait_until("the unverified delivery", || c.sent.load(Relaxed) == 1).await;
+
+    let cmds: Vec<String> = got
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            v["output_fields"]["proc.cmdline"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(cmds, vec!["trusted", "unverified"]);
+}
+
+#[test]
+fn standalone_start_writes_text_lines_and_flushes_on_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("alerts.log");
+    let mut cfg = test_config();
+    cfg.grpc.enabled = false;
+    cfg.outputs.file.enabled = true;
+    cfg.outputs.file.path = path.clone();
+    cfg.outputs.file.format = LineFormat::Text;
+    cfg.outputs.file.min_priority = Priority::Warning;
+    let h = Delivery::start(&cfg, TestInfo::new(), SensorCounters::new()).unwrap();
+    assert_eq!(h.publish(alert("quiet", Priority::Notice, "", "ls")), 1);
+    assert_eq!(h.publish(alert("loud", Priority::Critical, "", "nc -l")), 2);
+    h.shutdown(std::time::Duration::from_secs(5));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    // HH:MM:SS.nnnnnnnnn: Priority Output
+    let (time, rest) = lines[0].split_once(": ").unwrap();
+    assert_eq!(time.len(), 18, "{time}");
+    assert_eq!(&time[2..3], ":");
+    assert_eq!(&time[8..9], ".");
+    assert!(time[9..].chars().all(|c| c.is_ascii_digit()));
+    assert_eq!(rest, "Critical loud by nc -l cluster=test-cluster");
+}
+
+#[tokio::test]
+async fn unreadable_tls_files_fail_start_naming_the_key() {
+    let mut cfg = test_config();
+    cfg.metrics.enabled = false;
+    cfg.grpc.tls.cert = Some("/nonexistent/server.pem".into());
+    cfg.grpc.tls.key = Some("/nonexistent/server.key".into());
+    let err = Delivery::start_in(&cfg, TestInfo::new(), SensorCounters::new())
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("grpc.tls.cert") && err.contains("/nonexistent/server.pem"),
+        "{err}"
+    );
+}

@@ -82,42 +82,60 @@ pub async fn bind(cfg: &GrpcConfig) -> Result<tokio::net::TcpListener, ApiError>
         })
 }
 
-/// Serves the API on `listener` until `shutdown` resolves.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    cfg: &GrpcConfig,
-    bus: AlertBus,
-    info: Arc<dyn SensorInfo>,
-    shutdown: impl Future<Output = ()> + Send,
-) -> Result<(), ApiError> {
-    let addr = listener
-        .local_addr()
-        .map_or_else(|_| cfg.listen.clone(), |a| a.to_string());
-    let auth = Auth::from_config(cfg)?;
-    let mut server = Server::builder()
-        .http2_keepalive_interval(Some(Duration::from_secs(
-            cfg.keepalive_interval_secs.max(1),
-        )))
-        .http2_keepalive_timeout(Some(Duration::from_secs(cfg.keepalive_timeout_secs.max(1))));
-    if let (Some(cert), Some(key)) = (&cfg.tls.cert, &cfg.tls.key) {
-        let identity = Identity::from_pem(read("grpc.tls.cert", cert)?, read("grpc.tls.key", key)?);
-        let mut tls = ServerTlsConfig::new().identity(identity);
-        if let Some(ca) = &cfg.tls.client_ca {
-            tls = tls
-                .client_ca_root(Certificate::from_pem(read("grpc.tls.client_ca", ca)?))
-                .client_auth_optional(false);
+/// A configured server: TLS material and token already loaded, so every
+/// file or PEM error surfaces before anything is spawned.
+pub struct ApiServer {
+    server: Server,
+    auth: Auth,
+    cfg: GrpcConfig,
+}
+
+impl ApiServer {
+    pub fn new(cfg: &GrpcConfig) -> Result<ApiServer, ApiError> {
+        let auth = Auth::from_config(cfg)?;
+        let keepalive = Duration::from_secs(cfg.keepalive_interval_secs.max(1));
+        let mut server = Server::builder()
+            .http2_keepalive_interval(Some(keepalive))
+            .http2_keepalive_timeout(Some(Duration::from_secs(cfg.keepalive_timeout_secs.max(1))));
+        if let (Some(cert), Some(key)) = (&cfg.tls.cert, &cfg.tls.key) {
+            let identity =
+                Identity::from_pem(read("grpc.tls.cert", cert)?, read("grpc.tls.key", key)?);
+            let mut tls = ServerTlsConfig::new().identity(identity);
+            if let Some(ca) = &cfg.tls.client_ca {
+                tls = tls
+                    .client_ca_root(Certificate::from_pem(read("grpc.tls.client_ca", ca)?))
+                    .client_auth_optional(false);
+            }
+            server = server.tls_config(tls).map_err(ApiError::Tls)?;
         }
-        server = server.tls_config(tls).map_err(ApiError::Tls)?;
+        Ok(ApiServer {
+            server,
+            auth,
+            cfg: cfg.clone(),
+        })
     }
-    let api = SensorApi::new(bus, info, auth, cfg);
-    let incoming = TcpIncoming::from(listener)
-        .with_nodelay(Some(true))
-        .with_keepalive(Some(Duration::from_secs(
-            cfg.keepalive_interval_secs.max(1),
-        )));
-    server
-        .add_service(SensorServiceServer::new(api))
-        .serve_with_incoming_shutdown(incoming, shutdown)
-        .await
-        .map_err(|source| ApiError::Serve { addr, source })
+
+    /// Serves on `listener` until `shutdown` resolves.
+    pub async fn serve(
+        mut self,
+        listener: tokio::net::TcpListener,
+        bus: AlertBus,
+        info: Arc<dyn SensorInfo>,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), ApiError> {
+        let addr = listener
+            .local_addr()
+            .map_or_else(|_| self.cfg.listen.clone(), |a| a.to_string());
+        let api = SensorApi::new(bus, info, self.auth, &self.cfg);
+        let incoming = TcpIncoming::from(listener)
+            .with_nodelay(Some(true))
+            .with_keepalive(Some(Duration::from_secs(
+                self.cfg.keepalive_interval_secs.max(1),
+            )));
+        self.server
+            .add_service(SensorServiceServer::new(api))
+            .serve_with_incoming_shutdown(incoming, shutdown)
+            .await
+            .map_err(|source| ApiError::Serve { addr, source })
+    }
 }

@@ -154,6 +154,7 @@ impl AlertBus {
             }
         }
         let before = st.subscribers.len();
+        let mut detached = 0u64;
         st.subscribers.retain(|sub| {
             if !sub.filter.admits(&alert) {
                 return true;
@@ -161,6 +162,7 @@ impl AlertBus {
             match sub.tx.try_send(alert.clone()) {
                 Ok(()) => true,
                 Err(TrySendError::Full(_)) => {
+                    detached += 1;
                     *lock(&sub.detach_reason) = Some(format!(
                         "subscriber too slow: queue of {} alerts full",
                         sub.queue_capacity
@@ -171,6 +173,12 @@ impl AlertBus {
                 Err(TrySendError::Closed(_)) => false,
             }
         });
+        if detached > 0 {
+            self.inner
+                .counters
+                .subscribers_detached
+                .fetch_add(detached, Relaxed);
+        }
         let removed = before - st.subscribers.len();
         if removed > 0 {
             self.inner

@@ -113,6 +113,7 @@ fn full_subscriber_is_detached_and_full_sink_counts_drops() {
     assert_eq!(counters.dropped.load(Relaxed), 3);
     assert!(sub.detach_reason().unwrap().contains("too slow"));
     assert_eq!(b.counters().subscribers.load(Relaxed), 0);
+    assert_eq!(b.counters().subscribers_detached.load(Relaxed), 1);
     assert_eq!(sub.try_recv().unwrap().seq, 1);
     assert_eq!(sub.try_recv().unwrap().seq, 2);
     assert!(sub.try_recv().is_none());

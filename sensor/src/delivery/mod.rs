@@ -103,6 +103,11 @@ impl Delivery {
         } else {
             None
         };
+        let api_server = if cfg.grpc.enabled {
+            Some(api::ApiServer::new(&cfg.grpc)?)
+        } else {
+            None
+        };
         let running = sinks::start_all(&cfg.outputs, &bus)?;
         tasks.extend(running.tasks);
 
@@ -112,10 +117,7 @@ impl Delivery {
             local(&metrics_listener),
             local(&interop_listener),
         );
-        if let Some(listener) = grpc_listener {
-            // Checked here (not in the task) so TLS/token file errors fail start.
-            api::Auth::from_config(&cfg.grpc)?;
-            let grpc_cfg = cfg.grpc.clone();
+        if let (Some(listener), Some(server)) = (grpc_listener, api_server) {
             let bus = bus.clone();
             let info = info.clone();
             let mut rx = shutdown_rx.clone();
@@ -123,7 +125,7 @@ impl Delivery {
                 let stop = async move {
                     let _ = rx.wait_for(|v| *v).await;
                 };
-                if let Err(e) = api::serve(listener, &grpc_cfg, bus, info, stop).await {
+                if let Err(e) = server.serve(listener, bus, info, stop).await {
                     tracing::error!("gRPC API stopped: {e}");
                 }
             }));

@@ -49,6 +49,8 @@ pub struct SensorCounters {
     pub rule_reloads: AtomicU64,
     pub rule_reload_failures: AtomicU64,
     pub subscribers: AtomicU64,
+    /// Subscribers cut off because their queue was full.
+    pub subscribers_detached: AtomicU64,
     pub last_seq: AtomicU64,
     /// Per rule, alerts indexed by the wire priority value (0..=8).
     alerts: Mutex<BTreeMap<String, [u64; 9]>>,
@@ -65,6 +67,7 @@ impl Default for SensorCounters {
             rule_reloads: AtomicU64::new(0),
             rule_reload_failures: AtomicU64::new(0),
             subscribers: AtomicU64::new(0),
+            subscribers_detached: AtomicU64::new(0),
             last_seq: AtomicU64::new(0),
             alerts: Mutex::new(BTreeMap::new()),
             sinks: Mutex::new(Vec::new()),

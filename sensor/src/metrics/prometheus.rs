@@ -90,6 +90,13 @@ pub fn render(c: &SensorCounters) -> String {
     );
     scalar(
         &mut out,
+        "subscribers_detached_total",
+        "counter",
+        "Subscribe streams cut off because the client did not keep up.",
+        c.subscribers_detached.load(Relaxed),
+    );
+    scalar(
+        &mut out,
         "last_alert_seq",
         "gauge",
         "Highest alert sequence number assigned.",

@@ -374,6 +374,18 @@ async fn bearer_token_is_required_and_authorizes_actions() {
         .record
         .unwrap();
     assert_eq!((rec.action.as_str(), rec.alert_seq), ("kill-process", seq));
+    let put = c
+        .put_rules_file(with_token(
+            PutRulesFileRequest {
+                name: "console-tuning.yaml".into(),
+                content: "- rule: x".into(),
+            },
+            "s3cret-token",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(put.applied);
     // The audit travels on the bus like any alert.
     let audit = next_alert(&mut s).await;
     assert_eq!(audit.rule, "shell");

@@ -280,7 +280,7 @@ async fn identical_alerts_are_aggregated_but_the_file_sink_keeps_all() {
     cfg.outputs.webhook.url = rx.url();
     cfg.outputs.webhook.forward = fast_forward();
     cfg.outputs.webhook.forward.aggregation.enabled = true;
-    cfg.outputs.webhook.forward.aggregation.window_secs = 1;
+    cfg.outputs.webhook.forward.aggregation.window_secs = 2;
     cfg.outputs.file.enabled = true;
     cfg.outputs.file.path = path.clone();
     cfg.outputs.file.format = LineFormat::Json;

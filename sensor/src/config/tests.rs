@@ -159,3 +159,11 @@ fn documented_default_file_parses_to_the_defaults() {
     let as_yaml = |c: &Config| serde_yaml::to_string(c).unwrap();
     assert_eq!(as_yaml(&documented), as_yaml(&Config::default()));
 }
+
+#[test]
+fn comment_only_file_is_the_defaults() {
+    let f = write_config("# nothing configured yet\n");
+    let cfg = Config::load(Some(f.path()), &["cluster=c1".to_string()]).unwrap();
+    assert_eq!(cfg.cluster, "c1");
+    assert_eq!(cfg.grpc.listen, "127.0.0.1:5060");
+}

@@ -4,7 +4,11 @@
 pub mod api;
 pub mod bus;
 pub mod cli;
+pub mod config;
+pub mod delivery;
 pub mod event;
+pub mod interop;
+pub mod metrics;
 pub mod probe;
 pub mod respond;
 pub mod rules;

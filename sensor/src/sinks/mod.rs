@@ -1,1 +1,125 @@
-//! See docs/architecture.md for what this module owns.
+//! Forwarders fed from the bus, one queue each: stdout, file, Loki, Slack,
+//! webhook. Common batching/retry/backoff lives in `forward`, the HTTP
+//! client in `http`, renderings in `format`, noise control in `aggregate`.
+
+pub mod aggregate;
+pub mod format;
+pub mod forward;
+pub mod http;
+pub mod lines;
+pub mod loki;
+pub mod slack;
+pub mod webhook;
+
+use crate::bus::AlertBus;
+use crate::config::{ForwardConfig, OutputsConfig};
+use forward::{Encoder, Forwarder};
+use http::HttpClient;
+use tokio::task::JoinHandle;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("{key}: {message}")]
+    Config { key: String, message: String },
+    #[error("{key}: TLS setup: {message}")]
+    Tls { key: String, message: String },
+    #[error("cannot start sink thread: {0}")]
+    Spawn(String),
+}
+
+/// Running sinks: async forwarders and line-writer threads.
+#[derive(Default)]
+pub struct RunningSinks {
+    pub tasks: Vec<JoinHandle<()>>,
+    pub threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+/// Starts every enabled sink on the current tokio runtime, each with its own
+/// bus queue. Fails (naming the key) before any alert flows if one is misconfigured.
+pub fn start_all(cfg: &OutputsConfig, bus: &AlertBus) -> Result<RunningSinks, SinkError> {
+    let mut running = RunningSinks::default();
+    let counters = bus.counters();
+    if cfg.stdout.enabled {
+        let c = counters.sink("stdout");
+        let rx = bus.add_sink(
+            cfg.stdout.min_priority,
+            cfg.stdout.queue_capacity,
+            c.clone(),
+        );
+        running.threads.push(lines::spawn_writer(
+            "stdout",
+            Box::new(std::io::stdout()),
+            cfg.stdout.format,
+            rx,
+            c,
+        )?);
+    }
+    if cfg.file.enabled {
+        let file = lines::open_file(&cfg.file.path)?;
+        let c = counters.sink("file");
+        let rx = bus.add_sink(cfg.file.min_priority, cfg.file.queue_capacity, c.clone());
+        running.threads.push(lines::spawn_writer(
+            "file",
+            Box::new(std::io::BufWriter::new(file)),
+            cfg.file.format,
+            rx,
+            c,
+        )?);
+    }
+    if cfg.loki.enabled {
+        let target = loki::target(&cfg.loki)?;
+        running.tasks.push(start_forwarder(
+            "loki",
+            "outputs.loki",
+            bus,
+            &cfg.loki.forward,
+            target,
+            loki::LokiEncoder::new(&cfg.loki),
+        )?);
+    }
+    if cfg.slack.enabled {
+        let target = slack::target(&cfg.slack)?;
+        running.tasks.push(start_forwarder(
+            "slack",
+            "outputs.slack",
+            bus,
+            &cfg.slack.forward,
+            target,
+            slack::SlackEncoder::new(&cfg.slack),
+        )?);
+    }
+    if cfg.webhook.enabled {
+        let target = webhook::target(&cfg.webhook)?;
+        running.tasks.push(start_forwarder(
+            "webhook",
+            "outputs.webhook",
+            bus,
+            &cfg.webhook.forward,
+            target,
+            webhook::WebhookEncoder,
+        )?);
+    }
+    Ok(running)
+}
+
+fn start_forwarder<E: Encoder>(
+    name: &str,
+    key: &str,
+    bus: &AlertBus,
+    opts: &ForwardConfig,
+    target: http::HttpTarget,
+    encoder: E,
+) -> Result<JoinHandle<()>, SinkError> {
+    let client = HttpClient::new(key, opts.tls_verify, opts.ca_file.as_deref())?;
+    let counters = bus.counters().sink(name);
+    let rx = bus.add_sink(opts.min_priority, opts.queue_capacity, counters.clone());
+    let fwd = Forwarder {
+        name: name.to_string(),
+        encoder,
+        client,
+        target,
+        opts: opts.clone(),
+        counters,
+    };
+    Ok(tokio::spawn(fwd.run(rx)))
+}

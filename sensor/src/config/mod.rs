@@ -1,0 +1,168 @@
+//! The sensor's single YAML config file, with a default for every key and
+//! Falco-style `-o key.path=value` overrides. Every key is documented in
+//! docs/config.md; keep that page in step with the structs below.
+
+mod overrides;
+mod sections;
+
+pub use sections::*;
+
+use std::path::{Path, PathBuf};
+
+/// What went wrong loading the config; every variant names the file or key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Invalid { path: String, message: String },
+    #[error("-o {spec}: {message}")]
+    Override { spec: String, message: String },
+    #[error("config key {key}: {message}")]
+    Value { key: String, message: String },
+}
+
+impl Config {
+    /// Loads `path` (or only the defaults when `None`), applies the `-o`
+    /// overrides in order, and validates the result.
+    pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Config, ConfigError> {
+        let mut doc = serde_yaml::Value::Mapping(Default::default());
+        if let Some(p) = path {
+            let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                path: p.to_path_buf(),
+                source,
+            })?;
+            if !text.trim().is_empty() {
+                let invalid = |e: serde_yaml::Error| ConfigError::Invalid {
+                    path: p.display().to_string(),
+                    message: e.to_string(),
+                };
+                // Typed parse of the text first: its errors carry the key path and line.
+                serde_yaml::from_str::<Config>(&text).map_err(invalid)?;
+                doc = serde_yaml::from_str(&text).map_err(invalid)?;
+            }
+        }
+        if overrides.is_empty() {
+            let cfg: Config = serde_yaml::from_value(doc).map_err(|e| ConfigError::Invalid {
+                path: origin(path),
+                message: e.to_string(),
+            })?;
+            cfg.validate()?;
+            return Ok(cfg);
+        }
+        if doc.is_null() {
+            doc = serde_yaml::Value::Mapping(Default::default());
+        }
+        for spec in overrides {
+            overrides::apply(&mut doc, spec)?;
+        }
+        // Through text again so a type error still names the key path.
+        let text = serde_yaml::to_string(&doc).map_err(|e| ConfigError::Invalid {
+            path: origin(path),
+            message: e.to_string(),
+        })?;
+        let cfg: Config = serde_yaml::from_str(&text).map_err(|e| ConfigError::Invalid {
+            path: format!("{} with -o overrides", origin(path)),
+            message: e.to_string(),
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Parses a config from YAML text (tests, embedded configs).
+    pub fn from_yaml(text: &str) -> Result<Config, ConfigError> {
+        let cfg: Config = serde_yaml::from_str(text).map_err(|e| ConfigError::Invalid {
+            path: "<inline>".to_string(),
+            message: e.to_string(),
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, message: &str| {
+            Err(ConfigError::Value {
+                key: key.to_string(),
+                message: message.to_string(),
+            })
+        };
+        if self.grpc.resume_buffer == 0 {
+            return bad("grpc.resume_buffer", "must be at least 1");
+        }
+        if self.grpc.subscriber_queue == 0 {
+            return bad("grpc.subscriber_queue", "must be at least 1");
+        }
+        let tls = &self.grpc.tls;
+        if tls.cert.is_some() != tls.key.is_some() {
+            return bad("grpc.tls", "cert and key must be set together");
+        }
+        if tls.client_ca.is_some() && tls.cert.is_none() {
+            return bad(
+                "grpc.tls.client_ca",
+                "mutual TLS needs grpc.tls.cert and grpc.tls.key too",
+            );
+        }
+        if self.outputs.file.enabled && self.outputs.file.path.as_os_str().is_empty() {
+            return bad("outputs.file.path", "required when outputs.file.enabled");
+        }
+        for (name, url, enabled, fwd) in [
+            (
+                "outputs.loki",
+                &self.outputs.loki.url,
+                self.outputs.loki.enabled,
+                &self.outputs.loki.forward,
+            ),
+            (
+                "outputs.slack",
+                &self.outputs.slack.webhook_url,
+                self.outputs.slack.enabled,
+                &self.outputs.slack.forward,
+            ),
+            (
+                "outputs.webhook",
+                &self.outputs.webhook.url,
+                self.outputs.webhook.enabled,
+                &self.outputs.webhook.forward,
+            ),
+        ] {
+            if !enabled {
+                continue;
+            }
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return bad(
+                    &format!("{name} url"),
+                    &format!("{url:?} is not an http:// or https:// URL"),
+                );
+            }
+            if fwd.queue_capacity == 0 || fwd.batch_size == 0 {
+                return bad(
+                    &format!("{name}.forward"),
+                    "queue_capacity and batch_size must be at least 1",
+                );
+            }
+        }
+        for label in &self.outputs.loki.labels {
+            if !LOKI_LABELS.contains(&label.as_str()) {
+                return bad(
+                    "outputs.loki.labels",
+                    &format!(
+                        "unknown label {label:?} (known: {})",
+                        LOKI_LABELS.join(", ")
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+fn origin(path: Option<&Path>) -> String {
+    path.map_or_else(|| "<defaults>".to_string(), |p| p.display().to_string())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;

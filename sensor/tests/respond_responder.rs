@@ -2,6 +2,8 @@
 //! real child process for kill-process and a fake container runtime for
 //! stop-container (the real CRI client is wired in at integration).
 
+#![allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
+
 use falco_proto::v1::{
     Alert, ContainerContext, KubernetesContext, Priority, ProcessContext, ResponseRecord,
 };

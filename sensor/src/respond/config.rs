@@ -194,33 +194,19 @@ impl Default for RateLimitConfig {
 }
 
 /// `delete-pod` settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DeletePodConfig {
     /// Grace period given to the pod, seconds. Default 0 (stop now: it is compromised).
     pub grace_period_seconds: u32,
 }
 
-impl Default for DeletePodConfig {
-    fn default() -> Self {
-        DeletePodConfig {
-            grace_period_seconds: 0,
-        }
-    }
-}
-
 /// `stop-container` settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StopContainerConfig {
     /// Seconds the runtime waits after SIGTERM before SIGKILL. Default 0.
     pub timeout_seconds: u64,
-}
-
-impl Default for StopContainerConfig {
-    fn default() -> Self {
-        StopContainerConfig { timeout_seconds: 0 }
-    }
 }
 
 /// `isolate-pod` settings.
@@ -408,6 +394,7 @@ fn check_name(v: &str) -> Result<(), String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
 mod tests {
     use super::*;
 

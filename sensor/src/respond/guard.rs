@@ -251,6 +251,7 @@ impl TokenBucket {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
 mod tests {
     use super::*;
     use crate::respond::target::PodRef;

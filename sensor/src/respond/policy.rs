@@ -15,7 +15,7 @@ pub fn matches(policy: &PolicyConfig, alert: &Alert) -> bool {
     if priority == Priority::Unspecified || !priority.at_least(policy.min_priority) {
         return false;
     }
-    if !policy.rules.is_empty() && !policy.rules.iter().any(|r| *r == alert.rule) {
+    if !policy.rules.is_empty() && !policy.rules.contains(&alert.rule) {
         return false;
     }
     if !policy.tags.is_empty() && !policy.tags.iter().any(|t| alert.tags.contains(t)) {
@@ -37,6 +37,7 @@ pub fn matches(policy: &PolicyConfig, alert: &Alert) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
 mod tests {
     use super::*;
     use crate::respond::config::{Action, ResponseConfig};

@@ -127,6 +127,7 @@ fn comm_matches(expected: &str, comm: &str) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
 mod tests {
     use super::*;
 

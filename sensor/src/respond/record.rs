@@ -52,6 +52,7 @@ pub fn record(alert_seq: u64, action: &str, outcome: Outcome, detail: &str) -> R
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
 mod tests {
     use super::*;
 

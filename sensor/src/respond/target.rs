@@ -136,6 +136,7 @@ pub fn short_id(id: &str) -> &str {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests fail loudly on unexpected errors
 mod tests {
     use super::*;
     use falco_proto::v1::{ContainerContext, KubernetesContext, ProcessContext};

@@ -265,9 +265,24 @@ pub enum ResponseConfigError {
     },
     #[error("response.{key}: {problem}")]
     Key { key: &'static str, problem: String },
+    #[error("response: {0}")]
+    Parse(String),
 }
 
 impl ResponseConfig {
+    /// Reads the `response:` section as the config loader keeps it (an
+    /// untyped YAML value; null or absent means all defaults) and validates it.
+    pub fn from_yaml_value(value: &serde_yaml::Value) -> Result<Self, ResponseConfigError> {
+        let cfg = if value.is_null() {
+            ResponseConfig::default()
+        } else {
+            serde_yaml::from_value(value.clone())
+                .map_err(|e| ResponseConfigError::Parse(e.to_string()))?
+        };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
     /// Checks what serde cannot: non-empty action lists, valid label syntax,
     /// a usable rate limit and queue.
     pub fn validate(&self) -> Result<(), ResponseConfigError> {
@@ -466,6 +481,21 @@ policies:
         assert!(err.contains("bad key!"), "{err}");
         let cfg: ResponseConfig = serde_yaml::from_str("rate_limit: {burst: 0}").unwrap();
         assert!(cfg.validate().unwrap_err().to_string().contains("burst"));
+    }
+
+    #[test]
+    fn from_the_loaders_untyped_value() {
+        let cfg = ResponseConfig::from_yaml_value(&serde_yaml::Value::Null).unwrap();
+        assert_eq!(cfg.mode, Mode::Ids);
+        let v: serde_yaml::Value = serde_yaml::from_str("mode: ips\ncooldown_seconds: 5").unwrap();
+        let cfg = ResponseConfig::from_yaml_value(&v).unwrap();
+        assert_eq!((cfg.mode, cfg.cooldown_seconds), (Mode::Ips, 5));
+        let v: serde_yaml::Value = serde_yaml::from_str("mode: block").unwrap();
+        let err = ResponseConfig::from_yaml_value(&v).unwrap_err().to_string();
+        assert!(
+            err.starts_with("response: ") && err.contains("block"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -261,12 +261,6 @@ fn isolate_pod_replaces_an_existing_policy() {
                 "networkpolicies \"falco-sensor-isolate\" already exists",
             ),
         ),
-        "GET" => (
-            200,
-            json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-            "metadata": {"name": "falco-sensor-isolate", "namespace": "prod", "resourceVersion": "31"},
-            "spec": {"podSelector": {}}}),
-        ),
         "PUT" => (200, s.body.clone()),
         _ => (200, pod_json("prod", "web-1")),
     }));
@@ -279,14 +273,15 @@ fn isolate_pod_replaces_an_existing_policy() {
     );
     let seen = api.seen();
     let methods: Vec<&str> = seen.iter().map(|s| s.method.as_str()).collect();
-    assert_eq!(methods, vec!["POST", "GET", "PUT", "PATCH"]);
+    assert_eq!(methods, vec!["POST", "PUT", "PATCH"]);
     assert_eq!(
-        seen[2].path.split('?').next().unwrap(),
+        seen[1].path.split('?').next().unwrap(),
         "/apis/networking.k8s.io/v1/namespaces/prod/networkpolicies/falco-sensor-isolate"
     );
-    assert_eq!(seen[2].body["metadata"]["resourceVersion"], "31");
+    // Unconditional update (no resourceVersion): RBAC needs `update`, not `get`.
+    assert!(seen[1].body["metadata"].get("resourceVersion").is_none());
     assert_eq!(
-        seen[2].body["spec"]["policyTypes"],
+        seen[1].body["spec"]["policyTypes"],
         json!(["Ingress", "Egress"])
     );
 }

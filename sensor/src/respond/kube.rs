@@ -138,15 +138,12 @@ impl PodActions {
         let what = format!("create networkpolicy {}/{policy_name}", pod.namespace);
         let verb = match api.create(&PostParams::default(), &policy).await {
             Ok(_) => "created",
+            // Already there (an earlier isolation in this namespace): overwrite
+            // it unconditionally (no resourceVersion) so a hand-edited policy
+            // is reset to deny-all. Needs only the `update` verb, no `get`.
             Err(kube::Error::Api(status)) if status.code == 409 => {
                 let what = format!("replace networkpolicy {}/{policy_name}", pod.namespace);
-                let existing = api
-                    .get(policy_name)
-                    .await
-                    .map_err(|e| api_error(&what, e))?;
-                let mut wanted = policy;
-                wanted.metadata.resource_version = existing.metadata.resource_version;
-                api.replace(policy_name, &PostParams::default(), &wanted)
+                api.replace(policy_name, &PostParams::default(), &policy)
                     .await
                     .map_err(|e| api_error(&what, e))?;
                 "replaced"

@@ -454,6 +454,28 @@ fn a_full_queue_skips_and_counts() {
 }
 
 #[test]
+fn forwarded_falco_alerts_only_get_pod_actions() {
+    let rt = Arc::new(FakeRuntime::default());
+    let h = Harness::start(
+        "policies: [{name: p, actions: [kill-process, stop-container, label-pod]}]",
+        Some(rt.clone()),
+    );
+    let mut a = pod_alert(1, "prod", "a");
+    a.source = "falco".into();
+    let records = h.responder.submit(&a);
+    h.finish();
+    assert_eq!(
+        outcomes(&records),
+        vec![
+            ("kill-process", "skipped"),
+            ("stop-container", "skipped"),
+            ("label-pod", "dry-run"),
+        ]
+    );
+    assert!(records[0].detail.contains("another node"));
+}
+
+#[test]
 fn alerts_without_a_matching_policy_get_no_record() {
     let h = Harness::start(&format!("mode: ips\n{STOP_POLICY}"), None);
     let mut a = pod_alert(1, "prod", "a");

@@ -267,6 +267,7 @@ mod tests {
                 name: n.into(),
                 uid: String::new(),
             }),
+            forwarded: false,
         }
     }
 

@@ -138,6 +138,7 @@ mod tests {
             event_time_ns,
             container_id: None,
             pod: None,
+            forwarded: false,
         }
     }
 

@@ -401,6 +401,9 @@ impl Responder {
 /// Whether `action` can apply to this kind of target at all.
 fn not_applicable(action: Action, target: &Target) -> Option<Guard> {
     let why = match action {
+        Action::KillProcess | Action::StopContainer if target.forwarded => {
+            "forwarded from Falco: the process may run on another node"
+        }
         Action::KillProcess if target.pid <= 0 => "the alert names no process",
         Action::KillProcess if target.pid == 1 => "pid 1 is init; killing it takes the node down",
         Action::StopContainer if target.container_id.is_none() => {

@@ -8,6 +8,8 @@ use falco_proto::v1::Alert;
 const NOT_AVAILABLE: &str = "<NA>";
 /// `container.id` of processes that are not in a container.
 const HOST: &str = "host";
+/// `source` of alerts received from Falco through the interop receiver.
+const FORWARDED_SOURCE: &str = "falco";
 
 /// A Kubernetes pod reference.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +34,9 @@ pub struct Target {
     pub container_id: Option<String>,
     /// Pod, when the container belongs to one.
     pub pod: Option<PodRef>,
+    /// The alert was forwarded by Falco (interop): its pid and container may
+    /// be on another node, so only pod actions (cluster-wide names) apply.
+    pub forwarded: bool,
 }
 
 impl Target {
@@ -98,6 +103,7 @@ impl Target {
             event_time_ns: alert.time_ns,
             container_id,
             pod,
+            forwarded: alert.source == FORWARDED_SOURCE,
         }
     }
 

@@ -529,3 +529,34 @@ async fn manual_actions() {
     disabled.finish();
     assert_eq!(rt.stopped.lock().unwrap().len(), 2);
 }
+
+/// The `response:` sections shipped in docs/deploy and the example in
+/// docs/response.md must load with the real config type.
+#[test]
+fn shipped_response_configs_load() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let from_configmap = |rel: &str| {
+        let text = std::fs::read_to_string(repo.join(rel)).unwrap();
+        let cm: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+        let config = cm["data"]["config.yaml"].as_str().unwrap();
+        let config: serde_yaml::Value = serde_yaml::from_str(config).unwrap();
+        ResponseConfig::from_yaml_value(&config["response"])
+            .unwrap_or_else(|e| panic!("{rel}: {e}"))
+    };
+    let ids = from_configmap("docs/deploy/base/configmap.yaml");
+    let ips = from_configmap("docs/deploy/overlays/ips/config-ips.yaml");
+    assert_eq!(ids.mode, falco_sensor::respond::Mode::Ids);
+    assert_eq!(ips.mode, falco_sensor::respond::Mode::Ips);
+    assert!(ids.protected_namespaces.iter().any(|n| n == "falco-sensor"));
+    assert!(!ids.policies.is_empty());
+
+    let doc = std::fs::read_to_string(repo.join("docs/response.md")).unwrap();
+    let example = doc
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .unwrap();
+    let example: serde_yaml::Value = serde_yaml::from_str(example).unwrap();
+    let cfg = ResponseConfig::from_yaml_value(&example["response"]).unwrap();
+    assert_eq!(cfg.policies.len(), 2);
+}

@@ -24,12 +24,17 @@ impl Outcome {
 }
 
 /// Makes and logs a record. Control characters in `detail` (which may quote
-/// process names from the event) are replaced so no sink or terminal sees them.
+/// process names from the event) and in `action` (a client's request) are
+/// replaced so no sink or terminal sees them.
 pub fn record(alert_seq: u64, action: &str, outcome: Outcome, detail: &str) -> ResponseRecord {
-    let detail: String = detail
-        .chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect();
+    let clean = |s: &str| -> String {
+        s.chars()
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect()
+    };
+    let detail = clean(detail);
+    let action = clean(action);
+    let action = action.as_str();
     let time_ns = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
     match outcome {
         Outcome::Failed => {
@@ -60,6 +65,7 @@ mod tests {
     fn detail_is_sanitised() {
         let r = record(7, "kill-process", Outcome::Taken, "killed \x1b[31mevil\n");
         assert_eq!(r.detail, "killed ?[31mevil?");
+        assert_eq!(record(7, "x\x07", Outcome::Failed, "").action, "x?");
         assert_eq!(r.outcome, "taken");
         assert_eq!(r.alert_seq, 7);
         assert!(r.time_ns > 0);

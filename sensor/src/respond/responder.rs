@@ -356,6 +356,8 @@ impl Responder {
     }
 
     /// Stops accepting work and waits for the worker to finish what is queued.
+    /// Blocks (up to the queue length times the action timeout): from async
+    /// code call it through `spawn_blocking`.
     pub fn shutdown(self) {
         let Responder { tx, worker, .. } = self;
         drop(tx);

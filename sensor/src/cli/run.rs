@@ -10,7 +10,10 @@ use crate::metrics::SensorCounters;
 use crate::pipeline::internal::{self, DropWatch};
 use crate::pipeline::{Detector, RulesSource, Shared, interest};
 use crate::probe::{self, Probe, ProbeConfig};
+use crate::pipeline::cri_runtime::CriRuntime;
+use crate::respond::{RecordSink, Responder, ResponderDeps, ResponseConfig, ResponseReport};
 use crate::state::{StateConfig, StateTracker};
+use falco_proto::v1::RunActionRequest;
 use anyhow::Context;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -65,9 +68,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         source,
         counters.clone(),
         kernel.release.clone(),
-        None,
     ));
     let delivery = Delivery::start(&cfg, shared.clone(), counters.clone())?;
+    let responder = start_responder(&cfg, &delivery, &shared)?;
     tracing::info!(
         "falco-sensor ready in {} ms: probes attached ({} event types), gRPC on {}, metrics on {}",
         started.elapsed().as_millis(),
@@ -104,8 +107,12 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         match events.recv_timeout(HOUSEKEEPING) {
             Ok(mut ev) => {
                 counters.event_seen(ev.etype);
-                detector.process(&mut ev, |alert| {
-                    delivery.publish(alert);
+                detector.process(&mut ev, |mut alert| {
+                    alert.seq = delivery.publish(alert.clone());
+                    let records = responder.submit(&alert);
+                    if !records.is_empty() {
+                        delivery.publish_response(alert.seq, records);
+                    }
                 });
             }
             Err(RecvTimeoutError::Timeout) => {}
@@ -120,6 +127,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     };
     tracing::info!("stopping");
     probe.stop();
+    // The API's action runner may still hold a reference; then the worker
+    // stops when the process exits.
+    if let Ok(r) = Arc::try_unwrap(responder) {
+        r.shutdown();
+    }
     delivery.shutdown(Duration::from_secs(5));
     result.map(|()| ExitCode::SUCCESS)
 }
@@ -189,6 +201,43 @@ impl Loop<'_> {
             detector.set_rules(rules);
         }
     }
+}
+
+/// Starts the responder; its audit records go onto the bus, and when it
+/// accepts manual actions the API's `RunAction` reaches it.
+fn start_responder(
+    cfg: &Config,
+    delivery: &DeliveryHandle,
+    shared: &Arc<Shared>,
+) -> anyhow::Result<Arc<Responder>> {
+    let rcfg = ResponseConfig::from_yaml_value(&cfg.response).context("config key response")?;
+    let bus = delivery.bus().clone();
+    let sink: RecordSink = Arc::new(move |report: ResponseReport| {
+        bus.publish_response(report.alert.seq, vec![report.record]);
+    });
+    let mut deps = ResponderDeps::new(&rcfg, sink);
+    deps.runtime = Some(Arc::new(CriRuntime::new(cfg.state.cri_sockets.clone())));
+    let responder = Arc::new(Responder::start(rcfg, deps).context("starting the responder")?);
+    tracing::info!("responder mode: {:?}", responder.mode());
+    if responder.manual_allowed() {
+        let r = responder.clone();
+        let bus = delivery.bus().clone();
+        shared.set_action_runner(Box::new(move |req: &RunActionRequest| {
+            let alert = bus.get(req.alert_seq).ok_or_else(|| {
+                tonic::Status::not_found(format!(
+                    "alert {} is no longer held by this sensor",
+                    req.alert_seq
+                ))
+            })?;
+            let handle = tokio::runtime::Handle::try_current().map_err(|_| {
+                tonic::Status::internal("RunAction called outside the API runtime")
+            })?;
+            Ok(tokio::task::block_in_place(|| {
+                handle.block_on(r.run_manual(&alert, &req.action, &req.reason))
+            }))
+        }));
+    }
+    Ok(responder)
 }
 
 fn interest_vec(rules: &crate::rules::RuleSet) -> Vec<EventType> {

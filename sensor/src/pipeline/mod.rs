@@ -2,6 +2,7 @@
 //! events → state → rules → alerts, plus rule sources, reloads and the
 //! sensor's own alerts.
 
+pub mod cri_runtime;
 pub mod detector;
 pub mod internal;
 pub mod rules_source;

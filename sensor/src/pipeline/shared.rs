@@ -12,7 +12,7 @@ use falco_proto::v1::{
 };
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 /// Runs a response action requested through the API (wired to the responder).
 pub type ActionRunner =
@@ -28,7 +28,7 @@ pub struct Shared {
     health: Mutex<String>,
     /// Serialises reloads (SIGHUP, file watch, PutRulesFile).
     reload_lock: Mutex<()>,
-    actions: Option<ActionRunner>,
+    actions: OnceLock<ActionRunner>,
 }
 
 impl Shared {
@@ -37,7 +37,6 @@ impl Shared {
         source: RulesSource,
         counters: Arc<SensorCounters>,
         kernel: String,
-        actions: Option<ActionRunner>,
     ) -> Self {
         Shared {
             rules: RwLock::new(rules),
@@ -47,7 +46,7 @@ impl Shared {
             kernel,
             health: Mutex::new("ok".to_string()),
             reload_lock: Mutex::new(()),
-            actions,
+            actions: OnceLock::new(),
         }
     }
 
@@ -99,6 +98,14 @@ impl Shared {
                     .fetch_add(1, Ordering::Relaxed);
                 Err(e.to_string())
             }
+        }
+    }
+
+    /// Enables `RunAction` (set once the responder runs, when it accepts
+    /// manual actions).
+    pub fn set_action_runner(&self, runner: ActionRunner) {
+        if self.actions.set(runner).is_err() {
+            tracing::warn!("action runner already set; keeping the first");
         }
     }
 
@@ -163,13 +170,13 @@ impl SensorInfo for Shared {
                 .lock()
                 .map(|h| h.clone())
                 .unwrap_or_else(|_| "unknown".to_string()),
-            actions_enabled: self.actions.is_some(),
+            actions_enabled: self.actions.get().is_some(),
             ..GetVersionResponse::default()
         }
     }
 
     fn run_action(&self, req: RunActionRequest) -> Result<ResponseRecord, tonic::Status> {
-        match &self.actions {
+        match self.actions.get() {
             Some(run) => run(&req),
             None => Err(tonic::Status::failed_precondition(
                 "this sensor has no responder configured",
@@ -239,7 +246,7 @@ mod tests {
         };
         let source = RulesSource::from_config(&cfg);
         let rules = Arc::new(source.load().unwrap().ruleset);
-        Shared::new(rules, source, SensorCounters::new(), "6.x".into(), None)
+        Shared::new(rules, source, SensorCounters::new(), "6.x".into())
     }
 
     #[test]

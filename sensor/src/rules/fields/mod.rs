@@ -267,7 +267,9 @@ pub(crate) fn str_value(s: &str) -> Value<'_> {
     Value::Str(Cow::Borrowed(s))
 }
 
-/// Renders a value as Falco prints it in outputs (`<NA>` is the caller's job).
+/// Renders a value as Falco prints it in outputs (`<NA>` is the caller's
+/// job): numbers in decimal, booleans as `true`/`false`, IPs in their usual
+/// text form, lists as `(a,b)`, byte buffers with non-printable bytes as `.`.
 pub fn render(value: &Value<'_>, out: &mut String) {
     use std::fmt::Write;
     match value {
@@ -282,7 +284,15 @@ pub fn render(value: &Value<'_>, out: &mut String) {
         Value::Ip(ip) => {
             let _ = write!(out, "{ip}");
         }
-        Value::Bytes(b) => out.push_str(&String::from_utf8_lossy(b)),
+        Value::Bytes(b) => {
+            for &c in b.iter() {
+                out.push(if c.is_ascii_graphic() || c == b' ' {
+                    char::from(c)
+                } else {
+                    '.'
+                });
+            }
+        }
         Value::List(items) => {
             out.push('(');
             for (i, v) in items.iter().enumerate() {
@@ -293,5 +303,25 @@ pub fn render(value: &Value<'_>, out: &mut String) {
             }
             out.push(')');
         }
+    }
+}
+
+/// Renders the value of a specific field: like [`render`], except that
+/// ancestor fields used without an index (`%proc.aname`, `%proc.apid`...)
+/// print every ancestor separated by spaces, as Falco does.
+pub fn render_field(spec: &FieldSpec, value: &Value<'_>, out: &mut String) {
+    let info = spec.info();
+    match value {
+        Value::List(items)
+            if info.arg == ArgKind::OptionalIndex && info.ftype != FieldType::StrList =>
+        {
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                render(v, out);
+            }
+        }
+        _ => render(value, out),
     }
 }

@@ -1,5 +1,7 @@
 //! Command-line interface: one file per subcommand.
 
+pub mod list_fields;
+
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -80,11 +82,8 @@ pub struct ValidateArgs {
 /// Runs the chosen subcommand.
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Run(_)
-        | Command::Record(_)
-        | Command::Replay(_)
-        | Command::Validate(_)
-        | Command::ListFields => {
+        Command::ListFields => list_fields::run(),
+        Command::Run(_) | Command::Record(_) | Command::Replay(_) | Command::Validate(_) => {
             anyhow::bail!("this subcommand is not built yet in this version")
         }
     }

@@ -13,6 +13,7 @@
 //!   `<NA>` and comparisons with it are false (except `exists`, which is false too).
 
 mod container;
+pub mod doc;
 mod evt;
 mod fd;
 mod flags;

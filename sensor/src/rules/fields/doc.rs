@@ -155,7 +155,7 @@ mod tests {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/fields.md");
         let want = markdown();
         if std::env::var_os("UPDATE_DOCS").is_some() {
-            std::fs::write(&path, &want).unwrap();
+            std::fs::write(&path, &want).expect("write docs/fields.md");
         }
         let have = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(

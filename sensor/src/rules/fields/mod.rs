@@ -326,3 +326,6 @@ pub fn render_field(spec: &FieldSpec, value: &Value<'_>, out: &mut String) {
         _ => render(value, out),
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests;

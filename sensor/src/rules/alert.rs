@@ -271,3 +271,185 @@ fn network_context(f: &Fields<'_>) -> Option<NetworkContext> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::fields::tests::{CID, FULL_CID, TS, event, exec, fixture, inet, open, tcp};
+
+    fn rule<'a>(tags: &'a [String]) -> AlertRule<'a> {
+        AlertRule {
+            name: "Test rule",
+            priority: Priority::Warning,
+            tags,
+            output: "something happened".to_string(),
+            output_fields: vec![
+                ("proc.name".to_string(), "sh".to_string()),
+                ("k8s.ns.name".to_string(), "prod".to_string()),
+            ],
+        }
+    }
+
+    #[test]
+    fn container_exec_alert_fills_every_context() {
+        let st = fixture();
+        let ev = event(
+            &st,
+            310,
+            EventType::Execve,
+            0,
+            exec(&["sh", "-c", "id"], "/bin/sh", false),
+        );
+        let tags = vec!["container".to_string(), "T1059".to_string()];
+        let a = build_alert(&rule(&tags), &ev, &st);
+        assert_eq!(a.seq, 0);
+        assert_eq!(a.time_ns, TS as i64);
+        assert_eq!(a.priority, Priority::Warning as i32);
+        assert_eq!(a.rule, "Test rule");
+        assert_eq!(a.output, "something happened");
+        assert_eq!(a.source, "syscall");
+        assert_eq!(a.tags, tags);
+        assert_eq!(a.event_type, "execve");
+
+        let p = a.process.expect("process context");
+        assert_eq!((p.pid, p.ppid, p.tid), (310, 300, 310));
+        assert_eq!(p.name, "sh");
+        assert_eq!(p.exe, "sh");
+        assert_eq!(p.exe_path, "/bin/sh");
+        assert_eq!(p.cmdline, "sh -c id");
+        assert_eq!(p.args, vec!["-c", "id"]);
+        assert_eq!(p.cwd, "/root");
+        assert_eq!((p.uid, p.user_name.as_str()), (101, "nginx"));
+        assert_eq!(p.loginuid, -1);
+        assert_eq!(p.tty, 34816);
+        let names: Vec<&str> = p.ancestors.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["nginx", "containerd-shim", "systemd"]);
+        assert_eq!(p.ancestors[0].pid, 300);
+        assert_eq!(p.ancestors[0].cmdline, "nginx -g daemon off;");
+        assert_eq!(p.ancestors[0].exe_path, "/usr/sbin/nginx");
+
+        let c = a.container.expect("container context");
+        assert_eq!(c.id, CID);
+        assert_eq!(c.full_id, FULL_CID);
+        assert_eq!(c.name, "web");
+        assert_eq!(c.image_repository, "docker.io/library/nginx");
+        assert_eq!(c.image_tag, "1.25");
+        assert_eq!(c.runtime, "containerd");
+        let k = a.kubernetes.expect("kubernetes context");
+        assert_eq!(
+            (k.namespace.as_str(), k.pod_name.as_str()),
+            ("prod", "web-0")
+        );
+        assert_eq!(k.labels.get("app").map(String::as_str), Some("web"));
+        assert!(a.file.is_none());
+        assert!(a.network.is_none());
+
+        let of = &a.output_fields;
+        assert_eq!(of["proc.name"], "sh");
+        assert_eq!(of["container.id"], CID);
+        assert_eq!(of["container.name"], "web");
+        assert_eq!(of["container.image.repository"], "docker.io/library/nginx");
+        assert_eq!(of["k8s.ns.name"], "prod");
+        assert_eq!(of["k8s.pod.name"], "web-0");
+    }
+
+    #[test]
+    fn host_file_alert_has_host_container_and_na_fields() {
+        let st = fixture();
+        let ev = event(
+            &st,
+            200,
+            EventType::Openat,
+            3,
+            open("shadow", "/etc/shadow", libc::O_RDONLY, 0),
+        );
+        let a = build_alert(
+            &AlertRule {
+                output_fields: Vec::new(),
+                ..rule(&[])
+            },
+            &ev,
+            &st,
+        );
+        let c = a.container.expect("container context");
+        assert_eq!((c.id.as_str(), c.name.as_str()), ("host", "host"));
+        assert_eq!(c.image_repository, "");
+        assert!(a.kubernetes.is_none());
+        let f = a.file.expect("file context");
+        assert_eq!(f.path, "/etc/shadow");
+        assert_eq!(f.flags, "O_RDONLY");
+        let of = &a.output_fields;
+        assert_eq!(of.len(), MANDATORY_OUTPUT_FIELDS.len());
+        assert_eq!(of["container.id"], "host");
+        assert_eq!(of["container.name"], "host");
+        assert_eq!(of["container.image.repository"], NA);
+        assert_eq!(of["k8s.ns.name"], NA);
+        assert_eq!(of["k8s.pod.name"], NA);
+        let p = a.process.expect("process");
+        let names: Vec<&str> = p.ancestors.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["bash", "sshd", "systemd"]);
+        assert_eq!(p.loginuid, 1000);
+    }
+
+    #[test]
+    fn network_and_rename_contexts() {
+        let st = fixture();
+        let ev = event(
+            &st,
+            310,
+            EventType::Connect,
+            0,
+            EventKind::Connect {
+                fd: 3,
+                addr: inet("93.184.216.34", 443),
+                tuple: Some(tcp(inet("10.0.0.5", 40000), inet("93.184.216.34", 443))),
+            },
+        );
+        let a = build_alert(&rule(&[]), &ev, &st);
+        let n = a.network.expect("network context");
+        assert_eq!(n.protocol, "tcp");
+        assert_eq!(n.family, "ipv4");
+        assert_eq!((n.src_ip.as_str(), n.src_port), ("10.0.0.5", 40000));
+        assert_eq!((n.dst_ip.as_str(), n.dst_port), ("93.184.216.34", 443));
+        assert!(a.file.is_none());
+
+        let unix = event(
+            &st,
+            310,
+            EventType::Connect,
+            0,
+            EventKind::Connect {
+                fd: 8,
+                addr: SockAddr::Unix {
+                    path: "/run/containerd/containerd.sock".to_string(),
+                },
+                tuple: None,
+            },
+        );
+        let n = build_alert(&rule(&[]), &unix, &st)
+            .network
+            .expect("unix network context");
+        assert_eq!(n.family, "unix");
+        assert_eq!(n.unix_path, "/run/containerd/containerd.sock");
+
+        let rename = event(
+            &st,
+            200,
+            EventType::Rename,
+            0,
+            EventKind::Rename {
+                oldpath: "/tmp/a".to_string(),
+                newpath: "/usr/bin/a".to_string(),
+                resolved_oldpath: "/tmp/a".to_string(),
+                resolved_newpath: "/usr/bin/a".to_string(),
+                flags: 0,
+            },
+        );
+        let f = build_alert(&rule(&[]), &rename, &st)
+            .file
+            .expect("file context");
+        assert_eq!(f.source_path, "/tmp/a");
+        assert_eq!(f.target_path, "/usr/bin/a");
+        assert_eq!(f.path, "/usr/bin/a");
+    }
+}

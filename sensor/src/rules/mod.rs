@@ -24,3 +24,7 @@ pub use engine::{
     RuleMatching, RuleSet, load_files, load_sources,
 };
 pub use error::{ErrorKind, ItemKind, LoadError, LoadWarning, Location, WarningCode};
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;

@@ -1,10 +1,11 @@
 //! Command-line interface: one file per subcommand.
 
-pub mod list_fields;
-
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+pub mod list_fields;
+pub mod validate;
 
 /// Runtime security sensor: eBPF probes + Falco rules + alert delivery.
 #[derive(Debug, Parser)]
@@ -83,7 +84,8 @@ pub struct ValidateArgs {
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::ListFields => list_fields::run(),
-        Command::Run(_) | Command::Record(_) | Command::Replay(_) | Command::Validate(_) => {
+        Command::Validate(args) => validate::run(&args),
+        Command::Run(_) | Command::Record(_) | Command::Replay(_) => {
             anyhow::bail!("this subcommand is not built yet in this version")
         }
     }

@@ -11,3 +11,6 @@ const DEFAULT_RULES: &str = include_str!("falco-sensor_rules.yaml");
 pub fn default_rules_yaml() -> &'static str {
     DEFAULT_RULES
 }
+
+#[cfg(test)]
+mod tests;

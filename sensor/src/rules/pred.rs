@@ -1,0 +1,529 @@
+//! The compiled form of a condition: a tree of typed predicates whose
+//! literals were parsed, lists hashed, globs and regexes compiled at load
+//! time. Evaluation extracts field values through `fields::extract` and
+//! never allocates unless a transformer or `val()` needs a computed value.
+//!
+//! Falco semantics kept here: a missing value (`<NA>`) makes every
+//! comparison false, `!=` included; a list value (`proc.aname` without an
+//! index) matches when any element matches, except `in` on list-typed
+//! fields which requires every element to be in the set.
+
+use super::ast::{Op, Transformer};
+use super::glob::Glob;
+use super::typeset::TypeSet;
+use crate::event::Event;
+use crate::rules::fields::{self, FieldSpec, FieldType, Value};
+use crate::state::StateView;
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::net::IpAddr;
+
+/// FNV-1a: list lookups hash short strings per event; SipHash's DoS
+/// resistance buys nothing for sets fixed at load time.
+#[derive(Default, Clone, Copy)]
+pub struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+pub type FastSet<T> = HashSet<T, BuildHasherDefault<Fnv>>;
+
+#[derive(Debug)]
+pub enum Pred {
+    True,
+    False,
+    And(Box<[Pred]>),
+    Or(Box<[Pred]>),
+    Not(Box<Pred>),
+    /// `evt.type = x`, `evt.type in (...)`, `evt.type != x` as a bit set.
+    EvtType(TypeSet),
+    Check(Box<CheckPred>),
+}
+
+/// A field, as transformers see it.
+#[derive(Debug, Clone)]
+pub struct Operand {
+    pub spec: FieldSpec,
+    /// Applied innermost first.
+    pub transforms: Vec<Transformer>,
+    /// The field's type after the transformers.
+    pub ftype: FieldType,
+}
+
+#[derive(Debug)]
+pub struct CheckPred {
+    pub lhs: Operand,
+    pub test: Test,
+    /// `!=`: the test is `=`, inverted when a value is present.
+    pub negate: bool,
+    /// `in` on a list-typed field: every element must be in the set.
+    pub all_elements: bool,
+}
+
+/// An IPv4/IPv6 network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+impl IpNet {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let bits = u32::from(self.prefix.min(32));
+                let mask = if bits == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - bits)
+                };
+                (u32::from(n) & mask) == (u32::from(a) & mask)
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let bits = u32::from(self.prefix.min(128));
+                let mask = if bits == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - bits)
+                };
+                (u128::from(n) & mask) == (u128::from(a) & mask)
+            }
+            (IpAddr::V4(n), IpAddr::V6(a)) => a.to_ipv4_mapped().is_some_and(|a4| {
+                IpNet {
+                    addr: IpAddr::V4(n),
+                    prefix: self.prefix,
+                }
+                .contains(IpAddr::V4(a4))
+            }),
+            (IpAddr::V6(_), IpAddr::V4(_)) => false,
+        }
+    }
+
+    /// `10.0.0.0/8`, `::1`, `192.168.1.1` (a host is a /32 or /128).
+    pub fn parse(s: &str) -> Option<IpNet> {
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = addr.trim().parse().ok()?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => {
+                let p: u8 = p.trim().parse().ok()?;
+                if p > max {
+                    return None;
+                }
+                p
+            }
+            None => max,
+        };
+        Some(IpNet { addr, prefix })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StrOp {
+    Eq,
+    Contains,
+    IContains,
+    StartsWith,
+    EndsWith,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmp {
+    Eq,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl Cmp {
+    pub fn from_op(op: Op) -> Option<Cmp> {
+        Some(match op {
+            Op::Eq | Op::Ne => Cmp::Eq,
+            Op::Lt => Cmp::Lt,
+            Op::Le => Cmp::Le,
+            Op::Gt => Cmp::Gt,
+            Op::Ge => Cmp::Ge,
+            _ => return None,
+        })
+    }
+
+    fn apply<T: PartialOrd>(self, a: T, b: T) -> bool {
+        match self {
+            Cmp::Eq => a == b,
+            Cmp::Lt => a < b,
+            Cmp::Le => a <= b,
+            Cmp::Gt => a > b,
+            Cmp::Ge => a >= b,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum Test {
+    Exists,
+    Str {
+        op: StrOp,
+        lit: Box<str>,
+    },
+    /// `in` with string literals; also `intersects`.
+    StrIn(FastSet<Box<str>>),
+    /// Path-prefix match: the value is one of the paths or below one.
+    PMatch(FastSet<Box<str>>),
+    Glob(Glob),
+    Regex(regex::Regex),
+    Num {
+        cmp: Cmp,
+        lit: i128,
+    },
+    NumIn(Vec<i128>),
+    Bool(bool),
+    Ip(Vec<IpNet>),
+    BContains(Vec<u8>),
+    BStartsWith(Vec<u8>),
+    /// `val(other)`: compared with another field of the same event.
+    Field {
+        cmp: Cmp,
+        op: StrOp,
+        rhs: Operand,
+    },
+}
+
+impl Pred {
+    /// Evaluates the predicate for one event.
+    pub fn eval(&self, ev: &Event, st: &dyn StateView) -> bool {
+        match self {
+            Pred::True => true,
+            Pred::False => false,
+            Pred::And(items) => items.iter().all(|p| p.eval(ev, st)),
+            Pred::Or(items) => items.iter().any(|p| p.eval(ev, st)),
+            Pred::Not(inner) => !inner.eval(ev, st),
+            Pred::EvtType(set) => set.contains(ev.etype),
+            Pred::Check(c) => c.eval(ev, st),
+        }
+    }
+}
+
+impl Operand {
+    /// The operand's value, transformers applied.
+    pub fn value<'a>(&self, ev: &'a Event, st: &'a dyn StateView) -> Option<Value<'a>> {
+        let mut v = fields::extract(&self.spec, ev, st)?;
+        for t in &self.transforms {
+            v = transform(*t, v)?;
+        }
+        Some(v)
+    }
+}
+
+fn transform(t: Transformer, v: Value<'_>) -> Option<Value<'_>> {
+    use base64::Engine as _;
+    if let Value::List(items) = v {
+        if t == Transformer::Len {
+            return Some(Value::UInt(items.len() as u64));
+        }
+        return Some(Value::List(
+            items.into_iter().filter_map(|i| transform(t, i)).collect(),
+        ));
+    }
+    Some(match t {
+        Transformer::Len => match &v {
+            Value::Str(s) => Value::UInt(s.len() as u64),
+            Value::Bytes(b) => Value::UInt(b.len() as u64),
+            _ => return None,
+        },
+        Transformer::ToLower => match v {
+            Value::Str(s) if s.bytes().any(|b| b.is_ascii_uppercase()) => {
+                Value::Str(Cow::Owned(s.to_ascii_lowercase()))
+            }
+            other @ Value::Str(_) => other,
+            _ => return None,
+        },
+        Transformer::ToUpper => match v {
+            Value::Str(s) if s.bytes().any(|b| b.is_ascii_lowercase()) => {
+                Value::Str(Cow::Owned(s.to_ascii_uppercase()))
+            }
+            other @ Value::Str(_) => other,
+            _ => return None,
+        },
+        Transformer::Basename => match v {
+            Value::Str(Cow::Borrowed(s)) => {
+                Value::Str(Cow::Borrowed(s.rsplit('/').next().unwrap_or(s)))
+            }
+            Value::Str(Cow::Owned(s)) => {
+                Value::Str(Cow::Owned(s.rsplit('/').next().unwrap_or(&s).to_string()))
+            }
+            _ => return None,
+        },
+        Transformer::B64 => {
+            let raw: &[u8] = match &v {
+                Value::Str(s) => s.as_bytes(),
+                Value::Bytes(b) => b,
+                _ => return None,
+            };
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(raw.trim_ascii())
+                .ok()?;
+            match String::from_utf8(decoded) {
+                Ok(s) => Value::Str(Cow::Owned(s)),
+                Err(e) => Value::Bytes(Cow::Owned(e.into_bytes())),
+            }
+        }
+    })
+}
+
+impl CheckPred {
+    fn eval(&self, ev: &Event, st: &dyn StateView) -> bool {
+        let Some(v) = self.lhs.value(ev, st) else {
+            return false;
+        };
+        if let Test::Exists = self.test {
+            return true;
+        }
+        let hit = match &v {
+            Value::List(items) => {
+                if self.all_elements {
+                    !items.is_empty() && items.iter().all(|i| self.test.matches(i, ev, st))
+                } else {
+                    items.iter().any(|i| self.test.matches(i, ev, st))
+                }
+            }
+            single => self.test.matches(single, ev, st),
+        };
+        hit != self.negate
+    }
+}
+
+fn as_text<'v>(v: &'v Value<'_>) -> Option<&'v str> {
+    match v {
+        Value::Str(s) => Some(s),
+        Value::Bytes(b) => std::str::from_utf8(b).ok(),
+        _ => None,
+    }
+}
+
+fn as_num(v: &Value<'_>) -> Option<i128> {
+    match v {
+        Value::Int(n) => Some(i128::from(*n)),
+        Value::UInt(n) => Some(i128::from(*n)),
+        Value::Bool(b) => Some(i128::from(*b)),
+        Value::Str(s) => parse_int(s),
+        _ => None,
+    }
+}
+
+/// Decimal or `0x` hexadecimal, optionally negative.
+pub fn parse_int(s: &str) -> Option<i128> {
+    let s = s.trim();
+    let (neg, digits) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s),
+    };
+    let n = if let Some(hex) = digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
+        i128::from_str_radix(hex, 16).ok()?
+    } else {
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        digits.parse::<i128>().ok()?
+    };
+    Some(if neg { -n } else { n })
+}
+
+/// ASCII case-insensitive substring search.
+pub fn icontains(hay: &str, needle: &str) -> bool {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    if n.is_empty() {
+        return true;
+    }
+    if n.len() > h.len() {
+        return false;
+    }
+    h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+}
+
+pub fn str_op(op: StrOp, s: &str, lit: &str) -> bool {
+    match op {
+        StrOp::Eq => s == lit,
+        StrOp::Contains => s.contains(lit),
+        StrOp::IContains => icontains(s, lit),
+        StrOp::StartsWith => s.starts_with(lit),
+        StrOp::EndsWith => s.ends_with(lit),
+    }
+}
+
+/// Whether `path` equals one of `prefixes` or lies below one of them.
+pub fn pmatch(prefixes: &FastSet<Box<str>>, path: &str) -> bool {
+    if prefixes.contains(path) {
+        return true;
+    }
+    let trimmed = path.trim_end_matches('/');
+    if trimmed != path && prefixes.contains(trimmed) {
+        return true;
+    }
+    if prefixes.contains("/") && path.starts_with('/') {
+        return true;
+    }
+    trimmed
+        .match_indices('/')
+        .filter(|(i, _)| *i > 0)
+        .any(|(i, _)| prefixes.contains(&trimmed[..i]))
+}
+
+impl Test {
+    /// Applies the test to one present value.
+    pub fn matches(&self, v: &Value<'_>, ev: &Event, st: &dyn StateView) -> bool {
+        match self {
+            Test::Exists => true,
+            Test::Str { op, lit } => as_text(v).is_some_and(|s| str_op(*op, s, lit)),
+            Test::StrIn(set) => match v {
+                Value::Str(s) => set.contains(s.as_ref()),
+                other => {
+                    let mut buf = String::new();
+                    fields::render(other, &mut buf);
+                    set.contains(buf.as_str())
+                }
+            },
+            Test::PMatch(set) => as_text(v).is_some_and(|s| pmatch(set, s)),
+            Test::Glob(g) => as_text(v).is_some_and(|s| g.matches(s)),
+            Test::Regex(r) => as_text(v).is_some_and(|s| r.is_match(s)),
+            Test::Num { cmp, lit } => as_num(v).is_some_and(|n| cmp.apply(n, *lit)),
+            Test::NumIn(lits) => as_num(v).is_some_and(|n| lits.contains(&n)),
+            Test::Bool(b) => match v {
+                Value::Bool(x) => x == b,
+                other => as_num(other).is_some_and(|n| (n != 0) == *b),
+            },
+            Test::Ip(nets) => match v {
+                Value::Ip(ip) => nets.iter().any(|n| n.contains(*ip)),
+                Value::Str(s) => s
+                    .parse::<IpAddr>()
+                    .is_ok_and(|ip| nets.iter().any(|n| n.contains(ip))),
+                _ => false,
+            },
+            Test::BContains(needle) => bytes_of(v).is_some_and(|b| {
+                needle.is_empty() || b.windows(needle.len()).any(|w| w == needle.as_slice())
+            }),
+            Test::BStartsWith(prefix) => bytes_of(v).is_some_and(|b| b.starts_with(prefix)),
+            Test::Field { cmp, op, rhs } => {
+                let Some(other) = rhs.value(ev, st) else {
+                    return false;
+                };
+                compare_values(v, &other, *cmp, *op)
+            }
+        }
+    }
+}
+
+fn bytes_of<'v>(v: &'v Value<'_>) -> Option<&'v [u8]> {
+    match v {
+        Value::Bytes(b) => Some(b),
+        Value::Str(s) => Some(s.as_bytes()),
+        _ => None,
+    }
+}
+
+/// Field-to-field comparison: numerically when both sides are numbers,
+/// otherwise on their rendered text.
+fn compare_values(a: &Value<'_>, b: &Value<'_>, cmp: Cmp, op: StrOp) -> bool {
+    if let Value::List(items) = b {
+        return items.iter().any(|i| compare_values(a, i, cmp, op));
+    }
+    let numeric = |v: &Value<'_>| matches!(v, Value::Int(_) | Value::UInt(_));
+    if numeric(a) && numeric(b) {
+        return match (as_num(a), as_num(b)) {
+            (Some(x), Some(y)) => cmp.apply(x, y),
+            _ => false,
+        };
+    }
+    let text = |v: &Value<'_>| -> Cow<'static, str> {
+        let mut s = String::new();
+        fields::render(v, &mut s);
+        Cow::Owned(s)
+    };
+    let (sa, sb) = (text(a), text(b));
+    if cmp == Cmp::Eq {
+        str_op(op, &sa, &sb)
+    } else {
+        cmp.apply(sa.as_ref(), sb.as_ref())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pmatch_is_path_prefix_not_string_prefix() {
+        let set: FastSet<Box<str>> = ["/etc", "/usr/bin/"]
+            .iter()
+            .map(|s| Box::from(s.trim_end_matches('/')))
+            .collect();
+        assert!(pmatch(&set, "/etc"));
+        assert!(pmatch(&set, "/etc/"));
+        assert!(pmatch(&set, "/etc/passwd"));
+        assert!(pmatch(&set, "/usr/bin/ls"));
+        assert!(!pmatch(&set, "/etcfoo"));
+        assert!(!pmatch(&set, "/usr"));
+        assert!(!pmatch(&set, ""));
+    }
+
+    #[test]
+    fn ip_networks() {
+        let n = IpNet::parse("10.0.0.0/8").unwrap();
+        assert!(n.contains("10.1.2.3".parse().unwrap()));
+        assert!(!n.contains("11.1.2.3".parse().unwrap()));
+        assert!(n.contains("::ffff:10.1.2.3".parse().unwrap()));
+        let h = IpNet::parse("192.168.1.1").unwrap();
+        assert!(h.contains("192.168.1.1".parse().unwrap()));
+        assert!(!h.contains("192.168.1.2".parse().unwrap()));
+        let v6 = IpNet::parse("fd00::/8").unwrap();
+        assert!(v6.contains("fd12::1".parse().unwrap()));
+        assert!(!v6.contains("10.0.0.1".parse().unwrap()));
+        assert!(
+            IpNet::parse("0.0.0.0/0")
+                .unwrap()
+                .contains("8.8.8.8".parse().unwrap())
+        );
+        assert!(IpNet::parse("10.0.0.0/33").is_none());
+        assert!(IpNet::parse("nope").is_none());
+    }
+
+    #[test]
+    fn numbers_parse_decimal_hex_negative() {
+        assert_eq!(parse_int("42"), Some(42));
+        assert_eq!(parse_int("-1"), Some(-1));
+        assert_eq!(parse_int("0x1F"), Some(31));
+        assert_eq!(parse_int(""), None);
+        assert_eq!(parse_int("1e3"), None);
+        assert_eq!(parse_int("abc"), None);
+    }
+
+    #[test]
+    fn icontains_folds_ascii_case() {
+        assert!(icontains("Hello World", "WORLD"));
+        assert!(icontains("abc", ""));
+        assert!(!icontains("ab", "abc"));
+    }
+}

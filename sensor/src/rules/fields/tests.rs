@@ -570,9 +570,10 @@ fn evt_fields_and_open_flags() {
             ("evt.is_open_exec", Some("true")),
             ("fd.name", Some("/nope")),
             ("fd.directory", Some("/")),
-            ("fd.filename", Some("nope")),
-            ("fd.num", None),
-            ("fd.typechar", None),
+            ("fd.filename", None),
+            ("fd.num", Some("-1")),
+            ("fd.typechar", Some("f")),
+            ("fd.type", None),
         ],
     );
     let rdwr = event(
@@ -901,8 +902,8 @@ fn fd_fields_for_sockets() {
         &[
             ("fd.num", Some("3")),
             ("fd.typechar", Some("4")),
-            ("fd.types", Some("(ipv4,ipv4)")),
-            ("fd.types[1]", Some("ipv4")),
+            ("fd.types", Some("(ipv4)")),
+            ("fd.types[0]", Some("ipv4")),
             ("fd.types[2]", None),
             ("fd.name", Some("10.0.0.5:40000->93.184.216.34:443")),
             (

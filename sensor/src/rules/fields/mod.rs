@@ -329,3 +329,6 @@ pub fn render_field(spec: &FieldSpec, value: &Value<'_>, out: &mut String) {
 
 #[cfg(test)]
 pub(crate) mod tests;
+
+#[cfg(test)]
+mod upstream_tests;

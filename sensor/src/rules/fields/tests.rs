@@ -1118,3 +1118,96 @@ fn upstream_rulesets_only_use_registered_fields() {
     }
     assert!(checked > 500, "only {checked} field references found");
 }
+
+/// Counts heap allocations per thread so the test below can check that the
+/// common fields are extracted without allocating.
+mod alloc_count {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    thread_local! {
+        pub static ALLOCS: Cell<usize> = const { Cell::new(0) };
+    }
+
+    pub struct Counting;
+
+    // SAFETY: every call is forwarded unchanged to the system allocator;
+    // the wrapper only bumps a thread-local counter, which never allocates.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            ALLOCS.with(|c| c.set(c.get() + 1));
+            // SAFETY: same contract as our caller's.
+            unsafe { System.alloc(layout) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            // SAFETY: `ptr` came from `System.alloc` with this layout.
+            unsafe { System.dealloc(ptr, layout) }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            ALLOCS.with(|c| c.set(c.get() + 1));
+            // SAFETY: `ptr` came from `System.alloc` with this layout.
+            unsafe { System.realloc(ptr, layout, new_size) }
+        }
+    }
+
+    #[global_allocator]
+    static GLOBAL: Counting = Counting;
+
+    pub fn count() -> usize {
+        ALLOCS.with(Cell::get)
+    }
+}
+
+#[test]
+fn common_fields_extract_without_allocating() {
+    let st = fixture();
+    let ev = event(
+        &st,
+        310,
+        EventType::Openat,
+        3,
+        open("/etc/passwd", "/etc/passwd", libc::O_RDONLY, 0),
+    );
+    let names = [
+        "evt.type",
+        "evt.rawres",
+        "evt.is_open_read",
+        "proc.name",
+        "proc.exe",
+        "proc.exepath",
+        "proc.pname",
+        "proc.aname[2]",
+        "proc.tty",
+        // user.name is left out: MemoryState builds a String key to look
+        // users up, which is the fixture's cost, not extraction's.
+        "user.uid",
+        "fd.name",
+        "fd.typechar",
+        "fd.directory",
+        "fd.num",
+        "container.id",
+        "container.name",
+        "container.image.repository",
+        "k8s.ns.name",
+        "k8s.pod.name",
+        "evt.arg.name",
+    ];
+    let specs: Vec<FieldSpec> = names
+        .iter()
+        .map(|n| {
+            let (name, arg) = match n.find('[') {
+                Some(i) => (&n[..i], Some(n[i + 1..].trim_end_matches(']'))),
+                None => (*n, None),
+            };
+            resolve(name, arg).unwrap_or_else(|e| panic!("{n}: {e}"))
+        })
+        .collect();
+    for (name, spec) in names.iter().zip(&specs) {
+        let before = alloc_count::count();
+        let v = extract(spec, &ev, &st);
+        let after = alloc_count::count();
+        assert!(v.is_some(), "{name} is <NA>");
+        assert_eq!(after, before, "{name} allocated");
+        drop(v);
+    }
+}

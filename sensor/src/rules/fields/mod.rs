@@ -196,8 +196,11 @@ pub fn resolve(name: &str, arg: Option<&str>) -> Result<FieldSpec, FieldError> {
     })
 }
 
-/// `evt.arg.flags` style names: the longest keyed field that is a dotted
-/// prefix of `name` takes the rest as its key.
+/// Fields that Falco also accepts with the key after a dot.
+const DOTTED_KEY_FIELDS: &[&str] = &["evt.arg", "evt.rawarg", "k8s.pod.label"];
+
+/// `evt.arg.flags` style names: the keyed field that is a dotted prefix of
+/// `name` takes the rest as its key.
 fn dotted_key<'n>(
     name: &'n str,
     arg: Option<&'n str>,
@@ -206,7 +209,7 @@ fn dotted_key<'n>(
     let (idx, key) = REGISTRY
         .iter()
         .enumerate()
-        .filter(|(_, f)| matches!(f.arg, ArgKind::RequiredKey | ArgKind::OptionalKey))
+        .filter(|(_, f)| DOTTED_KEY_FIELDS.contains(&f.name))
         .filter_map(|(i, f)| {
             let rest = name.strip_prefix(f.name)?.strip_prefix('.')?;
             Some((i, rest))

@@ -11,6 +11,13 @@
 //!   be computed, e.g. `proc.cmdline` or flag names).
 //! - `None` from [`extract`] means the value is missing: Falco renders it as
 //!   `<NA>` and comparisons with it are false (except `exists`, which is false too).
+//! - [`render_field`] prints a value the way Falco's outputs do (ancestor
+//!   fields without an index as a space-separated list); [`render`] is the
+//!   type-only rendering.
+//!
+//! Layout: `registry` (the table), `evt`, `process` (proc/thread/user/group),
+//! `fd` (fd and fs.path), `container` (container and k8s), `flags` (symbolic
+//! names of flags, modes and codes), `doc` (list-fields text, docs/fields.md).
 
 mod container;
 pub mod doc;

@@ -453,3 +453,35 @@ fn default_rules_are_documented_tagged_and_name_their_context() {
         );
     }
 }
+
+#[test]
+fn operators_replace_the_outbound_allow_list() {
+    let st = fixture();
+    let tuning = r#"
+- list: allowed_outbound_destination_networks
+  items: ["93.184.216.0/24"]
+  override:
+    items: replace
+"#;
+    let opts = LoadOptions {
+        rule_matching: RuleMatching::All,
+        ..Default::default()
+    };
+    let rs = load_sources(
+        &[
+            (
+                DEFAULT_RULES_NAME.to_string(),
+                default_rules_yaml().to_string(),
+            ),
+            ("tuning.yaml".to_string(), tuning.to_string()),
+        ],
+        &opts,
+    )
+    .unwrap_or_else(|e| panic!("defaults + tuning: {e}"))
+    .ruleset;
+    let rule = "Unexpected network connection".to_string();
+    let allowed = connect_to(&st, 310, "93.184.216.34", 443);
+    let private = connect_to(&st, 310, "10.1.2.3", 8080);
+    assert!(!fired(&rs, &allowed, &st).contains(&rule));
+    assert!(fired(&rs, &private, &st).contains(&rule));
+}

@@ -1211,3 +1211,352 @@ fn common_fields_extract_without_allocating() {
         drop(v);
     }
 }
+
+/// One event of every payload kind, for exhaustive field × event checks.
+fn one_of_each_kind(st: &MemoryState) -> Vec<Event> {
+    let s = |x: &str| x.to_string();
+    let tuple = Some(tcp(inet("10.0.0.5", 1), inet("1.1.1.1", 53)));
+    let kinds: Vec<(EventType, i64, EventKind)> = vec![
+        (EventType::Execve, 0, exec(&["sh"], "/bin/sh", false)),
+        (EventType::Execve, -2, exec(&[], "", false)),
+        (
+            EventType::Clone,
+            311,
+            EventKind::Clone {
+                flags: libc::CLONE_THREAD as u64,
+            },
+        ),
+        (EventType::Procexit, 0, EventKind::Exit { status: 0x8b }),
+        (EventType::Open, 3, open("x", "", 0, 0)),
+        (
+            EventType::Creat,
+            3,
+            open("/tmp/y", "/tmp/y", libc::O_CREAT, 0o755),
+        ),
+        (
+            EventType::Openat2,
+            -13,
+            open("/root/z", "/root/z", libc::O_RDWR | libc::O_TMPFILE, 0),
+        ),
+        (EventType::Close, 0, EventKind::Close { fd: 99 }),
+        (
+            EventType::Unlink,
+            0,
+            EventKind::Unlink {
+                path: s(""),
+                resolved_path: s(""),
+                dirfd: -100,
+                flags: 0,
+            },
+        ),
+        (
+            EventType::Renameat,
+            0,
+            EventKind::Rename {
+                oldpath: s("a"),
+                newpath: s("b"),
+                resolved_oldpath: s(""),
+                resolved_newpath: s(""),
+                flags: 0,
+            },
+        ),
+        (
+            EventType::Mkdirat,
+            0,
+            EventKind::Mkdir {
+                path: s("d"),
+                resolved_path: s(""),
+                mode: 0o700,
+            },
+        ),
+        (
+            EventType::Link,
+            0,
+            EventKind::Link {
+                oldpath: s("a"),
+                newpath: s("b"),
+                resolved_oldpath: s(""),
+                resolved_newpath: s(""),
+                flags: 0,
+            },
+        ),
+        (
+            EventType::Symlink,
+            0,
+            EventKind::Symlink {
+                target: s("../t"),
+                linkpath: s("l"),
+                resolved_linkpath: s(""),
+            },
+        ),
+        (
+            EventType::Fchmod,
+            0,
+            EventKind::Chmod {
+                path: s(""),
+                resolved_path: s(""),
+                fd: 3,
+                mode: 0,
+            },
+        ),
+        (
+            EventType::Dup,
+            4,
+            EventKind::Dup {
+                oldfd: 3,
+                newfd: -1,
+                flags: 0,
+            },
+        ),
+        (
+            EventType::Dup3,
+            1,
+            EventKind::Dup {
+                oldfd: 0,
+                newfd: 1,
+                flags: libc::O_CLOEXEC as u32,
+            },
+        ),
+        (
+            EventType::Socket,
+            -97,
+            EventKind::Socket {
+                domain: 99,
+                sock_type: 1,
+                proto: 0,
+            },
+        ),
+        (
+            EventType::Connect,
+            -111,
+            EventKind::Connect {
+                fd: 4,
+                addr: SockAddr::Other { family: 99 },
+                tuple: None,
+            },
+        ),
+        (
+            EventType::Accept,
+            5,
+            EventKind::Accept {
+                tuple: None,
+                flags: 0,
+            },
+        ),
+        (
+            EventType::Bind,
+            0,
+            EventKind::Bind {
+                fd: 3,
+                addr: inet("0.0.0.0", 80),
+            },
+        ),
+        (
+            EventType::Listen,
+            0,
+            EventKind::Listen {
+                fd: 3,
+                backlog: 128,
+            },
+        ),
+        (
+            EventType::Sendto,
+            12,
+            EventKind::Io {
+                fd: 3,
+                addr: Some(inet("1.1.1.1", 53)),
+                tuple: tuple.clone(),
+                data: b"\x1b[31mhi\n".to_vec(),
+            },
+        ),
+        (
+            EventType::Recvmsg,
+            0,
+            EventKind::Io {
+                fd: 77,
+                addr: None,
+                tuple: None,
+                data: Vec::new(),
+            },
+        ),
+        (
+            EventType::Setresgid,
+            0,
+            EventKind::SetId {
+                real: 1,
+                effective: 2,
+                saved: u32::MAX,
+            },
+        ),
+        (
+            EventType::Ptrace,
+            -1,
+            EventKind::Ptrace {
+                request: -5,
+                pid: 99999,
+            },
+        ),
+        (
+            EventType::Mount,
+            0,
+            EventKind::Mount {
+                source: s("proc"),
+                target: s("/mnt"),
+                fstype: s("proc"),
+                flags: 0,
+            },
+        ),
+        (
+            EventType::Umount2,
+            0,
+            EventKind::Umount {
+                target: s("/mnt"),
+                flags: 2,
+            },
+        ),
+        (
+            EventType::Unshare,
+            0,
+            EventKind::Namespace {
+                flags: libc::CLONE_NEWNS as u64,
+                fd: -1,
+            },
+        ),
+        (
+            EventType::Setns,
+            0,
+            EventKind::Namespace { flags: 0, fd: 3 },
+        ),
+        (EventType::Bpf, -1, EventKind::Bpf { cmd: 1000 }),
+        (
+            EventType::InitModule,
+            0,
+            EventKind::ModuleLoad {
+                fd: -1,
+                params: s("x=1"),
+            },
+        ),
+        (
+            EventType::MemfdCreate,
+            -24,
+            EventKind::MemfdCreate {
+                name: s(""),
+                flags: 0xff,
+            },
+        ),
+        (
+            EventType::Userfaultfd,
+            6,
+            EventKind::Userfaultfd { flags: 0 },
+        ),
+        (
+            EventType::Prctl,
+            0,
+            EventKind::Prctl {
+                option: 15,
+                arg2: 0,
+            },
+        ),
+        (
+            EventType::Chdir,
+            0,
+            EventKind::Chdir {
+                path: s(".."),
+                resolved_path: s(""),
+                fd: -1,
+            },
+        ),
+        (
+            EventType::Fchdir,
+            0,
+            EventKind::Chdir {
+                path: s(""),
+                resolved_path: s(""),
+                fd: 3,
+            },
+        ),
+        (
+            EventType::Pipe2,
+            0,
+            EventKind::Pipe {
+                fds: [5, 6],
+                flags: 0,
+            },
+        ),
+        (EventType::Fcntl, 7, EventKind::Fcntl { fd: 3, cmd: 1030 }),
+    ];
+    let mut out = Vec::new();
+    for tid in [200, 310, 4242] {
+        for (etype, res, kind) in &kinds {
+            let mut ev = if st.threads.contains_key(&tid) {
+                event(st, tid, *etype, *res, kind.clone())
+            } else {
+                let mut ev = event(st, 200, *etype, *res, kind.clone());
+                ev.task.tid = tid;
+                ev.task.pid = tid;
+                ev.task.ppid = tid;
+                ev
+            };
+            ev.ts_ns = if tid == 4242 { 0 } else { ev.ts_ns };
+            out.push(ev);
+        }
+    }
+    out
+}
+
+/// Every field on every kind of event, with and without state and with the
+/// argument forms rules use: never a panic, and the always-present fields
+/// are never `<NA>`.
+#[test]
+fn every_field_on_every_event_kind() {
+    let st = fixture();
+    let empty = MemoryState::default();
+    let always = [
+        "evt.type",
+        "evt.num",
+        "evt.rawres",
+        "evt.res",
+        "evt.dir",
+        "proc.pid",
+        "thread.tid",
+        "user.uid",
+    ];
+    let mut extracted = 0usize;
+    for ev in one_of_each_kind(&st) {
+        for state in [&st, &empty] {
+            for f in registry() {
+                let args: &[Option<&str>] = match f.arg {
+                    ArgKind::None => &[None],
+                    ArgKind::OptionalIndex => &[None, Some("0"), Some("1"), Some("40")],
+                    ArgKind::RequiredIndex => &[Some("0"), Some("9")],
+                    ArgKind::RequiredKey | ArgKind::OptionalKey => &[
+                        Some("flags"),
+                        Some("0"),
+                        Some("7"),
+                        Some("/var/*"),
+                        Some("app"),
+                    ],
+                };
+                for arg in args {
+                    let spec = match resolve(f.name, *arg) {
+                        Ok(s) => s,
+                        Err(e) => panic!("{} {arg:?}: {e}", f.name),
+                    };
+                    if let Some(v) = extract(&spec, &ev, state) {
+                        let mut s = String::new();
+                        render_field(&spec, &v, &mut s);
+                        extracted += 1;
+                    } else {
+                        assert!(
+                            !always.contains(&f.name),
+                            "{} is <NA> on {}",
+                            f.name,
+                            ev.etype.name()
+                        );
+                    }
+                }
+            }
+        }
+    }
+    assert!(extracted > 10_000, "only {extracted} values extracted");
+}

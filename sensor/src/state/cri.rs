@@ -7,7 +7,7 @@ use super::types::{ContainerInfo, ContainerMount, PodInfo};
 use falco_proto::cri::v1 as cri;
 use falco_proto::cri::v1::runtime_service_client::RuntimeServiceClient;
 use hyper_util::rt::TokioIo;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use tonic::transport::{Channel, Endpoint, Uri};
 
@@ -352,13 +352,14 @@ fn pod_info(
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect()
             })
-            .unwrap_or_else(BTreeMap::new),
+            .unwrap_or_default(),
         sandbox_id: sandbox_id.to_string(),
     };
     (!pod.name.is_empty() || !pod.uid.is_empty()).then_some(pod)
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -459,8 +459,8 @@ pub fn apply_status(t: &mut ThreadInfo, status: &str) {
             "CapPrm" => t.cap_permitted = u64::from_str_radix(value, 16).unwrap_or(0),
             "CapInh" => t.cap_inheritable = u64::from_str_radix(value, 16).unwrap_or(0),
             // The last column is the id in the innermost pid namespace.
-            "NStgid" => t.vpid = nums().last().unwrap_or(t.vpid),
-            "NSpid" => t.vtid = nums().last().unwrap_or(t.vtid),
+            "NStgid" => t.vpid = nums().next_back().unwrap_or(t.vpid),
+            "NSpid" => t.vtid = nums().next_back().unwrap_or(t.vtid),
             _ => {}
         }
     }
@@ -611,6 +611,7 @@ pub fn parse_unix_line(line: &str) -> Option<(u64, ProcSocket)> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -824,10 +824,10 @@ impl StateTracker {
             None => return,
         };
         for mut info in late {
-            if let Some(old) = self.containers.get(&info.full_id) {
-                if info.runtime.is_empty() {
-                    info.runtime.clone_from(&old.info.runtime);
-                }
+            if let Some(old) = self.containers.get(&info.full_id)
+                && info.runtime.is_empty()
+            {
+                info.runtime.clone_from(&old.info.runtime);
             }
             self.insert_container(info);
         }
@@ -868,7 +868,7 @@ impl StateTracker {
                 {
                     pod.uid.clone_from(uid);
                 }
-                placeholder = info;
+                placeholder = *info;
                 None
             }
             Some(Lookup::Failed(e)) => {
@@ -975,5 +975,6 @@ impl StateView for StateTracker {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 #[path = "tracker_tests.rs"]
 mod tests;

@@ -116,7 +116,12 @@ fn fork_exec_exit_lifecycle_and_ancestry() {
 
     run(
         &mut st,
-        exec(task(child, child, sh, "cat"), &["cat", "/etc/hosts"], "/usr/bin/cat", "/process_api/5c979a74b00b18caa0db835341546e83"),
+        exec(
+            task(child, child, sh, "cat"),
+            &["cat", "/etc/hosts"],
+            "/usr/bin/cat",
+            "/process_api/5c979a74b00b18caa0db835341546e83",
+        ),
     );
     let c = st.thread(child).unwrap();
     assert_eq!(c.comm, "cat");
@@ -167,21 +172,44 @@ fn threads_share_the_process_and_main_thread_outlives_its_exit() {
     );
     let t = st.thread(t2).unwrap();
     assert_eq!((t.pid, t.ppid), (sh, 1));
-    run(&mut st, open(task(t2, sh, 1, "bash"), 5, "/etc/passwd", -100));
-    assert_eq!(st.fd(sh, 5).unwrap().name, "/etc/passwd", "one fd table per process");
+    run(
+        &mut st,
+        open(task(t2, sh, 1, "bash"), 5, "/etc/passwd", -100),
+    );
+    assert_eq!(
+        st.fd(sh, 5).unwrap().name,
+        "/etc/passwd",
+        "one fd table per process"
+    );
 
     run(
         &mut st,
-        ev(EventType::Procexit, 0, task(sh, sh, 1, "bash"), EventKind::Exit { status: 0 }),
+        ev(
+            EventType::Procexit,
+            0,
+            task(sh, sh, 1, "bash"),
+            EventKind::Exit { status: 0 },
+        ),
     );
-    assert!(st.process(sh).is_some(), "main thread kept while a thread runs");
+    assert!(
+        st.process(sh).is_some(),
+        "main thread kept while a thread runs"
+    );
     assert!(st.fd(sh, 5).is_some());
     run(
         &mut st,
-        ev(EventType::Procexit, 0, task(t2, sh, 1, "bash"), EventKind::Exit { status: 0 }),
+        ev(
+            EventType::Procexit,
+            0,
+            task(t2, sh, 1, "bash"),
+            EventKind::Exit { status: 0 },
+        ),
     );
     assert!(st.process(sh).is_none());
-    assert!(st.fd(sh, 5).is_none(), "fd table dropped with the last thread");
+    assert!(
+        st.fd(sh, 5).is_none(),
+        "fd table dropped with the last thread"
+    );
 }
 
 #[test]
@@ -231,7 +259,12 @@ fn fd_lifecycle_and_relative_paths() {
     assert_eq!(st.fd(sh, 10).unwrap().name, "/etc/shadow");
     run(
         &mut st,
-        ev(EventType::Fcntl, 11, t(), EventKind::Fcntl { fd: 6, cmd: 1030 }),
+        ev(
+            EventType::Fcntl,
+            11,
+            t(),
+            EventKind::Fcntl { fd: 6, cmd: 1030 },
+        ),
     );
     assert_eq!(st.fd(sh, 11).unwrap().flags & 0o2_000_000, 0o2_000_000);
 
@@ -383,7 +416,10 @@ fn unknown_threads_are_created_from_the_event_and_inherit_from_parent() {
     let mut st = StateTracker::new(cfg());
     let sh = seeded_shell(&mut st);
     let stranger = BASE + 40;
-    run(&mut st, open(task(stranger, stranger, sh, "curl"), 3, "/x", -100));
+    run(
+        &mut st,
+        open(task(stranger, stranger, sh, "curl"), 3, "/x", -100),
+    );
     let t = st.thread(stranger).expect("created lazily");
     assert_eq!(t.comm, "curl");
     assert_eq!(t.ppid, sh);
@@ -407,7 +443,9 @@ fn container_exec_registers_an_unresolved_container() {
     );
     let t = st.thread(sh).unwrap();
     assert_eq!(&*t.container_id, &CID[..12]);
-    let c = st.container(&t.container_id).expect("container known by short id");
+    let c = st
+        .container(&t.container_id)
+        .expect("container known by short id");
     assert!(!c.resolved);
     assert_eq!(c.full_id, CID);
     assert_eq!(c.runtime, "containerd");
@@ -463,6 +501,13 @@ fn users_from_host_root() {
     run(&mut st, open(t, 3, "/x", -100));
     assert_eq!(st.user_name("host", 1000), Some("alice"));
     assert_eq!(st.group_name("host", 100), Some("users"));
-    assert_eq!(st.user_home_shell("host", 1000), Some(("/home/alice", "/bin/zsh")));
-    assert_eq!(st.thread(sh).unwrap().uid, 1000, "credentials follow the kernel");
+    assert_eq!(
+        st.user_home_shell("host", 1000),
+        Some(("/home/alice", "/bin/zsh"))
+    );
+    assert_eq!(
+        st.thread(sh).unwrap().uid,
+        1000,
+        "credentials follow the kernel"
+    );
 }

@@ -1,0 +1,79 @@
+//! Seeding from /proc: a process started before the tracker is known with
+//! its command line, cwd and ancestry back to this test process.
+
+#![allow(clippy::unwrap_used)]
+
+use falco_sensor::state::{StateConfig, StateTracker, StateView};
+use std::process::{Command, Stdio};
+
+#[test]
+fn process_started_before_the_tracker_is_known_with_ancestry() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new("sh")
+        .args(["-c", "sleep 30; exit 0"])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let sh_pid = i64::from(child.id());
+    // The shell forks sleep; wait until that grandchild exists.
+    let sleep_pid = (0..200)
+        .find_map(|_| {
+            let found = std::fs::read_to_string(format!("/proc/{sh_pid}/task/{sh_pid}/children"))
+                .ok()
+                .and_then(|s| {
+                    s.split_whitespace()
+                        .next()
+                        .and_then(|p| p.parse::<i64>().ok())
+                });
+            if found.is_none() {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            found
+        })
+        .expect("sh started sleep");
+
+    let mut st = StateTracker::new(StateConfig {
+        cri_enabled: false,
+        ..StateConfig::default()
+    });
+    let n = st.seed_from_proc().unwrap();
+    assert!(n > 3, "seeded {n} threads");
+
+    let sleep = st.process(sleep_pid).expect("sleep known after seeding");
+    assert_eq!(sleep.comm, "sleep");
+    assert_eq!(sleep.args, vec!["30".to_string()]);
+    assert_eq!(sleep.ppid, sh_pid);
+    let cwd = dir.path().canonicalize().unwrap();
+    assert_eq!(sleep.cwd, cwd.to_string_lossy());
+    assert_eq!(&*sleep.container_id, "host");
+
+    let sh = st.process(sleep.ppid).expect("parent sh known");
+    assert_eq!(sh.comm, "sh");
+    assert_eq!(sh.exe, "sh");
+    assert_eq!(
+        sh.args,
+        vec!["-c".to_string(), "sleep 30; exit 0".to_string()]
+    );
+    assert_eq!(sh.cmdline(), "sh -c sleep 30; exit 0");
+
+    // Walk proc.aname[N]-style up to this test process.
+    let me = i64::from(std::process::id());
+    let mut cur = sh;
+    let mut hops = 0;
+    while cur.pid != me {
+        cur = st
+            .process(cur.ppid)
+            .unwrap_or_else(|| panic!("ancestor {} of {} unknown", cur.ppid, cur.pid));
+        hops += 1;
+        assert!(hops < 64, "no path to the test process");
+    }
+    assert_eq!(hops, 1);
+    let test_proc = st.process(me).unwrap();
+    assert!(!test_proc.exe_path.is_empty());
+    // This process's fds were seeded too.
+    assert!(st.fd(me, 0).is_some() || st.fd(me, 1).is_some());
+
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

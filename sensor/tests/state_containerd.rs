@@ -93,6 +93,17 @@ fn pod_container_metadata_exec_and_stop() {
         st.user_home_shell(&t.container_id, 1000),
         Some(("/home/app", "/bin/sh"))
     );
+    // The pod's sandbox process is known as the pod's "POD" container.
+    let sandbox = st
+        .container(&pod.id[..12])
+        .expect("sandbox container registered from its cgroup");
+    assert!(sandbox.resolved, "{sandbox:?}");
+    assert_eq!(sandbox.name, "POD");
+    assert_eq!(sandbox.image, support::containerd::PAUSE_IMAGE);
+    assert_eq!(
+        sandbox.pod.as_ref().map(|p| p.uid.as_str()),
+        Some(uid.as_str())
+    );
     // This test process is on the host.
     let me = st.process(i64::from(std::process::id())).unwrap();
     assert_eq!(&*me.container_id, "host");
@@ -117,4 +128,90 @@ fn pod_container_metadata_exec_and_stop() {
     rt.block_on(client.stop_container(&plain.id, 0)).unwrap();
     assert_eq!(plain.state(), ContainerState::ContainerExited);
     assert_eq!(app.state(), ContainerState::ContainerRunning);
+}
+
+/// Containers first seen in an exec event are resolved through CRI on the
+/// spot; unknown ids are cached as unresolved and not asked again at once.
+#[test]
+fn exec_event_resolves_container_on_first_sight() {
+    if !support::require_privileged("containerd state test") {
+        return;
+    }
+    let uid = new_uid();
+    let pod_name = unique("state-exec");
+    let pod = Pod::start(&pod_name, "falco-test", &uid);
+    let ctr = Container::start(&pod, "worker", IMAGE, &["/bin/sleep", "3600"], false);
+    let pid = ctr.pid();
+    let cgroup_text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let cgroup = primary_cgroup_path(&cgroup_text).unwrap().to_string();
+
+    let mut st = StateTracker::new(StateConfig {
+        cri_sockets: vec![PathBuf::from(SOCKET)],
+        ..StateConfig::default()
+    });
+    let mut ev = exec_event(pid, &cgroup);
+    st.apply(&mut ev);
+    st.finish(&ev);
+    let t = st.thread(pid).expect("thread created lazily");
+    assert_eq!(&*t.container_id, &ctr.id[..12]);
+    assert_eq!(t.exe_path, "/bin/sleep");
+    let c = st.container(&ctr.id).expect("container registered");
+    assert!(c.resolved, "{c:?}");
+    assert_eq!(c.name, "worker");
+    assert!(!c.privileged);
+    let p = c.pod.as_ref().unwrap();
+    assert_eq!(
+        (p.name.as_str(), p.namespace.as_str()),
+        (pod_name.as_str(), "falco-test")
+    );
+    let lookups = st.stats().cri_lookups;
+    assert_eq!(lookups, 1);
+
+    // A well-formed id the runtime does not know: unresolved, cached.
+    let ghost = "f".repeat(64);
+    let ghost_cgroup = format!("/kubepods/besteffort/pod{uid}/{ghost}");
+    let mut ev = exec_event(pid, &ghost_cgroup);
+    st.apply(&mut ev);
+    let g = st.container(&ghost).expect("placeholder for unknown id");
+    assert!(!g.resolved);
+    assert_eq!(g.pod.as_ref().map(|p| p.uid.as_str()), Some(uid.as_str()));
+    assert_eq!(st.stats().cri_failures, 1);
+    let mut again = exec_event(pid, &ghost_cgroup);
+    st.apply(&mut again);
+    assert_eq!(
+        st.stats().cri_lookups,
+        lookups + 1,
+        "negative result cached"
+    );
+}
+
+fn exec_event(pid: i64, cgroup: &str) -> falco_sensor::event::Event {
+    use falco_sensor::event::{Event, EventKind, EventType, ExeFileInfo, TaskContext};
+    Event {
+        num: 1,
+        ts_ns: 1,
+        cpu: 0,
+        etype: EventType::Execve,
+        res: 0,
+        task: TaskContext {
+            tid: pid,
+            pid,
+            ppid: 1,
+            vtid: 1,
+            vpid: 1,
+            comm: "sleep".into(),
+            loginuid: u32::MAX,
+            ..TaskContext::default()
+        },
+        kind: EventKind::Exec {
+            filename: "/bin/sleep".into(),
+            argv: vec!["sleep".into(), "3600".into()],
+            env: vec![],
+            exe_path: "/bin/sleep".into(),
+            cwd: "/".into(),
+            exe_file: ExeFileInfo::default(),
+            flags: 0,
+            cgroup: cgroup.into(),
+        },
+    }
 }

@@ -32,6 +32,9 @@ pub const IMAGE: &str = "localhost/falco-test/busybox:1.0";
 pub const PAUSE_IMAGE: &str = "registry.k8s.io/pause:3.6";
 const NAMESPACE: &str = "k8s.io";
 const HARNESS_DIR: &str = "/run/falco-test-containerd";
+/// Label on every harness pod, and the pid of the test process owning it.
+const TEST_APP_LABEL: &str = "falco-test";
+const OWNER_LABEL: &str = "falco-test.owner-pid";
 
 /// Applets linked into the image's /bin.
 const APPLETS: &[&str] = &[
@@ -86,6 +89,7 @@ impl Cri {
             }
         }
         cri.ensure_images()?;
+        cri.remove_stale_pods();
         Ok(cri)
     }
 
@@ -126,6 +130,32 @@ impl Cri {
             })
         } else {
             self.rt.block_on(fut)
+        }
+    }
+
+    /// Pods of earlier test processes that died before their teardown ran.
+    fn remove_stale_pods(&self) {
+        let mut rt = self.runtime();
+        let req = cri::ListPodSandboxRequest {
+            filter: Some(cri::PodSandboxFilter {
+                label_selector: HashMap::from([("app".to_string(), TEST_APP_LABEL.to_string())]),
+                ..Default::default()
+            }),
+        };
+        let Ok(list) = self.block(async move { rt.list_pod_sandbox(req).await }) else {
+            return;
+        };
+        for sb in list.into_inner().items {
+            let owner_alive = sb
+                .labels
+                .get(OWNER_LABEL)
+                .and_then(|p| p.parse::<u32>().ok())
+                .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+            if owner_alive {
+                continue;
+            }
+            let uid = sb.metadata.map(|m| m.uid).unwrap_or_default();
+            teardown_pod(self, &sb.id, &uid);
         }
     }
 
@@ -424,7 +454,8 @@ impl Pod {
             namespace.to_string(),
         );
         labels.insert("io.kubernetes.pod.uid".to_string(), uid.to_string());
-        labels.insert("app".to_string(), "falco-test".to_string());
+        labels.insert("app".to_string(), TEST_APP_LABEL.to_string());
+        labels.insert(OWNER_LABEL.to_string(), std::process::id().to_string());
         let config = cri::PodSandboxConfig {
             metadata: Some(cri::PodSandboxMetadata {
                 name: name.into(),
@@ -462,7 +493,14 @@ impl Pod {
         };
         let id = cri
             .block(async move { rt.run_pod_sandbox(req).await })
-            .unwrap_or_else(|e| panic!("RunPodSandbox {namespace}/{name}: {e}"))
+            .unwrap_or_else(|e| {
+                let hint = if e.message().contains("final child's PID") {
+                    " (containerd needs restrict_oom_score_adj = true in its CRI plugin config on this machine)"
+                } else {
+                    ""
+                };
+                panic!("RunPodSandbox {namespace}/{name}: {e}{hint}")
+            })
             .into_inner()
             .pod_sandbox_id;
         Pod {
@@ -478,21 +516,29 @@ impl Pod {
 
 impl Drop for Pod {
     fn drop(&mut self) {
-        let cri = Cri::get();
-        let (mut a, mut b) = (cri.runtime(), cri.runtime());
-        let id = self.id.clone();
-        let result = cri.block(async move {
-            a.stop_pod_sandbox(cri::StopPodSandboxRequest {
-                pod_sandbox_id: id.clone(),
-            })
-            .await?;
-            b.remove_pod_sandbox(cri::RemovePodSandboxRequest { pod_sandbox_id: id })
-                .await
-        });
-        if let Err(e) = result {
-            eprintln!("pod {} teardown: {e}", self.id);
-        }
-        remove_pod_cgroups(&self.uid);
+        teardown_pod(Cri::get(), &self.id, &self.uid);
+    }
+}
+
+/// Stops and removes a sandbox (and so its containers) and its cgroups.
+fn teardown_pod(cri: &Cri, id: &str, uid: &str) {
+    let (mut a, mut b) = (cri.runtime(), cri.runtime());
+    let sandbox = id.to_string();
+    let result = cri.block(async move {
+        a.stop_pod_sandbox(cri::StopPodSandboxRequest {
+            pod_sandbox_id: sandbox.clone(),
+        })
+        .await?;
+        b.remove_pod_sandbox(cri::RemovePodSandboxRequest {
+            pod_sandbox_id: sandbox,
+        })
+        .await
+    });
+    if let Err(e) = result {
+        eprintln!("pod {id} teardown: {e}");
+    }
+    if !uid.is_empty() {
+        remove_pod_cgroups(uid);
     }
 }
 

@@ -61,6 +61,9 @@ pub const FD_EVENT_TYPES: &[EventType] = &[
     EventType::MemfdCreate,
 ];
 
+/// Runtime names [`ContainerRef`] uses, to turn a stored name back into one.
+const SCOPE_RUNTIMES: &[&str] = &["containerd", "cri-o", "docker", "podman"];
+
 const CLONE_THREAD: u64 = 0x0001_0000;
 const AT_FDCWD: i64 = -100;
 const O_DIRECTORY: u32 = 0o200_000;
@@ -244,6 +247,7 @@ impl StateTracker {
         self.collect_late_containers();
         self.ensure_thread(&ev.task);
         self.refresh_from_task(&ev.task);
+        self.retry_unresolved_container(ev.task.tid);
         self.resolve_paths(ev);
         let ok = ev.res >= 0;
         let tid = ev.task.tid;
@@ -892,6 +896,37 @@ impl StateTracker {
                 retry_at,
             },
         );
+    }
+
+    /// A container whose lookup failed is asked again, once its retry time
+    /// has come, when one of its threads does anything.
+    fn retry_unresolved_container(&mut self, tid: i64) {
+        let Some(cid) = self.threads.get(&tid).map(|e| e.info.container_id.clone()) else {
+            return;
+        };
+        if &*cid == HOST_CONTAINER_ID {
+            return;
+        }
+        let Some(full) = self.short_ids.get(&*cid) else {
+            return;
+        };
+        let Some(e) = self.containers.get(full) else {
+            return;
+        };
+        if e.info.resolved || e.retry_at.is_none_or(|t| Instant::now() < t) {
+            return;
+        }
+        let runtime = SCOPE_RUNTIMES
+            .iter()
+            .copied()
+            .find(|r| *r == e.info.runtime)
+            .unwrap_or("containerd");
+        let c = ContainerRef {
+            id: e.info.full_id.clone(),
+            runtime,
+            pod_uid: e.info.pod.as_ref().map(|p| p.uid.clone()),
+        };
+        self.ensure_container(&c);
     }
 
     /// Drops containers no known thread runs in.

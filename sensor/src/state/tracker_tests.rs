@@ -511,3 +511,34 @@ fn users_from_host_root() {
         "credentials follow the kernel"
     );
 }
+
+#[test]
+fn tracker_can_move_to_the_pipeline_thread() {
+    fn assert_send<T: Send>() {}
+    assert_send::<StateTracker>();
+}
+
+#[test]
+fn unresolved_containers_are_retried_when_due() {
+    let mut st = StateTracker::new(StateConfig {
+        cri_retry_interval: Duration::ZERO,
+        ..cfg()
+    });
+    let sh = seeded_shell(&mut st);
+    run(
+        &mut st,
+        exec(
+            task(sh, sh, 1, "app"),
+            &["app"],
+            "/app",
+            &format!("/system.slice/docker-{CID}.scope"),
+        ),
+    );
+    assert_eq!(st.container(CID).unwrap().runtime, "docker");
+    // No runtime to ask: every due retry keeps the placeholder, never panics,
+    // and keeps what the cgroup told.
+    run(&mut st, open(task(sh, sh, 1, "app"), 3, "/x", -100));
+    let c = st.container(CID).unwrap();
+    assert!(!c.resolved);
+    assert_eq!(c.runtime, "docker");
+}

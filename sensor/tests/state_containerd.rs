@@ -124,6 +124,11 @@ fn pod_container_metadata_exec_and_stop() {
     assert!(term.contains("/dev/pts/"), "{term:?}");
     assert!(term.contains("is-a-tty"), "{term:?}");
 
+    // An interactive shell on a TTY.
+    let (term, status) = app.exec_tty_input(&["/bin/sh"], b"echo typed-$((6*7)); exit\n");
+    assert!(status.is_empty(), "interactive exec failed: {status}");
+    assert!(term.contains("typed-42"), "{term:?}");
+
     // stop_container, as the responder uses it.
     rt.block_on(client.stop_container(&plain.id, 0)).unwrap();
     assert_eq!(plain.state(), ContainerState::ContainerExited);

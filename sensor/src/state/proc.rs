@@ -261,7 +261,7 @@ impl ProcReader {
                 })
                 .unwrap_or(0);
             let info = if let Some(ino) = bracketed(&target, "socket:") {
-                let table = sockets.table(&self.proc_root, dir, netns);
+                let table = sockets.table(dir, netns);
                 match table.get(&ino) {
                     Some(s) => s.to_fd(flags),
                     None => FdInfo {
@@ -501,7 +501,7 @@ pub struct SocketCache {
 }
 
 impl SocketCache {
-    fn table(&mut self, _proc_root: &Path, dir: &Path, netns: u64) -> &HashMap<u64, ProcSocket> {
+    fn table(&mut self, dir: &Path, netns: u64) -> &HashMap<u64, ProcSocket> {
         self.by_netns
             .entry(netns)
             .or_insert_with(|| read_socket_tables(&dir.join("net")))

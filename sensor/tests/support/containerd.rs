@@ -738,6 +738,12 @@ impl Container {
     /// `kubectl exec -it` (stdin attached, nothing sent). Returns the terminal output and the exit status
     /// message (empty on success).
     pub fn exec_tty(&self, cmd: &[&str]) -> (String, String) {
+        self.exec_tty_input(cmd, b"")
+    }
+
+    /// Like [`Container::exec_tty`], typing `input` into the terminal first
+    /// (e.g. `b"id; exit\n"` into an interactive `sh`).
+    pub fn exec_tty_input(&self, cmd: &[&str], input: &[u8]) -> (String, String) {
         let cri = Cri::get();
         let mut rt = cri.runtime();
         let req = cri::ExecRequest {
@@ -756,7 +762,7 @@ impl Container {
             .unwrap_or_else(|e| panic!("Exec {cmd:?} in {}: {e}", self.name))
             .into_inner()
             .url;
-        cri.block(stream_exec(url))
+        cri.block(stream_exec(url, input.to_vec()))
             .unwrap_or_else(|e| panic!("exec stream {cmd:?} in {}: {e}", self.name))
     }
 
@@ -798,8 +804,8 @@ impl Drop for Container {
 
 /// Reads an exec stream: channel 1 is the terminal, channel 3 the final
 /// status (a Kubernetes `Status` JSON object).
-async fn stream_exec(url: String) -> Result<(String, String), String> {
-    use futures_util::StreamExt;
+async fn stream_exec(url: String, input: Vec<u8>) -> Result<(String, String), String> {
+    use futures_util::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
@@ -821,6 +827,14 @@ async fn stream_exec(url: String) -> Result<(String, String), String> {
     .await
     .map_err(|_| format!("{ws_url}: connect timed out"))?
     .map_err(|e| format!("{ws_url}: {e}"))?;
+    if !input.is_empty() {
+        let mut frame = Vec::with_capacity(input.len() + 1);
+        frame.push(0u8); // channel 0: stdin
+        frame.extend_from_slice(&input);
+        ws.send(Message::Binary(frame.into()))
+            .await
+            .map_err(|e| format!("{ws_url}: sending input: {e}"))?;
+    }
     let mut out = Vec::new();
     let mut status = String::new();
     while let Some(msg) = tokio::time::timeout(Duration::from_secs(60), ws.next())

@@ -68,6 +68,7 @@ const CLONE_THREAD: u64 = 0x0001_0000;
 const AT_FDCWD: i64 = -100;
 const O_DIRECTORY: u32 = 0o200_000;
 const O_CLOEXEC: u32 = 0o2_000_000;
+const MFD_CLOEXEC: u32 = 1;
 const EINPROGRESS: i64 = 115;
 const F_DUPFD: i64 = 0;
 const F_DUPFD_CLOEXEC: i64 = 1030;
@@ -256,12 +257,19 @@ impl StateTracker {
             EventKind::Clone { flags } if ev.res > 0 => self.on_clone(ev, *flags),
             EventKind::Exec { .. } if ev.res == 0 => self.on_exec(ev),
             EventKind::Open {
+                path,
                 resolved_path,
                 flags,
                 dev,
                 ino,
                 ..
             } if ok => {
+                // An unresolvable relative path is still better than no name.
+                let name = if resolved_path.is_empty() {
+                    path
+                } else {
+                    resolved_path
+                };
                 let kind = if flags & O_DIRECTORY != 0 {
                     FdKind::Directory
                 } else {
@@ -269,7 +277,7 @@ impl StateTracker {
                 };
                 let info = FdInfo {
                     kind,
-                    name: resolved_path.clone(),
+                    name: name.clone(),
                     flags: *flags,
                     tuple: None,
                     dev: *dev,
@@ -278,7 +286,9 @@ impl StateTracker {
                 };
                 self.set_fd(pid, ev.res, info);
             }
-            EventKind::Socket { domain, .. } if ok => {
+            EventKind::Socket {
+                domain, sock_type, ..
+            } if ok => {
                 let kind = match domain {
                     1 => FdKind::UnixSocket,
                     2 => FdKind::Ipv4Socket,
@@ -286,7 +296,9 @@ impl StateTracker {
                     16 => FdKind::NetlinkSocket,
                     _ => FdKind::Unknown,
                 };
-                self.set_fd(pid, ev.res, empty_fd(kind, String::new(), 0));
+                // SOCK_CLOEXEC has O_CLOEXEC's value.
+                let flags = sock_type & O_CLOEXEC;
+                self.set_fd(pid, ev.res, empty_fd(kind, String::new(), flags));
             }
             EventKind::Connect { fd, addr, tuple } if ok || ev.res == -EINPROGRESS => {
                 let (fd, addr, tuple) = (*fd, addr.clone(), tuple.clone());
@@ -351,7 +363,12 @@ impl StateTracker {
                 }
             }
             EventKind::MemfdCreate { name, flags } if ok => {
-                let info = empty_fd(FdKind::Memfd, format!("memfd:{name}"), *flags);
+                let cloexec = if flags & MFD_CLOEXEC != 0 {
+                    O_CLOEXEC
+                } else {
+                    0
+                };
+                let info = empty_fd(FdKind::Memfd, format!("memfd:{name}"), cloexec);
                 self.set_fd(pid, ev.res, info);
             }
             EventKind::Chdir {

@@ -340,15 +340,17 @@ fn fd_lifecycle_and_relative_paths() {
             t(),
             EventKind::MemfdCreate {
                 name: "payload".into(),
-                flags: 0,
+                flags: 1,
             },
         ),
     );
     assert_eq!(st.fd(sh, 12).unwrap().name, "memfd:payload");
 
-    // exec drops close-on-exec fds.
+    // exec drops close-on-exec fds (fcntl F_DUPFD_CLOEXEC, MFD_CLOEXEC).
     run(&mut st, exec(t(), &["true"], "/usr/bin/true", ""));
     assert!(st.fd(sh, 11).is_none());
+    assert!(st.fd(sh, 12).is_none());
+    assert!(st.fd(sh, 7).is_some());
     assert!(st.fd(sh, 6).is_some());
 }
 

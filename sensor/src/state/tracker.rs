@@ -379,10 +379,15 @@ impl StateTracker {
                 } else {
                     Some(resolved_path.clone())
                 };
-                if let Some(cwd) = cwd.filter(|c| c.starts_with('/'))
-                    && let Some(t) = self.threads.get_mut(&tid)
-                {
-                    t.info.cwd = cwd;
+                // The cwd belongs to the process (threads share it): keep the
+                // calling thread's and the main thread's copy current.
+                if let Some(cwd) = cwd.filter(|c| c.starts_with('/')) {
+                    if let Some(t) = self.threads.get_mut(&pid) {
+                        t.info.cwd.clone_from(&cwd);
+                    }
+                    if let Some(t) = self.threads.get_mut(&tid) {
+                        t.info.cwd = cwd;
+                    }
                 }
             }
             _ => {}
@@ -746,7 +751,8 @@ impl StateTracker {
         let pid = ev.task.pid;
         let cwd = self
             .threads
-            .get(&tid)
+            .get(&pid)
+            .or_else(|| self.threads.get(&tid))
             .map(|e| e.info.cwd.clone())
             .filter(|c| c.starts_with('/'));
         let base_for = |dirfd: i64| -> Option<String> {

@@ -181,6 +181,26 @@ fn threads_share_the_process_and_main_thread_outlives_its_exit() {
         "/etc/passwd",
         "one fd table per process"
     );
+    // chdir in one thread moves the whole process.
+    run(
+        &mut st,
+        ev(
+            EventType::Chdir,
+            0,
+            task(t2, sh, 1, "bash"),
+            EventKind::Chdir {
+                path: "/srv".into(),
+                resolved_path: String::new(),
+                fd: -1,
+            },
+        ),
+    );
+    assert_eq!(st.process(sh).unwrap().cwd, "/srv");
+    let e = run(&mut st, open(task(sh, sh, 1, "bash"), 6, "data", -100));
+    let EventKind::Open { resolved_path, .. } = &e.kind else {
+        unreachable!()
+    };
+    assert_eq!(resolved_path, "/srv/data");
 
     run(
         &mut st,

@@ -747,6 +747,19 @@ impl StateTracker {
     /// Fills empty `resolved_*` fields from the thread's cwd or the dirfd's
     /// path in the fd table.
     fn resolve_paths(&self, ev: &mut Event) {
+        if !matches!(
+            ev.kind,
+            EventKind::Open { .. }
+                | EventKind::Unlink { .. }
+                | EventKind::Rename { .. }
+                | EventKind::Link { .. }
+                | EventKind::Mkdir { .. }
+                | EventKind::Symlink { .. }
+                | EventKind::Chmod { .. }
+                | EventKind::Chdir { .. }
+        ) {
+            return;
+        }
         let tid = ev.task.tid;
         let pid = ev.task.pid;
         let cwd = self

@@ -77,3 +77,44 @@ fn process_started_before_the_tracker_is_known_with_ancestry() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// Sockets and files open before seeding get their kinds and names.
+#[test]
+fn fds_open_before_seeding_are_named() {
+    use falco_sensor::state::FdKind;
+    use std::os::fd::AsRawFd;
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (accepted, _) = listener.accept().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let sock_path = dir.path().join("s.sock");
+    let unix = std::os::unix::net::UnixListener::bind(&sock_path).unwrap();
+    let file_path = dir.path().join("data.txt");
+    let file = std::fs::File::create(&file_path).unwrap();
+
+    let mut st = StateTracker::new(StateConfig {
+        cri_enabled: false,
+        ..StateConfig::default()
+    });
+    st.seed_from_proc().unwrap();
+    let me = i64::from(std::process::id());
+    let fd = |raw: i32| st.fd(me, i64::from(raw)).cloned();
+
+    let l = fd(listener.as_raw_fd()).expect("listener fd");
+    assert_eq!(l.kind, FdKind::Ipv4Socket);
+    assert_eq!(l.name, format!("127.0.0.1:{port}"));
+    let c = fd(client.as_raw_fd()).expect("client fd");
+    assert!(c.connected);
+    let client_port = client.local_addr().unwrap().port();
+    assert_eq!(c.name, format!("127.0.0.1:{client_port}->127.0.0.1:{port}"));
+    assert!(fd(accepted.as_raw_fd()).is_some_and(|a| a.connected));
+    let u = fd(unix.as_raw_fd()).expect("unix fd");
+    assert_eq!(u.kind, FdKind::UnixSocket);
+    assert_eq!(u.name, sock_path.to_string_lossy());
+    let f = fd(file.as_raw_fd()).expect("file fd");
+    assert_eq!(f.kind, FdKind::File);
+    assert_eq!(f.name, file_path.canonicalize().unwrap().to_string_lossy());
+    assert_ne!(f.flags & 1, 0, "opened for writing (O_WRONLY)");
+}

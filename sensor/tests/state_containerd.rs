@@ -69,6 +69,19 @@ fn pod_container_metadata_exec_and_stop() {
     assert_eq!(plain_info.name, "plain");
     assert!(!plain_info.privileged);
 
+    // A program written inside the container (overlay upper layer) next to
+    // one from the image.
+    let dropped = app.exec_sync(&[
+        "sh",
+        "-c",
+        "mkdir -p /tmp/d && cp /bin/busybox /tmp/d/sleep && /tmp/d/sleep 3600 >/dev/null 2>&1 &",
+    ]);
+    assert_eq!(dropped.exit_code, 0, "{dropped:?}");
+    wait_for_exe_in_cgroup(
+        &format!("kubepods/besteffort/pod{uid}/{}", app.id),
+        "/tmp/d/sleep",
+    );
+
     // The tracker: seeding finds the container process and resolves it.
     let mut st = StateTracker::new(StateConfig {
         cri_sockets: vec![PathBuf::from(SOCKET)],
@@ -93,6 +106,20 @@ fn pod_container_metadata_exec_and_stop() {
         st.user_home_shell(&t.container_id, 1000),
         Some(("/home/app", "/bin/sh"))
     );
+    assert!(!t.exe_upper_layer, "/bin/sleep comes from the image");
+    let dropped_proc = st
+        .threads()
+        .find(|t| t.exe_path == "/tmp/d/sleep" && *t.container_id == app.id[..12])
+        .unwrap_or_else(|| {
+            let mine: Vec<_> = st
+                .threads()
+                .filter(|t| *t.container_id == app.id[..12])
+                .map(|t| (t.pid, t.comm.clone(), t.exe_path.clone()))
+                .collect();
+            panic!("process of the dropped binary not seeded; container threads: {mine:?}")
+        });
+    assert!(dropped_proc.exe_upper_layer, "{dropped_proc:?}");
+
     // The pod's sandbox process is known as the pod's "POD" container.
     let sandbox = st
         .container(&pod.id[..12])
@@ -219,4 +246,28 @@ fn exec_event(pid: i64, cgroup: &str) -> falco_sensor::event::Event {
             cgroup: cgroup.into(),
         },
     }
+}
+
+/// Waits until a process of the cgroup runs `exe` (the background job of an
+/// exec has forked but maybe not yet exec'd when the exec returns).
+fn wait_for_exe_in_cgroup(cgroup: &str, exe: &str) {
+    let procs = Path::new("/sys/fs/cgroup/memory")
+        .join(cgroup)
+        .join("cgroup.procs");
+    let unified = Path::new("/sys/fs/cgroup")
+        .join(cgroup)
+        .join("cgroup.procs");
+    for _ in 0..500 {
+        let text = std::fs::read_to_string(&procs)
+            .or_else(|_| std::fs::read_to_string(&unified))
+            .unwrap_or_default();
+        let running = text.lines().any(|pid| {
+            std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|p| p == Path::new(exe))
+        });
+        if running {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("no process running {exe} in cgroup {cgroup}");
 }

@@ -118,3 +118,58 @@ fn fds_open_before_seeding_are_named() {
     assert_eq!(f.name, file_path.canonicalize().unwrap().to_string_lossy());
     assert_ne!(f.flags & 1, 0, "opened for writing (O_WRONLY)");
 }
+
+/// A thread first seen in an event (its process never seen) is read from
+/// /proc together with its process's main thread.
+#[test]
+fn unseen_thread_is_read_from_proc_with_its_process() {
+    use falco_sensor::event::{Event, EventKind, EventType, TaskContext};
+
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    let worker = std::thread::Builder::new()
+        .name("probe-me".into())
+        .spawn(move || {
+            // SAFETY: gettid has no preconditions.
+            tx.send(i64::from(unsafe { libc::gettid() })).unwrap();
+            let _ = stop_rx.recv();
+        })
+        .unwrap();
+    let tid = rx.recv().unwrap();
+    let me = i64::from(std::process::id());
+
+    let mut st = StateTracker::new(StateConfig {
+        cri_enabled: false,
+        ..StateConfig::default()
+    });
+    let mut ev = Event {
+        num: 1,
+        ts_ns: 1,
+        cpu: 0,
+        etype: EventType::Close,
+        res: 0,
+        task: TaskContext {
+            tid,
+            pid: me,
+            ppid: 1,
+            vtid: tid,
+            vpid: me,
+            comm: "probe-me".into(),
+            loginuid: u32::MAX,
+            ..TaskContext::default()
+        },
+        kind: EventKind::Close { fd: 999 },
+    };
+    st.apply(&mut ev);
+    st.finish(&ev);
+    let t = st.thread(tid).expect("thread read from /proc");
+    assert_eq!(t.pid, me);
+    assert_eq!(t.comm, "probe-me");
+    let main = st.process(me).expect("main thread read too");
+    assert_eq!(main.tid, me);
+    assert!(!main.exe_path.is_empty());
+    assert_eq!(st.stats().threads_from_proc, 1);
+
+    stop_tx.send(()).unwrap();
+    worker.join().unwrap();
+}

@@ -495,6 +495,13 @@ impl StateTracker {
             self.users
                 .ensure(&info.container_id, info.pid, info.uid, info.gid);
             self.insert_thread(info);
+            // Lookups by pid (parents, ancestors) need the main thread too.
+            if task.tid != task.pid
+                && !self.threads.contains_key(&task.pid)
+                && let Some((main, _)) = self.procfs.read_one_thread(task.pid, task.pid)
+            {
+                self.insert_thread(main);
+            }
             return;
         }
         self.stats.threads_from_event += 1;

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::event::{ExeFileInfo, L4Proto, SockTuple};
+use std::time::Duration;
 
 const BASE: i64 = 50_000_000;
 const CID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -563,4 +564,40 @@ fn unresolved_containers_are_retried_when_due() {
     let c = st.container(CID).unwrap();
     assert!(!c.resolved);
     assert_eq!(c.runtime, "docker");
+}
+
+#[test]
+fn runtime_that_does_not_answer_leaves_container_unresolved() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("cri.sock");
+    // Accepts connections and never answers.
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let _server = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().flatten() {
+            held.push(conn);
+        }
+    });
+    let mut st = StateTracker::new(StateConfig {
+        cri_enabled: true,
+        cri_sockets: vec![sock.clone()],
+        cri_timeout: Duration::from_millis(100),
+        ..cfg()
+    });
+    assert_eq!(st.stats().cri_socket, Some(sock.display().to_string()));
+    let sh = seeded_shell(&mut st);
+    run(
+        &mut st,
+        exec(
+            task(sh, sh, 1, "app"),
+            &["app"],
+            "/app",
+            &format!("/system.slice/crio-{CID}.scope"),
+        ),
+    );
+    let c = st.container(CID).expect("placeholder registered");
+    assert!(!c.resolved);
+    assert_eq!(c.runtime, "cri-o");
+    let stats = st.stats();
+    assert_eq!((stats.cri_lookups, stats.cri_timeouts), (1, 1));
 }

@@ -1,0 +1,109 @@
+//! Per-source connection state, version, rules, rates, drops, lag and gaps.
+
+use super::Theme;
+use crate::app::App;
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, Widget, Wrap};
+
+pub fn render(app: &App, t: Theme, area: Rect, buf: &mut Buffer) {
+    let [top, bottom] = Layout::vertical([
+        Constraint::Length(app.sensors.len() as u16 + 2),
+        Constraint::Min(0),
+    ])
+    .areas(area);
+    let block = Block::default()
+        .borders(Borders::TOP)
+        .title(Line::from(format!(" Sources ({}) ", app.sensors.len())).style(t.title()));
+    let inner = block.inner(top);
+    block.render(top, buf);
+    let rows: Vec<Row> = app
+        .sensors
+        .iter()
+        .map(|s| {
+            let v = s.version.as_ref();
+            let st = s.stats.as_ref();
+            let state_style = if s.state.starts_with("connected") || s.state.starts_with("loaded") {
+                t.fg(Color::Green)
+            } else {
+                t.fg(Color::Red)
+            };
+            Row::new(vec![
+                ratatui::widgets::Cell::from(s.name.clone()),
+                ratatui::widgets::Cell::from(s.state.clone()).style(state_style),
+                v.map(|v| format!("{} {}", v.version, v.health))
+                    .unwrap_or_default()
+                    .into(),
+                v.map(|v| v.hostname.clone()).unwrap_or_default().into(),
+                st.map(|s| format!("{}/{}", s.rules_enabled, s.rules_loaded))
+                    .unwrap_or_default()
+                    .into(),
+                format!("{:.0}", s.event_rate).into(),
+                format!("{:.1}", s.alert_rate).into(),
+                st.map(|s| (s.kernel_drops + s.userspace_drops).to_string())
+                    .unwrap_or_default()
+                    .into(),
+                s.lag_ms
+                    .map(|l| format!("{l}ms"))
+                    .unwrap_or_default()
+                    .into(),
+                s.backlog.map(|b| b.to_string()).unwrap_or_default().into(),
+                s.received.to_string().into(),
+                s.gaps.len().to_string().into(),
+            ])
+        })
+        .collect();
+    Table::new(
+        rows,
+        [
+            Constraint::Fill(2),
+            Constraint::Fill(2),
+            Constraint::Fill(1),
+            Constraint::Fill(1),
+            Constraint::Length(7),
+            Constraint::Length(6),
+            Constraint::Length(6),
+            Constraint::Length(6),
+            Constraint::Length(7),
+            Constraint::Length(5),
+            Constraint::Length(6),
+            Constraint::Length(4),
+        ],
+    )
+    .header(
+        Row::new([
+            "SOURCE", "STATE", "VERSION", "NODE", "RULES", "EV/s", "AL/s", "DROPS", "LAG",
+            "BEHIND", "RECV", "GAPS",
+        ])
+        .style(t.dim().add_modifier(Modifier::BOLD)),
+    )
+    .render(inner, buf);
+
+    let mut lines = Vec::new();
+    for s in &app.sensors {
+        if let Some(e) = &s.error {
+            lines.push(Line::from(vec![
+                Span::styled(format!("{}: ", s.name), t.dim()),
+                Span::styled(e.clone(), t.fg(Color::Red)),
+            ]));
+        }
+        for g in s.gaps.iter().rev().take(5) {
+            lines.push(Line::from(vec![
+                Span::styled(format!("{}: ", s.name), t.dim()),
+                Span::styled(g.clone(), t.fg(Color::Yellow)),
+            ]));
+        }
+    }
+    if !lines.is_empty() {
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(
+                Block::default()
+                    .borders(Borders::TOP)
+                    .title(" Errors and gaps "),
+            )
+            .render(bottom, buf);
+    }
+}

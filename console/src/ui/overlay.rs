@@ -139,25 +139,44 @@ pub fn render(app: &App, t: Theme, area: Rect, buf: &mut Buffer) {
 fn help(app: &App, t: Theme, area: Rect, buf: &mut Buffer) {
     let view = app.view();
     let own = keys::view_bindings(view);
+    let entries: Vec<&keys::Binding> = own.iter().chain(keys::GLOBAL.iter()).collect();
+    // Two columns when one would not fit (the alerts view at 80x24).
+    let rows_avail = area.height.saturating_sub(4) as usize;
+    let cols = if entries.len() > rows_avail { 2 } else { 1 };
+    let per_col = entries.len().div_ceil(cols);
+    let width = if cols == 2 { area.width.min(120) } else { 72 };
+    let col_w = (width.saturating_sub(2) as usize) / cols;
+    let cell = |b: &keys::Binding| {
+        let label = format!(" {:<11} ", b.keys_label());
+        let room = col_w.saturating_sub(label.chars().count() + 1);
+        let help: String = b.help.chars().take(room).collect();
+        vec![
+            Span::styled(label, t.key()),
+            Span::raw(format!("{help:<room$} ")),
+        ]
+    };
     let mut lines = vec![Line::from(Span::styled(
-        format!("keys of <{}>", view.title()),
+        format!(
+            "keys of <{}> (then keys that work everywhere)",
+            view.title()
+        ),
         t.title(),
     ))];
-    let entry = |b: &keys::Binding| {
-        Line::from(vec![
-            Span::styled(format!("  {:<16}", b.keys_label()), t.key()),
-            Span::raw(b.help),
-        ])
-    };
-    lines.extend(own.iter().map(entry));
-    lines.push(Line::from(Span::styled("everywhere", t.title())));
-    lines.extend(keys::GLOBAL.iter().map(entry));
+    for r in 0..per_col {
+        let mut spans = Vec::new();
+        for c in 0..cols {
+            if let Some(b) = entries.get(c * per_col + r) {
+                spans.extend(cell(b));
+            }
+        }
+        lines.push(Line::from(spans));
+    }
     lines.push(Line::from(Span::styled(
         "any key closes this help",
         t.dim().add_modifier(Modifier::ITALIC),
     )));
     let h = (lines.len() as u16 + 2).min(area.height);
-    let r = centered(area, 72, h);
+    let r = centered(area, width, h);
     Clear.render(r, buf);
     Paragraph::new(lines)
         .block(Block::bordered().title(" Help "))

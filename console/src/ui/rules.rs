@@ -125,9 +125,19 @@ pub fn render(app: &App, t: Theme, area: Rect, buf: &mut Buffer) {
         .bar_width(5)
         .bar_gap(1)
         .render(left, buf);
+    // Squeeze the hour into the width so the newest minutes are never cut off.
+    let per = s
+        .timeline
+        .len()
+        .div_ceil(right.width.saturating_sub(2).max(1) as usize);
+    let timeline: Vec<u64> = s
+        .timeline
+        .chunks(per.max(1))
+        .map(|c| c.iter().sum())
+        .collect();
     Sparkline::default()
-        .block(Block::bordered().title(" Alerts per minute, last hour "))
-        .data(&s.timeline)
+        .block(Block::bordered().title(" Alerts over the last hour "))
+        .data(&timeline)
         .style(t.fg(Color::Cyan))
         .render(right, buf);
 }

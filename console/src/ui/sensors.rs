@@ -6,7 +6,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, Widget, Wrap};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Widget, Wrap};
 
 pub fn render(app: &App, t: Theme, area: Rect, buf: &mut Buffer) {
     let [top, bottom] = Layout::vertical([
@@ -19,6 +19,7 @@ pub fn render(app: &App, t: Theme, area: Rect, buf: &mut Buffer) {
         .title(Line::from(format!(" Sources ({}) ", app.sensors.len())).style(t.title()));
     let inner = block.inner(top);
     block.render(top, buf);
+    let wide = area.width >= 110;
     let rows: Vec<Row> = app
         .sensors
         .iter()
@@ -30,13 +31,19 @@ pub fn render(app: &App, t: Theme, area: Rect, buf: &mut Buffer) {
             } else {
                 t.fg(Color::Red)
             };
-            Row::new(vec![
-                ratatui::widgets::Cell::from(s.name.clone()),
-                ratatui::widgets::Cell::from(s.state.clone()).style(state_style),
-                v.map(|v| format!("{} {}", v.version, v.health))
-                    .unwrap_or_default()
-                    .into(),
-                v.map(|v| v.hostname.clone()).unwrap_or_default().into(),
+            let mut cells = vec![
+                Cell::from(s.name.clone()),
+                Cell::from(s.state.clone()).style(state_style),
+            ];
+            if wide {
+                cells.push(
+                    v.map(|v| format!("{} {}", v.version, v.health))
+                        .unwrap_or_default()
+                        .into(),
+                );
+                cells.push(v.map(|v| v.hostname.clone()).unwrap_or_default().into());
+            }
+            cells.extend([
                 st.map(|s| format!("{}/{}", s.rules_enabled, s.rules_loaded))
                     .unwrap_or_default()
                     .into(),
@@ -49,37 +56,38 @@ pub fn render(app: &App, t: Theme, area: Rect, buf: &mut Buffer) {
                     .map(|l| format!("{l}ms"))
                     .unwrap_or_default()
                     .into(),
-                s.backlog.map(|b| b.to_string()).unwrap_or_default().into(),
-                s.received.to_string().into(),
-                s.gaps.len().to_string().into(),
-            ])
+            ]);
+            if wide {
+                cells.push(s.backlog.map(|b| b.to_string()).unwrap_or_default().into());
+                cells.push(s.received.to_string().into());
+            }
+            cells.push(s.gaps.len().to_string().into());
+            Row::new(cells)
         })
         .collect();
-    Table::new(
-        rows,
-        [
-            Constraint::Fill(2),
-            Constraint::Fill(2),
-            Constraint::Fill(1),
-            Constraint::Fill(1),
-            Constraint::Length(7),
-            Constraint::Length(6),
-            Constraint::Length(6),
-            Constraint::Length(6),
-            Constraint::Length(7),
-            Constraint::Length(5),
-            Constraint::Length(6),
-            Constraint::Length(4),
-        ],
-    )
-    .header(
-        Row::new([
-            "SOURCE", "STATE", "VERSION", "NODE", "RULES", "EV/s", "AL/s", "DROPS", "LAG",
-            "BEHIND", "RECV", "GAPS",
-        ])
-        .style(t.dim().add_modifier(Modifier::BOLD)),
-    )
-    .render(inner, buf);
+    let mut widths = vec![Constraint::Fill(2), Constraint::Fill(2)];
+    let mut header = vec!["SOURCE", "STATE"];
+    if wide {
+        widths.extend([Constraint::Fill(1), Constraint::Fill(1)]);
+        header.extend(["VERSION", "NODE"]);
+    }
+    widths.extend([
+        Constraint::Length(7),
+        Constraint::Length(6),
+        Constraint::Length(5),
+        Constraint::Length(6),
+        Constraint::Length(6),
+    ]);
+    header.extend(["RULES", "EV/s", "AL/s", "DROPS", "LAG"]);
+    if wide {
+        widths.extend([Constraint::Length(6), Constraint::Length(6)]);
+        header.extend(["BEHIND", "RECV"]);
+    }
+    widths.push(Constraint::Length(4));
+    header.push("GAPS");
+    Table::new(rows, widths)
+        .header(Row::new(header).style(t.dim().add_modifier(Modifier::BOLD)))
+        .render(inner, buf);
 
     let mut lines = Vec::new();
     for s in &app.sensors {

@@ -131,11 +131,7 @@ pub static GLOBAL: &[Binding] = &[
     b!([ch('q'), ctrl('c')], Quit, "quit"),
     b!([code(KeyCode::Esc)], Back, "back / close"),
     b!([ch('?')], Help, "this help"),
-    b!(
-        [ch(':')],
-        Command,
-        "command (:alerts :rules :pods :sensors :filter :export)"
-    ),
+    b!([ch(':')], Command, "command mode"),
     b!([ch('j'), code(KeyCode::Down)], Down, "down"),
     b!([ch('k'), code(KeyCode::Up)], Up, "up"),
     b!([ctrl('f'), code(KeyCode::PageDown)], PageDown, "page down"),
@@ -156,7 +152,7 @@ const TRIAGE: [Binding; 6] = [
 pub static ALERTS: &[Binding] = &[
     b!([code(KeyCode::Enter)], Enter, "alert detail"),
     b!([ch('/')], Filter, "free-text filter"),
-    b!([ch(' ')], Mark, "select / unselect (multi-selection)"),
+    b!([ch(' ')], Mark, "select (multi-selection)"),
     TRIAGE[0],
     TRIAGE[1],
     TRIAGE[2],
@@ -165,22 +161,18 @@ pub static ALERTS: &[Binding] = &[
     TRIAGE[5],
     b!([ch('p')], Pod, "pod drilldown"),
     b!([ch('F')], Follow, "follow newest on/off"),
-    b!([ch('P')], Pause, "pause / resume the live list"),
-    b!([ch('>')], PriorityUp, "raise priority threshold"),
-    b!([ch('<')], PriorityDown, "lower priority threshold"),
-    b!([ch('R')], FilterRule, "only this rule (again: clear)"),
-    b!(
-        [ch('N')],
-        FilterNamespace,
-        "only this namespace (again: clear)"
-    ),
-    b!([ch('O')], FilterPod, "only this pod (again: clear)"),
-    b!([ch('H')], FilterNode, "only this node (again: clear)"),
-    b!([ch('t')], CycleState, "cycle triage-state filter"),
+    b!([ch('P')], Pause, "pause/resume live list"),
+    b!([ch('>')], PriorityUp, "raise min priority"),
+    b!([ch('<')], PriorityDown, "lower min priority"),
+    b!([ch('R')], FilterRule, "toggle rule filter"),
+    b!([ch('N')], FilterNamespace, "toggle namespace filter"),
+    b!([ch('O')], FilterPod, "toggle pod filter"),
+    b!([ch('H')], FilterNode, "toggle node filter"),
+    b!([ch('t')], CycleState, "cycle state filter"),
     b!([ch('c')], ClearFilters, "clear all filters"),
-    b!([ch('o')], CycleSort, "cycle sort: time, priority, rule"),
-    b!([ch('z')], Group, "group repeats (rule+pod+command)"),
-    b!([ch('S')], ToggleSilenced, "show / hide silenced alerts"),
+    b!([ch('o')], CycleSort, "sort: time/priority/rule"),
+    b!([ch('z')], Group, "group repeated alerts"),
+    b!([ch('S')], ToggleSilenced, "show/hide silenced"),
 ];
 
 pub static DETAIL: &[Binding] = &[
@@ -198,16 +190,12 @@ pub static RULES: &[Binding] = &[b!([code(KeyCode::Enter)], Enter, "alerts of th
 pub static SENSORS: &[Binding] = &[];
 
 pub static POD: &[Binding] = &[
-    b!([ch('d')], Describe, "describe (status, labels, containers)"),
+    b!([ch('d')], Describe, "describe"),
     b!([ch('e')], PodEvents, "Kubernetes events"),
     b!([ch('l')], Logs, "container log tail"),
     b!([ch('A')], PodAlerts, "every alert of this pod"),
-    b!(
-        [code(KeyCode::Enter)],
-        Enter,
-        "on the alerts tab: alert detail"
-    ),
-    b!([ctrl('d')], DeletePod, "delete the pod (asks first)"),
+    b!([code(KeyCode::Enter)], Enter, "alert detail (alerts tab)"),
+    b!([ctrl('d')], DeletePod, "delete pod (asks first)"),
 ];
 
 /// The view's own bindings (shown first in help), then the global ones.

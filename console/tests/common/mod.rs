@@ -175,3 +175,4 @@ pub fn app() -> App {
     app.prepare();
     app
 }
+pub mod fake_sensor;

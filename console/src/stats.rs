@@ -49,6 +49,16 @@ fn bucket(now_ns: i64, t: i64) -> Option<usize> {
     Some(HOUR_BUCKETS - 1 - (age / NS_PER_MIN) as usize)
 }
 
+/// The clock rates are measured against: now for live data, or just after the
+/// newest alert when everything is older than an hour (an opened file), so a
+/// historical file still shows its rates and timeline.
+pub fn reference_time(now_ns: i64, newest_ns: Option<i64>) -> i64 {
+    match newest_ns {
+        Some(t) if t < now_ns - HOUR_BUCKETS as i64 * NS_PER_MIN => t + 1,
+        _ => now_ns,
+    }
+}
+
 pub fn compute<'a>(alerts: impl Iterator<Item = &'a AlertRecord>, now_ns: i64) -> Stats {
     struct Acc {
         priority: Priority,
@@ -131,6 +141,17 @@ mod tests {
             pod: "p".into(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn reference_time_follows_old_data() {
+        let now = 100 * NS_PER_MIN;
+        assert_eq!(reference_time(now, None), now);
+        assert_eq!(reference_time(now, Some(now - NS_PER_MIN)), now);
+        assert_eq!(
+            reference_time(now, Some(10 * NS_PER_MIN)),
+            10 * NS_PER_MIN + 1
+        );
     }
 
     #[test]

@@ -41,14 +41,24 @@ fn tops(v: &[(String, u64)]) -> String {
 }
 
 pub fn render(app: &App, t: Theme, area: Rect, buf: &mut Buffer) {
-    let s = stats::compute(app.row_alerts(), app.now_ns);
+    let newest = app.row_alerts().map(|a| a.time_ns).max();
+    let reference = stats::reference_time(app.now_ns, newest);
+    let s = stats::compute(app.row_alerts(), reference);
+    let as_of = if reference == app.now_ns {
+        String::new()
+    } else {
+        format!(
+            "rates as of the newest alert, {} ",
+            super::clock(app, reference)
+        )
+    };
     let charts_h = if area.height >= 20 { 8 } else { 0 };
     let [table_area, charts] =
         Layout::vertical([Constraint::Min(3), Constraint::Length(charts_h)]).areas(area);
 
     let block = Block::default()
         .borders(Borders::TOP)
-        .title(Line::from(format!(" Rules ({}) ", s.rules.len())).style(t.title()));
+        .title(Line::from(format!(" Rules ({}) {as_of}", s.rules.len())).style(t.title()));
     let inner = block.inner(table_area);
     block.render(table_area, buf);
     let wide = area.width >= 110;

@@ -90,7 +90,7 @@ pub fn render(app: &App, t: Theme, area: Rect, buf: &mut Buffer) {
         })
         .collect();
     let mut widths = vec![
-        Constraint::Fill(3),
+        Constraint::Fill(5),
         Constraint::Length(6),
         Constraint::Length(6),
         Constraint::Length(5),

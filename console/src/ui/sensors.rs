@@ -115,3 +115,28 @@ pub fn render(app: &App, t: Theme, area: Rect, buf: &mut Buffer) {
             .render(bottom, buf);
     }
 }
+
+/// Compact duration for the LAG column: 40ms, 2.5s, 12m, 3h, 9d.
+fn human_ms(ms: i64) -> String {
+    let sign = if ms < 0 { "-" } else { "" };
+    let a = ms.unsigned_abs();
+    let body = match a {
+        0..1_000 => format!("{a}ms"),
+        1_000..60_000 => format!("{:.1}s", a as f64 / 1000.0),
+        60_000..3_600_000 => format!("{}m", a / 60_000),
+        3_600_000..86_400_000 => format!("{}h", a / 3_600_000),
+        _ => format!("{}d", a / 86_400_000),
+    };
+    format!("{sign}{body}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn human_ms() {
+        assert_eq!(super::human_ms(40), "40ms");
+        assert_eq!(super::human_ms(2_500), "2.5s");
+        assert_eq!(super::human_ms(-720_000), "-12m");
+        assert_eq!(super::human_ms(10 * 86_400_000), "10d");
+    }
+}

@@ -52,10 +52,7 @@ pub fn render(app: &App, t: Theme, area: Rect, buf: &mut Buffer) {
                 st.map(|s| (s.kernel_drops + s.userspace_drops).to_string())
                     .unwrap_or_default()
                     .into(),
-                s.lag_ms
-                    .map(|l| format!("{l}ms"))
-                    .unwrap_or_default()
-                    .into(),
+                s.lag_ms.map(human_ms).unwrap_or_default().into(),
             ]);
             if wide {
                 cells.push(s.backlog.map(|b| b.to_string()).unwrap_or_default().into());

@@ -802,9 +802,16 @@ impl App {
                 }
             }
             Action::Pod => self.open_pod_of_current(),
-            Action::Describe => self.pod_tab(PodTab::Describe),
+            Action::Describe if self.view() == View::Pod => self.pod_tab(PodTab::Describe),
+            Action::Describe => self.enter(),
             Action::PodEvents => self.pod_tab(PodTab::Events),
-            Action::Logs => self.pod_tab(PodTab::Logs),
+            Action::Logs if self.view() == View::Pod => self.pod_tab(PodTab::Logs),
+            Action::Logs => {
+                self.open_pod_of_current();
+                if self.view() == View::Pod && self.kube.is_some() {
+                    self.pod_tab(PodTab::Logs);
+                }
+            }
             Action::PodAlerts => self.pod_tab(PodTab::Alerts),
             Action::DeletePod => {
                 if let Some(p) = &self.pod {

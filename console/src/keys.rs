@@ -151,6 +151,8 @@ const TRIAGE: [Binding; 6] = [
 
 pub static ALERTS: &[Binding] = &[
     b!([code(KeyCode::Enter)], Enter, "alert detail"),
+    b!([ch('d')], Describe, "describe (= alert detail)"),
+    b!([ch('l')], Logs, "logs of the alert's pod"),
     b!([ch('/')], Filter, "free-text filter"),
     b!([ch(' ')], Mark, "select (multi-selection)"),
     TRIAGE[0],
@@ -177,6 +179,7 @@ pub static ALERTS: &[Binding] = &[
 
 pub static DETAIL: &[Binding] = &[
     b!([ch('p')], Pod, "pod drilldown"),
+    b!([ch('l')], Logs, "logs of the alert's pod"),
     TRIAGE[0],
     TRIAGE[1],
     TRIAGE[2],

@@ -384,6 +384,13 @@ fn detail_and_pod_navigation_with_esc_back() {
     code(&mut app, KeyCode::Esc);
     code(&mut app, KeyCode::Esc);
     assert_eq!(app.view(), View::Alerts);
+    // k9s keys: d describes, l goes to the pod (logs tab when Kubernetes is reachable)
+    key(&mut app, 'd');
+    assert_eq!(app.view(), View::Detail);
+    code(&mut app, KeyCode::Esc);
+    key(&mut app, 'l');
+    assert_eq!(app.view(), View::Pod);
+    code(&mut app, KeyCode::Esc);
     // ctrl-d in the pod view asks first; "n" cancels
     key(&mut app, 'p');
     app.on_key(KeyEvent::new(KeyCode::Char('d'), KeyModifiers::CONTROL));

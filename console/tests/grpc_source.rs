@@ -277,3 +277,59 @@ async fn tail_streams_filtered_sanitized_lines() {
     assert!(!out.trim_end().chars().any(|c| c.is_control()), "{out:?}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drafted_exception_is_applied_where_actions_are_allowed() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let sensor = FakeSensor::new("sensor-a");
+    sensor.state.lock().unwrap().actions_enabled = true;
+    sensor.emit("Terminal shell in container");
+    let server = sensor.serve("127.0.0.1:0".parse().unwrap()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, mut rx) = mpsc::channel(1024);
+    let target = SensorTarget::plain(&server.addr.to_string());
+    let mut app = App::new("test", 0);
+    app.targets = vec![target.clone()];
+    app.tx = Some(tx.clone());
+    app.exceptions_path = dir.path().join("tuning.yaml");
+    let source = tokio::spawn(grpc::run_sensor(target, HashMap::new(), tx));
+    async fn next(app: &mut App, rx: &mut mpsc::Receiver<Event>) {
+        let ev = tokio::time::timeout(WAIT, rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        if let Event::App(e) = ev {
+            app.on_app_event(e);
+            app.flush();
+            app.prepare();
+        }
+    }
+    // wait until the alert and the sensor's version (actions_enabled) are known
+    while app.entries.is_empty() || app.action_targets().is_empty() {
+        next(&mut app, &mut rx).await;
+    }
+    app.on_key(KeyEvent::new(KeyCode::Char('x'), KeyModifiers::NONE));
+    app.on_key(KeyEvent::new(KeyCode::Char('A'), KeyModifiers::NONE));
+    while !app
+        .message
+        .as_deref()
+        .is_some_and(|m| m.contains("rules reloaded"))
+    {
+        next(&mut app, &mut rx).await;
+    }
+    let files = sensor.state.lock().unwrap().put_files.clone();
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0].name, "console-tuning.yaml");
+    assert!(
+        files[0].content.contains("exceptions: append"),
+        "{}",
+        files[0].content
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("tuning.yaml")).unwrap(),
+        files[0].content,
+        "the local file and what the sensor got are the same"
+    );
+    source.abort();
+    server.stop().await;
+}

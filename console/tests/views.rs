@@ -280,3 +280,23 @@ fn escape_sequences_from_events_are_shown_not_interpreted() {
     assert!(!line.chars().any(|c| c.is_control()), "{line:?}");
     assert!(line.contains("\\x1b]0;pwned\\x07"), "{line}");
 }
+
+#[test]
+fn no_color_means_no_colors() {
+    use ratatui::style::Color;
+    let mut app = common::app();
+    for color in [true, false] {
+        app.color = color;
+        for view in ["alerts", "rules", "sensors"] {
+            app.run_command(view);
+            let t = render(&app, 120, 40);
+            let colored = t
+                .backend()
+                .buffer()
+                .content()
+                .iter()
+                .any(|c| c.fg != Color::Reset || c.bg != Color::Reset);
+            assert_eq!(colored, color, "{view} with color={color}");
+        }
+    }
+}

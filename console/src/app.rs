@@ -4,6 +4,7 @@
 use crate::alert::AlertRecord;
 use crate::event::{AppEvent, Event, SensorUpdate, SensorUpdateKind};
 use crate::exception::{ExceptionDraft, SENSOR_FILE_NAME};
+use crate::fasthash::FastMap;
 use crate::filter::Filter;
 use crate::keys::{self, Action};
 use crate::kube::{Kube, PodDetails};
@@ -128,15 +129,19 @@ pub struct Entry {
 pub struct Row {
     /// The newest member (what the row shows).
     pub entry: usize,
-    /// Every member, oldest first (one element when not grouped).
-    pub members: Vec<usize>,
+    /// Index into `App::groups` when grouped; ungrouped rows need no allocation.
+    pub group: Option<usize>,
 }
 
 pub struct App {
     pub entries: Vec<Entry>,
     by_id: HashMap<i64, usize>,
     pub rows: Vec<Row>,
+    /// Members of grouped rows (see `Row::group`).
+    pub groups: Vec<Vec<usize>>,
     rows_dirty: bool,
+    /// The last filter change only made it stricter (see `prepare`).
+    narrowing: bool,
     pub cursor: usize,
     pub marked: HashSet<i64>,
     pub views: Vec<View>,
@@ -171,6 +176,8 @@ pub struct App {
     pub tx: Option<mpsc::Sender<Event>>,
     /// Rows per page, from the last render (for page up/down).
     pub page: usize,
+    /// Untriaged alerts in memory, kept current so the header costs nothing.
+    new_count: usize,
 }
 
 impl App {
@@ -179,7 +186,9 @@ impl App {
             entries: Vec::new(),
             by_id: HashMap::new(),
             rows: Vec::new(),
+            groups: Vec::new(),
             rows_dirty: false,
+            narrowing: false,
             cursor: 0,
             marked: HashSet::new(),
             views: vec![View::Alerts],
@@ -211,6 +220,7 @@ impl App {
             kube: None,
             tx: None,
             page: 10,
+            new_count: 0,
         }
     }
 
@@ -238,6 +248,9 @@ impl App {
 
     fn push_entry(&mut self, alert: AlertRecord, state: TriageState, notes: Vec<String>) {
         let hay = alert.haystack();
+        if state == TriageState::New {
+            self.new_count += 1;
+        }
         self.by_id.insert(alert.id, self.entries.len());
         self.entries.push(Entry {
             alert,
@@ -286,7 +299,7 @@ impl App {
                 if self.visible(idx) {
                     self.rows.push(Row {
                         entry: idx,
-                        members: vec![idx],
+                        group: None,
                     });
                 }
             } else {
@@ -308,6 +321,11 @@ impl App {
     fn drop_ids(&mut self, ids: &[i64]) {
         let gone: HashSet<i64> = ids.iter().copied().collect();
         self.entries.retain(|e| !gone.contains(&e.alert.id));
+        self.new_count = self
+            .entries
+            .iter()
+            .filter(|e| e.state == TriageState::New)
+            .count();
         self.by_id = self
             .entries
             .iter()
@@ -316,10 +334,22 @@ impl App {
             .collect();
         self.marked.retain(|id| !gone.contains(id));
         self.detail = None;
-        if self.view() == View::Detail {
-            self.views.pop();
+        self.views.retain(|v| *v != View::Detail);
+        if let Some(p) = &mut self.pod {
+            p.alerts = self
+                .entries
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.alert.namespace == p.namespace && e.alert.pod == p.name)
+                .map(|(i, _)| i)
+                .collect();
+            p.scroll = p.scroll.min(p.alerts.len().saturating_sub(1));
         }
-        self.rows_dirty = true;
+        // Row indices point into `entries`, which just shifted: rebuild now,
+        // even while paused, so nothing renders a stale index.
+        self.rebuild_rows();
+        self.rows_dirty = false;
+        self.cursor = self.cursor.min(self.rows.len().saturating_sub(1));
     }
 
     fn silenced(&self, e: &Entry) -> bool {
@@ -339,69 +369,24 @@ impl App {
 
     /// Rebuilds the visible rows if something changed; call before drawing.
     pub fn prepare(&mut self) {
-        if !self.rows_dirty || self.paused {
+        if self.paused {
+            // Whatever happens while paused, rebuild fully on resume.
+            self.narrowing = false;
+            return;
+        }
+        if !self.rows_dirty {
             return;
         }
         self.rows_dirty = false;
         let keep_id = self.current_alert().map(|a| a.id);
-        let visible: Vec<usize> = (0..self.entries.len())
-            .filter(|&i| self.visible(i))
-            .collect();
-        let mut rows: Vec<Row> = if self.group {
-            let mut index: HashMap<(&str, String, &str), usize> = HashMap::new();
-            let mut rows: Vec<Row> = Vec::new();
-            for i in visible {
-                let a = &self.entries[i].alert;
-                let key = (a.rule.as_str(), a.pod_ref(), a.cmdline.as_str());
-                match index.get(&key) {
-                    Some(&r) => {
-                        let row = &mut rows[r];
-                        row.members.push(i);
-                        let cur = &self.entries[row.entry].alert;
-                        if (cur.time_ns, cur.id) < (a.time_ns, a.id) {
-                            row.entry = i;
-                        }
-                    }
-                    None => {
-                        index.insert(key, rows.len());
-                        rows.push(Row {
-                            entry: i,
-                            members: vec![i],
-                        });
-                    }
-                }
-            }
-            rows
+        if std::mem::take(&mut self.narrowing) && !self.group {
+            // The filter only got stricter (typing more text): every match is
+            // among the rows already shown, and their order does not change.
+            let rows = std::mem::take(&mut self.rows);
+            self.rows = rows.into_iter().filter(|r| self.visible(r.entry)).collect();
         } else {
-            visible
-                .into_iter()
-                .map(|i| Row {
-                    entry: i,
-                    members: vec![i],
-                })
-                .collect()
-        };
-        let e = &self.entries;
-        let time = |r: &Row| (e[r.entry].alert.time_ns, e[r.entry].alert.id);
-        match self.sort {
-            SortKey::Time => rows.sort_by_key(time),
-            SortKey::Priority => rows.sort_by(|a, b| {
-                e[b.entry]
-                    .alert
-                    .priority()
-                    .severity()
-                    .cmp(&e[a.entry].alert.priority().severity())
-                    .then_with(|| time(a).cmp(&time(b)))
-            }),
-            SortKey::Rule => rows.sort_by(|a, b| {
-                e[a.entry]
-                    .alert
-                    .rule
-                    .cmp(&e[b.entry].alert.rule)
-                    .then_with(|| time(a).cmp(&time(b)))
-            }),
+            self.rebuild_rows();
         }
-        self.rows = rows;
         self.cursor = if self.follow {
             self.rows.len().saturating_sub(1)
         } else {
@@ -413,6 +398,94 @@ impl App {
                 })
                 .unwrap_or_else(|| self.cursor.min(self.rows.len().saturating_sub(1)))
         };
+    }
+
+    fn rebuild_rows(&mut self) {
+        let visible: Vec<usize> = (0..self.entries.len())
+            .filter(|&i| self.visible(i))
+            .collect();
+        let rows: Vec<Row> = if self.group {
+            let mut index: FastMap<(&str, &str, &str, &str), usize> = FastMap::default();
+            let mut rows: Vec<Row> = Vec::new();
+            let mut groups: Vec<Vec<usize>> = Vec::new();
+            for i in visible {
+                let a = &self.entries[i].alert;
+                let key = (
+                    a.rule.as_str(),
+                    a.namespace.as_str(),
+                    a.pod.as_str(),
+                    a.cmdline.as_str(),
+                );
+                match index.get(&key) {
+                    Some(&r) => {
+                        let row = &mut rows[r];
+                        groups[r].push(i);
+                        let cur = &self.entries[row.entry].alert;
+                        if (cur.time_ns, cur.id) < (a.time_ns, a.id) {
+                            row.entry = i;
+                        }
+                    }
+                    None => {
+                        index.insert(key, rows.len());
+                        rows.push(Row {
+                            entry: i,
+                            group: Some(groups.len()),
+                        });
+                        groups.push(vec![i]);
+                    }
+                }
+            }
+            self.groups = groups;
+            rows
+        } else {
+            visible
+                .into_iter()
+                .map(|i| Row {
+                    entry: i,
+                    group: None,
+                })
+                .collect()
+        };
+        if !self.group {
+            self.groups.clear();
+        }
+        // Sort compact keys rather than rows: comparing through `entries` would
+        // chase a pointer per comparison, which dominates with 100k alerts.
+        let e = &self.entries;
+        let rule_rank: FastMap<&str, i64> = if self.sort == SortKey::Rule {
+            let mut names: Vec<&str> = rows
+                .iter()
+                .map(|r| e[r.entry].alert.rule.as_str())
+                .collect();
+            names.sort_unstable();
+            names.dedup();
+            names
+                .into_iter()
+                .enumerate()
+                .map(|(i, n)| (n, i as i64))
+                .collect()
+        } else {
+            FastMap::default()
+        };
+        let mut keyed: Vec<(i64, i64, i64, usize)> = rows
+            .iter()
+            .enumerate()
+            .map(|(pos, r)| {
+                let a = &e[r.entry].alert;
+                let major = match self.sort {
+                    SortKey::Time => 0,
+                    SortKey::Priority => -i64::from(a.priority().severity()),
+                    SortKey::Rule => rule_rank.get(a.rule.as_str()).copied().unwrap_or_default(),
+                };
+                (major, a.time_ns, a.id, pos)
+            })
+            .collect();
+        keyed.sort_unstable();
+        let mut slots: Vec<Option<Row>> = rows.into_iter().map(Some).collect();
+        self.rows = keyed
+            .into_iter()
+            .filter_map(|(.., pos)| slots[pos].take())
+            .collect();
     }
 
     fn refilter(&mut self) {
@@ -452,7 +525,7 @@ impl App {
             return self
                 .rows
                 .get(self.cursor)
-                .map(|r| r.members.clone())
+                .map(|r| self.members(r).to_vec())
                 .unwrap_or_default();
         }
         self.current_entry().into_iter().collect()
@@ -471,7 +544,12 @@ impl App {
             return;
         }
         for &i in &targets {
-            self.entries[i].state = state;
+            let old = std::mem::replace(&mut self.entries[i].state, state);
+            if old == TriageState::New && state != TriageState::New {
+                self.new_count -= 1;
+            } else if old != TriageState::New && state == TriageState::New {
+                self.new_count += 1;
+            }
         }
         self.marked.clear();
         self.message = Some(format!("{} alert(s) marked {state}", targets.len()));
@@ -932,11 +1010,19 @@ impl App {
         }
     }
 
+    /// Entry indices a row stands for, oldest first.
+    pub fn members<'a>(&'a self, row: &'a Row) -> &'a [usize] {
+        match row.group.and_then(|g| self.groups.get(g)) {
+            Some(m) => m,
+            None => std::slice::from_ref(&row.entry),
+        }
+    }
+
     /// Every alert the current filter shows (group members included).
     pub fn row_alerts(&self) -> impl Iterator<Item = &AlertRecord> {
         self.rows
             .iter()
-            .flat_map(|r| r.members.iter())
+            .flat_map(|r| self.members(r).iter())
             .map(|&i| &self.entries[i].alert)
     }
 
@@ -1050,7 +1136,13 @@ impl App {
                 buffer.push(c);
                 if kind == InputKind::Filter {
                     // filter as you type, like k9s
-                    self.filter.text = buffer.to_lowercase();
+                    let text = buffer.to_lowercase();
+                    // Appending to the last word keeps every word a substring test
+                    // that is at least as strict: only visible rows can still match.
+                    self.narrowing = !self.rows_dirty
+                        && text.starts_with(&self.filter.text)
+                        && !c.is_whitespace();
+                    self.filter.text = text;
                     self.refilter();
                 }
             }
@@ -1107,10 +1199,14 @@ impl App {
                 .unwrap_or(path.into()),
             None => PathBuf::from(path),
         };
-        let items = self.rows.iter().flat_map(|r| r.members.iter()).map(|&i| {
-            let e = &self.entries[i];
-            (&e.alert, e.state, e.notes.as_slice())
-        });
+        let items = self
+            .rows
+            .iter()
+            .flat_map(|r| self.members(r).iter())
+            .map(|&i| {
+                let e = &self.entries[i];
+                (&e.alert, e.state, e.notes.as_slice())
+            });
         self.message = Some(match crate::store::export(&expanded, items) {
             Ok(n) => format!("exported {n} alerts to {}", expanded.display()),
             Err(e) => format!("export {}: {e}", expanded.display()),
@@ -1237,13 +1333,8 @@ impl App {
 
     /// Counts for the header: total in memory, visible, new (untriaged).
     pub fn counts(&self) -> (usize, usize, usize) {
-        let visible = self.rows.iter().map(|r| r.members.len()).sum();
-        let new = self
-            .entries
-            .iter()
-            .filter(|e| e.state == TriageState::New)
-            .count();
-        (self.entries.len(), visible, new)
+        let visible = self.rows.iter().map(|r| self.members(r).len()).sum();
+        (self.entries.len(), visible, self.new_count)
     }
 }
 

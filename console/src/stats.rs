@@ -1,8 +1,8 @@
 //! Per-rule statistics for the rules view, computed from the alerts in memory.
 
 use crate::alert::AlertRecord;
+use crate::fasthash::FastMap;
 use falco_proto::v1::Priority;
-use std::collections::HashMap;
 
 const NS_PER_MIN: i64 = 60_000_000_000;
 /// Buckets of the one-hour sparklines and timeline (one per minute).
@@ -33,8 +33,8 @@ pub struct Stats {
     pub timeline: Vec<u64>,
 }
 
-fn top(m: HashMap<String, u64>, n: usize) -> Vec<(String, u64)> {
-    let mut v: Vec<_> = m.into_iter().filter(|(k, _)| !k.is_empty()).collect();
+fn top(m: impl Iterator<Item = (String, u64)>, n: usize) -> Vec<(String, u64)> {
+    let mut v: Vec<_> = m.filter(|(k, _)| !k.is_empty()).collect();
     v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     v.truncate(n);
     v
@@ -60,29 +60,30 @@ pub fn reference_time(now_ns: i64, newest_ns: Option<i64>) -> i64 {
 }
 
 pub fn compute<'a>(alerts: impl Iterator<Item = &'a AlertRecord>, now_ns: i64) -> Stats {
-    struct Acc {
+    // Keys borrow from the alerts: no allocation per alert.
+    struct Acc<'a> {
         priority: Priority,
         count: u64,
         m1: u64,
         m5: u64,
         spark: Vec<u64>,
-        ns: HashMap<String, u64>,
-        pods: HashMap<String, u64>,
+        ns: FastMap<&'a str, u64>,
+        pods: FastMap<(&'a str, &'a str), u64>,
     }
-    let mut rules: HashMap<String, Acc> = HashMap::new();
-    let mut prio: HashMap<Priority, u64> = HashMap::new();
+    let mut rules: FastMap<&'a str, Acc<'a>> = FastMap::default();
+    let mut prio: FastMap<Priority, u64> = FastMap::default();
     let mut timeline = vec![0u64; HOUR_BUCKETS];
     for a in alerts {
         let p = a.priority();
         *prio.entry(p).or_default() += 1;
-        let acc = rules.entry(a.rule.clone()).or_insert_with(|| Acc {
+        let acc = rules.entry(a.rule.as_str()).or_insert_with(|| Acc {
             priority: p,
             count: 0,
             m1: 0,
             m5: 0,
             spark: vec![0; HOUR_BUCKETS],
-            ns: HashMap::new(),
-            pods: HashMap::new(),
+            ns: FastMap::default(),
+            pods: FastMap::default(),
         });
         if p.severity() > acc.priority.severity() {
             acc.priority = p;
@@ -99,21 +100,30 @@ pub fn compute<'a>(alerts: impl Iterator<Item = &'a AlertRecord>, now_ns: i64) -
             acc.spark[b] += 1;
             timeline[b] += 1;
         }
-        *acc.ns.entry(a.namespace.clone()).or_default() += 1;
-        *acc.pods.entry(a.pod_ref()).or_default() += 1;
+        *acc.ns.entry(a.namespace.as_str()).or_default() += 1;
+        if !a.pod.is_empty() {
+            *acc.pods
+                .entry((a.namespace.as_str(), a.pod.as_str()))
+                .or_default() += 1;
+        }
     }
     let mut rules: Vec<RuleStat> = rules
         .into_iter()
         .map(|(rule, a)| RuleStat {
-            rule,
+            rule: rule.to_string(),
             priority: a.priority,
             count: a.count,
             rate_1m: a.m1 as f64,
             rate_5m: a.m5 as f64 / 5.0,
             rate_1h: a.spark.iter().sum::<u64>() as f64 / 60.0,
             spark: a.spark,
-            top_namespaces: top(a.ns, 3),
-            top_pods: top(a.pods, 3),
+            top_namespaces: top(a.ns.into_iter().map(|(k, v)| (k.to_string(), v)), 3),
+            top_pods: top(
+                a.pods
+                    .into_iter()
+                    .map(|((n, p), v)| (format!("{n}/{p}"), v)),
+                3,
+            ),
         })
         .collect();
     rules.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.rule.cmp(&b.rule)));

@@ -196,7 +196,7 @@ fn grouping_sort_and_group_triage() {
         .iter()
         .position(|r| app.entries[r.entry].alert.rule == "Terminal shell in container")
         .unwrap();
-    assert_eq!(app.rows[shell].members.len(), 3);
+    assert_eq!(app.members(&app.rows[shell]).len(), 3);
     app.cursor = shell;
     key(&mut app, 'a');
     let acked = app
@@ -310,6 +310,34 @@ fn retention_applies_to_memory_too() {
     assert_eq!(app.entries.len(), 5);
     assert_eq!(app.rows.len(), 5);
     assert_eq!(app.entries[0].alert.seq, 3, "oldest dropped first");
+    // retention while paused and drilled into a pod keeps every index valid
+    key(&mut app, 'p');
+    code(&mut app, KeyCode::Esc);
+    key(&mut app, 'P');
+    key(&mut app, 'p');
+    for seq in 200..210 {
+        app.push_alert(common::alert(
+            seq,
+            &common::Spec {
+                age_s: 0,
+                prio: Priority::Notice,
+                rule: "Late",
+                ns: "default",
+                pod: "web-1",
+                cmd: "c",
+            },
+        ));
+    }
+    app.flush();
+    app.prepare();
+    assert_eq!(app.entries.len(), 5);
+    let pod = app.pod.as_ref().unwrap();
+    assert!(pod.alerts.iter().all(|&i| i < app.entries.len()));
+    assert!(app.rows.iter().all(|r| r.entry < app.entries.len()));
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).unwrap();
+    t.draw(|f| f.render_widget(&app, f.area())).unwrap();
+    code(&mut app, KeyCode::Esc);
+    t.draw(|f| f.render_widget(&app, f.area())).unwrap();
 }
 
 #[test]

@@ -72,8 +72,9 @@ pub fn render(app: &App, t: Theme, area: Rect, buf: &mut Buffer) {
                 " "
             };
             let silenced = app.is_silenced(r.entry);
-            let count = if r.members.len() > 1 {
-                format!("×{} ", r.members.len())
+            let n = app.members(r).len();
+            let count = if n > 1 {
+                format!("×{n} ")
             } else {
                 String::new()
             };

@@ -56,22 +56,24 @@ fn main() {
     app.prepare();
     println!("loaded {N} alerts in {:?}", t0.elapsed());
     let mut term = Terminal::new(TestBackend::new(120, 40)).expect("test backend");
-    let mut frame = |app: &mut App, k: KeyEvent| -> Duration {
+    // (total, state update only) for one key
+    let mut frame = |app: &mut App, k: KeyEvent| -> (Duration, Duration) {
         let t = Instant::now();
         app.on_key(k);
         app.prepare();
+        let update = t.elapsed();
         term.draw(|f| f.render_widget(&*app, f.area()))
             .expect("draw");
-        t.elapsed()
+        (t.elapsed(), update)
     };
     let ch = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
     let mut report = |name: &str, keys: &[KeyEvent], app: &mut App| {
-        let worst = keys
+        let (worst, update) = keys
             .iter()
             .map(|k| frame(app, *k))
             .max()
             .unwrap_or_default();
-        println!("{name:<34} worst {worst:?}");
+        println!("{name:<30} worst {worst:>10.1?}  (update {update:.1?})");
     };
     report("move (j/k x20)", &[ch('k'); 20], &mut app);
     report("page / top / bottom", &[ch('g'), ch('G')], &mut app);

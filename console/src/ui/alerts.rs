@@ -122,11 +122,11 @@ pub fn render(app: &App, t: Theme, area: Rect, buf: &mut Buffer) {
             Constraint::Length(1),
             Constraint::Length(8),
             Constraint::Length(6),
-            Constraint::Fill(4),
+            Constraint::Fill(5),
             Constraint::Fill(1),
             Constraint::Fill(2),
             Constraint::Fill(1),
-            Constraint::Fill(3),
+            Constraint::Fill(2),
             Constraint::Length(6),
             Constraint::Length(9),
         ]

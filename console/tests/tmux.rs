@@ -19,11 +19,17 @@ struct Tmux {
 }
 
 impl Tmux {
-    fn start(name: &str, cmd: &str) -> Tmux {
+    /// `None` only when tmux is missing and SKIP_PRIVILEGED=1 (scripts/test.sh
+    /// then does not install the test packages); otherwise a missing tmux fails.
+    fn start(name: &str, cmd: &str) -> Option<Tmux> {
         let ok = Command::new("tmux")
             .arg("-V")
             .output()
             .is_ok_and(|o| o.status.success());
+        if !ok && std::env::var("SKIP_PRIVILEGED").as_deref() == Ok("1") {
+            eprintln!("SKIPPED: tmux not installed and SKIP_PRIVILEGED=1");
+            return None;
+        }
         assert!(ok, "tmux is required for this test (apt-get install tmux)");
         let socket = format!("falco-console-test-{name}-{}", std::process::id());
         let t = Tmux { socket };
@@ -49,7 +55,7 @@ impl Tmux {
             .status()
             .unwrap();
         assert!(st.success());
-        t
+        Some(t)
     }
 
     fn cmd(&self) -> Command {
@@ -85,6 +91,11 @@ impl Tmux {
             .output()
             .unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Waits until every text is on screen at once (a frame can be captured half drawn).
+    fn wait_all(&self, texts: &[&str]) -> String {
+        self.wait_until(&texts.join(" + "), |s| texts.iter().all(|t| s.contains(t)))
     }
 
     fn wait_for(&self, what: &str) -> String {
@@ -139,34 +150,41 @@ fn open_file_filter_detail_triage_and_restart() {
     let store = dir.path().join("console.db");
     let args = format!("open {}", sample_file().display());
     {
-        let t = Tmux::start("open", &console(&store, &args));
-        let s = t.wait_for("7/7 alerts, 7 new");
+        let Some(t) = Tmux::start("open", &console(&store, &args)) else {
+            return;
+        };
+        t.wait_for("7/7 alerts, 7 new");
         // the escape sequences in the last alert's command are shown, not run
-        assert!(s.contains(r"sh -c echo \x1b]0;"), "{s}");
+        t.wait_for(r"sh -c echo \x1b");
 
         t.keys(&["/"]);
         t.type_text("shadow");
         t.keys(&["Enter"]);
-        let s = t.wait_for("1/7 alerts");
-        assert!(s.contains("cat /etc/shadow"));
+        let s = t.wait_all(&["1/7 alerts", "cat /etc/shadow"]);
         assert!(!s.contains("Write below etc"));
 
         t.keys(&["Enter"]);
-        let s = t.wait_for("<detail>");
-        assert!(s.contains("tags: T1555"), "{s}");
-        assert!(s.contains("└─ bash (3993)"), "ancestry tree: {s}");
-        assert!(s.contains("fd.name = /etc/shadow"), "{s}");
+        // tags, the ancestry tree and the fields
+        t.wait_all(&[
+            "<detail>",
+            "tags: T1555",
+            "└─ bash (3993)",
+            "fd.name = /etc/shadow",
+        ]);
         t.keys(&["a"]);
         t.wait_for("state: ack");
         t.keys(&["Escape"]);
         t.wait_until("back to the list", |s| !s.contains("<detail>"));
         t.keys(&["Escape"]);
-        let s = t.wait_for("7/7 alerts, 6 new");
+        let s = t.wait_until("list with the ack", |s| {
+            s.contains("7/7 alerts, 6 new")
+                && s.lines()
+                    .any(|l| l.contains("cat /etc/shadow") && l.contains("ack"))
+        });
         assert!(row(&s, "cat /etc/shadow").contains("ack"));
 
         t.keys(&["?"]);
-        let s = t.wait_for("keys of <alerts>");
-        assert!(s.contains("silence rule for a scope"), "{s}");
+        t.wait_all(&["keys of <alerts>", "silence rule for a scope"]);
         t.keys(&["j"]);
         t.wait_until("help closed", |s| !s.contains("keys of <alerts>"));
 
@@ -178,9 +196,12 @@ fn open_file_filter_detail_triage_and_restart() {
         );
     }
     // triage survives a restart: same store, same file
-    let t = Tmux::start("reopen", &console(&store, &args));
-    let s = t.wait_for("7/7 alerts, 6 new");
-    assert!(row(&s, "cat /etc/shadow").contains("ack"), "{s}");
+    let t = Tmux::start("reopen", &console(&store, &args)).unwrap();
+    t.wait_until("restored triage", |s| {
+        s.contains("7/7 alerts, 6 new")
+            && s.lines()
+                .any(|l| l.contains("cat /etc/shadow") && l.contains("ack"))
+    });
     t.keys(&["q"]);
     t.wait_for("EXITED 0");
 }
@@ -193,35 +214,38 @@ fn live_sensor_alerts_views_and_ctrl_c() {
     let server = rt.block_on(sensor.serve("127.0.0.1:0".parse().unwrap()));
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("console.db");
-    let t = Tmux::start(
+    let Some(t) = Tmux::start(
         "live",
         &console(&store, &format!("--sensor {}", server.addr)),
-    );
-    let s = t.wait_for("Terminal shell in container");
-    assert!(s.contains("sources 1/1 up"), "{s}");
+    ) else {
+        return;
+    };
+    t.wait_for("Terminal shell in container");
+    t.wait_for("sources 1/1 up");
     sensor.emit("Read sensitive file untrusted");
     t.wait_for("Read sensitive file untrusted");
 
     t.keys(&[":"]);
     t.type_text("sensors");
     t.keys(&["Enter"]);
-    let s = t.wait_for("<sensors>");
+    // state from GetVersion, rules from GetStats
     let addr = server.addr.to_string();
-    let r = s
-        .lines()
-        .find(|l| l.starts_with(&addr))
-        .unwrap_or_else(|| panic!("no sensor row:\n{s}"));
-    assert!(r.contains("connected"), "{s}");
-    assert!(r.contains("88/90"), "rules from GetStats: {s}");
+    t.wait_until("sensor row connected with 88/90 rules", |s| {
+        s.contains("<sensors>")
+            && s.lines()
+                .any(|l| l.starts_with(&addr) && l.contains("connected") && l.contains("88/90"))
+    });
 
     t.keys(&[":"]);
     t.type_text("rules");
     t.keys(&["Enter"]);
-    let s = t.wait_for("<rules>");
-    assert!(row(&s, "Read sensitive file").contains("WARN"), "{s}");
+    t.wait_until("rules view with the rule", |s| {
+        s.contains("<rules>")
+            && s.lines()
+                .any(|l| l.contains("Read sensitive file") && l.contains("WARN"))
+    });
 
     t.keys(&["C-c"]);
-    let s = t.wait_for("EXITED");
-    assert!(s.contains("EXITED 0"), "{s}");
+    t.wait_for("EXITED 0");
     rt.block_on(server.stop());
 }

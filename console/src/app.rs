@@ -655,6 +655,10 @@ impl App {
                 true
             }
             Event::Resize(..) => true,
+            Event::Quit => {
+                self.quit = true;
+                false
+            }
             Event::App(e) => {
                 self.on_app_event(e);
                 false

@@ -13,6 +13,8 @@ pub enum Event {
     Key(KeyEvent),
     Resize(u16, u16),
     App(AppEvent),
+    /// SIGINT or SIGTERM: leave cleanly.
+    Quit,
 }
 
 /// Something a background task finished or observed.

@@ -284,6 +284,18 @@ async fn tui(cli: &Cli, file: Option<PathBuf>) -> Result<()> {
     }
     spawn_input(tx.clone());
     {
+        // SIGINT/SIGTERM from outside (raw mode turns a typed ^C into a key):
+        // quit through the loop so the terminal is restored.
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminated() => {}
+            }
+            let _ = tx.send(Event::Quit).await;
+        });
+    }
+    {
         let tx = tx.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(TICK);
@@ -317,12 +329,7 @@ async fn ui_loop(
                 f.render_widget(&*app, f.area());
             })?;
         }
-        let first = tokio::select! {
-            ev = rx.recv() => ev,
-            // SIGINT from outside (raw mode turns ^C typed here into a key).
-            _ = tokio::signal::ctrl_c() => None,
-        };
-        let Some(first) = first else {
+        let Some(first) = rx.recv().await else {
             break;
         };
         redraw = app.handle(first);
@@ -339,6 +346,21 @@ async fn ui_loop(
     }
     app.flush();
     Ok(())
+}
+
+#[cfg(unix)]
+async fn terminated() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut s) => {
+            s.recv().await;
+        }
+        Err(_) => std::future::pending().await,
+    }
+}
+
+#[cfg(not(unix))]
+async fn terminated() {
+    std::future::pending().await
 }
 
 /// Terminal input on a plain thread: crossterm's read blocks.

@@ -84,6 +84,24 @@ impl Tmux {
         assert!(st.success());
     }
 
+    /// Sends a signal to the console: the child of the pane's shell.
+    fn signal_console(&self, sig: &str) {
+        let out = self
+            .cmd()
+            .args(["display-message", "-p", "-t", "main", "#{pane_pid}"])
+            .output()
+            .unwrap();
+        let shell = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let out = Command::new("pgrep").args(["-P", &shell]).output().unwrap();
+        let child = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert!(!child.is_empty(), "console process not found under {shell}");
+        let st = Command::new("kill")
+            .args([&format!("-{sig}"), &child])
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+
     fn screen(&self) -> String {
         let out = self
             .cmd()
@@ -202,8 +220,10 @@ fn open_file_filter_detail_triage_and_restart() {
             && s.lines()
                 .any(|l| l.contains("cat /etc/shadow") && l.contains("ack"))
     });
-    t.keys(&["q"]);
-    t.wait_for("EXITED 0");
+    // SIGTERM also restores the terminal
+    t.signal_console("TERM");
+    let s = t.wait_for("EXITED 0");
+    assert!(!s.contains("falco-console │"), "{s}");
 }
 
 #[test]

@@ -103,6 +103,53 @@ impl FakeSensor {
     }
 }
 
+/// TLS material and the bearer token a secured fake sensor requires.
+pub struct Security {
+    pub cert_pem: Vec<u8>,
+    pub key_pem: Vec<u8>,
+    /// When set, client certificates signed by this CA are required (mTLS).
+    pub client_ca_pem: Option<Vec<u8>>,
+    pub token: String,
+}
+
+impl FakeSensor {
+    /// Like `serve`, over TLS (mTLS when a client CA is given) and requiring
+    /// `authorization: Bearer <token>` on every call.
+    pub async fn serve_secure(&self, addr: SocketAddr, sec: Security) -> Server {
+        use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let expected = format!("Bearer {}", sec.token);
+        let svc =
+            SensorServiceServer::with_interceptor(self.clone(), move |req: Request<()>| match req
+                .metadata()
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+            {
+                Some(v) if v == expected => Ok(req),
+                _ => Err(Status::unauthenticated("bad or missing token")),
+            });
+        let mut tls =
+            ServerTlsConfig::new().identity(Identity::from_pem(sec.cert_pem, sec.key_pem));
+        if let Some(ca) = sec.client_ca_pem {
+            tls = tls.client_ca_root(Certificate::from_pem(ca));
+        }
+        let task = tokio::spawn(async move {
+            let _ = tonic::transport::Server::builder()
+                .tls_config(tls)
+                .unwrap()
+                .add_service(svc)
+                .serve_with_incoming(TcpListenerStream::new(listener))
+                .await;
+        });
+        Server {
+            addr,
+            task,
+            sensor: self.clone(),
+        }
+    }
+}
+
 pub struct Server {
     pub addr: SocketAddr,
     task: tokio::task::JoinHandle<()>,

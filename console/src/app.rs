@@ -815,6 +815,12 @@ impl App {
     }
 
     pub fn on_key(&mut self, k: KeyEvent) {
+        // Terminals send "esc, then a key" typed quickly as alt+key; k9s users
+        // press esc a lot, so treat it as the two keys it was.
+        if k.modifiers.contains(KeyModifiers::ALT) && matches!(k.code, KeyCode::Char(_)) {
+            self.on_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+            return self.on_key(KeyEvent::new(k.code, k.modifiers - KeyModifiers::ALT));
+        }
         self.message = None;
         match &mut self.overlay {
             Overlay::None => {}

@@ -390,6 +390,12 @@ fn detail_and_pod_navigation_with_esc_back() {
     assert_eq!(app.view(), View::Detail);
     key(&mut app, 'a');
     assert_eq!(app.entries[6].state, TriageState::Acknowledged);
+    // esc typed quickly before a key arrives as alt+key: both keys apply
+    app.on_key(KeyEvent::new(KeyCode::Char('k'), KeyModifiers::ALT));
+    assert_eq!(app.view(), View::Alerts);
+    assert_eq!(app.cursor, 5);
+    key(&mut app, 'j');
+    code(&mut app, KeyCode::Enter);
     key(&mut app, 'p');
     assert_eq!(app.view(), View::Pod);
     let pod = app.pod.as_ref().unwrap();

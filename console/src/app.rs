@@ -794,7 +794,12 @@ impl App {
         let (pos, len): (&mut usize, usize) = match self.view() {
             View::Alerts => (&mut self.cursor, self.rows.len()),
             View::Detail => (&mut self.detail_scroll, usize::MAX / 2),
-            View::Rules => (&mut self.rules_cursor, usize::MAX / 2),
+            View::Rules => {
+                let rules: std::collections::HashSet<&str> =
+                    self.row_alerts().map(|a| a.rule.as_str()).collect();
+                let n = rules.len();
+                (&mut self.rules_cursor, n)
+            }
             View::Sensors => return,
             View::Pod => match &mut self.pod {
                 Some(p) => {

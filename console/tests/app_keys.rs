@@ -164,6 +164,11 @@ fn command_mode_switches_views_and_filters() {
     typed(&mut app, "rules");
     code(&mut app, KeyCode::Enter);
     assert_eq!(app.view(), View::Rules);
+    for _ in 0..10 {
+        key(&mut app, 'j');
+    }
+    assert_eq!(app.rules_cursor, 4, "stops on the last of 5 rules");
+    key(&mut app, 'g');
     // enter on the top rule filters the alerts by it
     code(&mut app, KeyCode::Enter);
     assert_eq!(app.view(), View::Alerts);

@@ -93,20 +93,25 @@ enum Cmd {
     Open { file: PathBuf },
     /// Print alerts, one line each (or JSON with --json), until interrupted.
     Tail {
+        /// Falco json_output lines instead of text.
         #[arg(long)]
         json: bool,
         /// Read alerts from a file instead of (or besides) sensors.
         #[arg(long = "file")]
         files: Vec<PathBuf>,
+        /// Only alerts at least this severe (Falco priority name).
         #[arg(long)]
         min_priority: Option<Priority>,
+        /// Only this rule (exact name).
         #[arg(long)]
         rule: Option<String>,
+        /// Only this Kubernetes namespace.
         #[arg(long = "ns")]
         ns: Option<String>,
         /// NAMESPACE/POD
         #[arg(long)]
         pod: Option<String>,
+        /// Only this node (hostname).
         #[arg(long)]
         node: Option<String>,
         /// Free text that must appear in the alert.

@@ -17,6 +17,8 @@
 #define AF_UNIX 1
 #define AF_INET 2
 #define AF_INET6 10
+#define F_DUPFD 0
+#define F_DUPFD_CLOEXEC 1030
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
 #define PATH_COMPONENTS_MAX 48

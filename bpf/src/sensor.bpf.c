@@ -208,6 +208,12 @@ int BPF_PROG(sys_exit_dispatch, struct pt_regs *regs, long ret)
 		return 0;
 	if (d->handler == SENSOR_H_EXEC_FAIL && ret >= 0)
 		return 0; /* successful execs come from sched_process_exec */
+	if (d->flags & SENSOR_SD_FCNTL_DUP) {
+		__u64 cmd = PT_REGS_PARM2_CORE_SYSCALL(regs);
+
+		if (cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC)
+			return 0;
+	}
 	if (!interested(d->etype))
 		return 0;
 	bpf_tail_call(ctx, &handlers, d->handler);
@@ -227,6 +233,8 @@ int BPF_PROG(handle_args, struct pt_regs *regs, long ret)
 	if (!r)
 		return 0;
 	syscall_args(&r->hdr, regs);
+	if (d->flags & SENSOR_SD_CLONE3)
+		bpf_probe_read_user(&r->hdr.aux[0], sizeof(__u64), (void *)r->hdr.args[0]);
 	submit(r, 0);
 	return 0;
 }

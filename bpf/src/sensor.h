@@ -40,6 +40,8 @@ enum sensor_handler {
 #define SENSOR_SD_OPEN_HOW 0x02 /* openat2: flags/mode from struct open_how (arg 2) */
 #define SENSOR_SD_SKIP_ZERO 0x04 /* drop res == 0 (the child side of clone/fork) */
 #define SENSOR_SD_TUPLE_RES 0x08 /* socket tuple from the fd in res (accept) */
+#define SENSOR_SD_CLONE3 0x10 /* clone3: flags (first u64 of struct clone_args) in aux[0] */
+#define SENSOR_SD_FCNTL_DUP 0x20 /* fcntl: only F_DUPFD / F_DUPFD_CLOEXEC */
 
 /* syscall_desc.sock_mode: where the user socket address and data are. */
 enum sensor_sock_mode {

@@ -1,5 +1,7 @@
 //! Command-line interface: one file per subcommand.
 
+mod record;
+
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -80,8 +82,8 @@ pub struct ValidateArgs {
 /// Runs the chosen subcommand.
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Record(args) => record::run(args),
         Command::Run(_)
-        | Command::Record(_)
         | Command::Replay(_)
         | Command::Validate(_)
         | Command::ListFields => {

@@ -164,8 +164,9 @@ static __always_inline __u32 put_user_str(struct scratch_record *r, int idx, __u
 
 	if (!src || idx >= SENSOR_NVAR)
 		return off;
-	n = bpf_probe_read_user_str(&r->var[off & SENSOR_VAR_MASK], max & (SENSOR_PATH_MAX - 1),
-				    src);
+	if (max > SENSOR_PATH_MAX)
+		max = SENSOR_PATH_MAX;
+	n = bpf_probe_read_user_str(&r->var[off & SENSOR_VAR_MASK], max, src);
 	if (n <= 1)
 		return off;
 	r->hdr.var_len[idx & (SENSOR_NVAR - 1)] = n - 1;

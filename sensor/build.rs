@@ -34,7 +34,11 @@ fn build_skeleton() -> Result<(), String> {
     let arch = match env::var("CARGO_CFG_TARGET_ARCH").as_deref() {
         Ok("x86_64") => "x86",
         Ok("aarch64") => "arm64",
-        Ok(other) => return Err(format!("unsupported target architecture `{other}` for the eBPF probe")),
+        Ok(other) => {
+            return Err(format!(
+                "unsupported target architecture `{other}` for the eBPF probe"
+            ));
+        }
         Err(e) => return Err(format!("CARGO_CFG_TARGET_ARCH: {e}")),
     };
     let skel = out_dir.join("sensor.skel.rs");

@@ -3,6 +3,7 @@
 //! right fields. They need root (CI runs as root) and fail loudly when eBPF
 //! is unavailable, unless SKIP_PRIVILEGED=1.
 #![cfg(target_os = "linux")]
+#![allow(clippy::unwrap_used)]
 
 use falco_sensor::event::{Event, EventKind, EventType, L4Proto, SockAddr};
 use falco_sensor::probe::{Probe, ProbeConfig, preflight};
@@ -35,7 +36,12 @@ fn start(interest: &[EventType]) -> (Probe, Receiver<Event>) {
 }
 
 /// Receives events until `want` matches one; returns it and everything seen.
-fn wait_for(rx: &Receiver<Event>, seen: &mut Vec<Event>, what: &str, want: impl Fn(&Event) -> bool) -> Event {
+fn wait_for(
+    rx: &Receiver<Event>,
+    seen: &mut Vec<Event>,
+    what: &str,
+    want: impl Fn(&Event) -> bool,
+) -> Event {
     if let Some(ev) = seen.iter().find(|e| want(e)) {
         return ev.clone();
     }
@@ -78,7 +84,12 @@ fn exec_open_and_exit_of_a_child_process() {
     if !privileged() {
         return;
     }
-    let (probe, rx) = start(&[EventType::Execve, EventType::Openat, EventType::Open, EventType::Procexit]);
+    let (probe, rx) = start(&[
+        EventType::Execve,
+        EventType::Openat,
+        EventType::Open,
+        EventType::Procexit,
+    ]);
     let child = Command::new("/bin/cat")
         .arg("/etc/shadow")
         .stdout(Stdio::null())
@@ -98,12 +109,28 @@ fn exec_open_and_exit_of_a_child_process() {
     assert_eq!(exec.task.tid, pid);
     assert_eq!(exec.task.comm, "cat");
     assert_eq!(exec.task.uid, 0);
-    assert!(exec.ts_ns > 1_600_000_000_000_000_000, "timestamp is Unix ns: {}", exec.ts_ns);
-    let EventKind::Exec { filename, argv, exe_path, cwd, cgroup: cg, exe_file, .. } = &exec.kind else {
+    assert!(
+        exec.ts_ns > 1_600_000_000_000_000_000,
+        "timestamp is Unix ns: {}",
+        exec.ts_ns
+    );
+    let EventKind::Exec {
+        filename,
+        argv,
+        exe_path,
+        cwd,
+        cgroup: cg,
+        exe_file,
+        ..
+    } = &exec.kind
+    else {
         panic!("{exec:?}")
     };
     assert_eq!(filename, "/bin/cat");
-    assert_eq!(argv, &vec!["/bin/cat".to_string(), "/etc/shadow".to_string()]);
+    assert_eq!(
+        argv,
+        &vec!["/bin/cat".to_string(), "/etc/shadow".to_string()]
+    );
     let real_exe = std::fs::canonicalize("/bin/cat").unwrap();
     assert_eq!(exe_path, real_exe.to_str().unwrap());
     assert_eq!(cwd, std::env::current_dir().unwrap().to_str().unwrap());
@@ -112,10 +139,19 @@ fn exec_open_and_exit_of_a_child_process() {
     assert!(!exe_file.from_memfd);
 
     let open = wait_for(&rx, &mut seen, "open of /etc/shadow", |e| {
-        e.task.pid == pid && matches!(&e.kind, EventKind::Open { path, .. } if path == "/etc/shadow")
+        e.task.pid == pid
+            && matches!(&e.kind, EventKind::Open { path, .. } if path == "/etc/shadow")
     });
     assert!(open.res >= 0, "{open:?}");
-    let EventKind::Open { resolved_path, flags, ino, .. } = &open.kind else { unreachable!() };
+    let EventKind::Open {
+        resolved_path,
+        flags,
+        ino,
+        ..
+    } = &open.kind
+    else {
+        unreachable!()
+    };
     assert_eq!(resolved_path, "/etc/shadow");
     assert_eq!(flags & 0o3, 0, "O_RDONLY");
     assert_eq!(*ino, std::fs::metadata("/etc/shadow").unwrap().ino());
@@ -123,7 +159,10 @@ fn exec_open_and_exit_of_a_child_process() {
     let exit = wait_for(&rx, &mut seen, "procexit of cat", |e| {
         e.etype == EventType::Procexit && e.task.tid == pid
     });
-    assert!(matches!(exit.kind, EventKind::Exit { status: 0 }), "{exit:?}");
+    assert!(
+        matches!(exit.kind, EventKind::Exit { status: 0 }),
+        "{exit:?}"
+    );
     let stats = probe.stats();
     assert!(stats.events_received >= 3);
     assert!(stats.per_type.get(&EventType::Execve).copied().unwrap_or(0) >= 1);
@@ -165,7 +204,15 @@ fn file_operations_of_this_process() {
     let open = wait_for(&rx, &mut seen, "open for write", |e| {
         e.task.pid == me() && matches!(&e.kind, EventKind::Open { path, .. } if *path == s(&file))
     });
-    let EventKind::Open { flags, ino: got_ino, resolved_path, .. } = &open.kind else { unreachable!() };
+    let EventKind::Open {
+        flags,
+        ino: got_ino,
+        resolved_path,
+        ..
+    } = &open.kind
+    else {
+        unreachable!()
+    };
     assert!(open.res >= 0);
     assert_eq!(flags & 0o100, 0o100, "O_CREAT in {flags:o}");
     assert_eq!(flags & 0o3, 0o1, "O_WRONLY in {flags:o}");
@@ -173,21 +220,29 @@ fn file_operations_of_this_process() {
     assert_eq!(resolved_path, &s(&file));
 
     let rename = wait_for(&rx, &mut seen, "rename", |e| {
-        e.task.pid == me() && matches!(&e.kind, EventKind::Rename { oldpath, .. } if *oldpath == s(&file))
+        e.task.pid == me()
+            && matches!(&e.kind, EventKind::Rename { oldpath, .. } if *oldpath == s(&file))
     });
     assert_eq!(rename.res, 0);
     assert!(matches!(&rename.kind, EventKind::Rename { newpath, .. } if *newpath == s(&moved)));
 
     wait_for(&rx, &mut seen, "mkdir", |e| {
-        e.task.pid == me() && e.res == 0 && matches!(&e.kind, EventKind::Mkdir { path, .. } if *path == s(&sub))
+        e.task.pid == me()
+            && e.res == 0
+            && matches!(&e.kind, EventKind::Mkdir { path, .. } if *path == s(&sub))
     });
     wait_for(&rx, &mut seen, "unlink", |e| {
-        e.task.pid == me() && e.res == 0 && matches!(&e.kind, EventKind::Unlink { path, .. } if *path == s(&moved))
+        e.task.pid == me()
+            && e.res == 0
+            && matches!(&e.kind, EventKind::Unlink { path, .. } if *path == s(&moved))
     });
     let rmdir = wait_for(&rx, &mut seen, "rmdir", |e| {
         e.task.pid == me() && matches!(&e.kind, EventKind::Unlink { path, .. } if *path == s(&sub))
     });
-    assert!(matches!(rmdir.etype, EventType::Rmdir | EventType::Unlinkat));
+    assert!(matches!(
+        rmdir.etype,
+        EventType::Rmdir | EventType::Unlinkat
+    ));
     probe.stop();
 }
 
@@ -196,7 +251,12 @@ fn tcp_connect_and_accept_tuples() {
     if !privileged() {
         return;
     }
-    let (probe, rx) = start(&[EventType::Connect, EventType::Accept, EventType::Accept4, EventType::Socket]);
+    let (probe, rx) = start(&[
+        EventType::Connect,
+        EventType::Accept,
+        EventType::Accept4,
+        EventType::Socket,
+    ]);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let server_port = listener.local_addr().unwrap().port();
     let client = TcpStream::connect(("127.0.0.1", server_port)).unwrap();
@@ -210,18 +270,46 @@ fn tcp_connect_and_accept_tuples() {
             && matches!(&e.kind, EventKind::Connect { addr: SockAddr::Inet { port, .. }, .. } if *port == server_port)
     });
     assert_eq!(connect.res, 0);
-    let EventKind::Connect { tuple: Some(t), .. } = &connect.kind else { panic!("{connect:?}") };
+    let EventKind::Connect { tuple: Some(t), .. } = &connect.kind else {
+        panic!("{connect:?}")
+    };
     assert_eq!(t.l4, L4Proto::Tcp);
-    assert_eq!(t.local, SockAddr::Inet { ip: lo, port: client_port });
-    assert_eq!(t.remote, SockAddr::Inet { ip: lo, port: server_port });
+    assert_eq!(
+        t.local,
+        SockAddr::Inet {
+            ip: lo,
+            port: client_port
+        }
+    );
+    assert_eq!(
+        t.remote,
+        SockAddr::Inet {
+            ip: lo,
+            port: server_port
+        }
+    );
 
     let accept = wait_for(&rx, &mut seen, "accept", |e| {
         e.task.pid == me() && matches!(e.etype, EventType::Accept | EventType::Accept4)
     });
     assert!(accept.res >= 0);
-    let EventKind::Accept { tuple: Some(t), .. } = &accept.kind else { panic!("{accept:?}") };
-    assert_eq!(t.local, SockAddr::Inet { ip: lo, port: server_port });
-    assert_eq!(t.remote, SockAddr::Inet { ip: lo, port: client_port });
+    let EventKind::Accept { tuple: Some(t), .. } = &accept.kind else {
+        panic!("{accept:?}")
+    };
+    assert_eq!(
+        t.local,
+        SockAddr::Inet {
+            ip: lo,
+            port: server_port
+        }
+    );
+    assert_eq!(
+        t.remote,
+        SockAddr::Inet {
+            ip: lo,
+            port: client_port
+        }
+    );
 
     wait_for(&rx, &mut seen, "socket", |e| {
         e.task.pid == me() && matches!(e.kind, EventKind::Socket { domain: 2, .. })
@@ -257,22 +345,35 @@ fn fork_exec_with_args_chdir_and_failed_exec() {
     });
     assert_eq!(clone.task.pid, me());
     wait_for(&rx, &mut seen, "chdir in sh", |e| {
-        e.task.pid == pid && e.res == 0 && matches!(&e.kind, EventKind::Chdir { path, .. } if path == "/tmp")
+        e.task.pid == pid
+            && e.res == 0
+            && matches!(&e.kind, EventKind::Chdir { path, .. } if path == "/tmp")
     });
     let exec = wait_for(&rx, &mut seen, "exec of /bin/true", |e| {
-        e.task.pid == pid && matches!(&e.kind, EventKind::Exec { filename, .. } if filename == "/bin/true")
+        e.task.pid == pid
+            && matches!(&e.kind, EventKind::Exec { filename, .. } if filename == "/bin/true")
     });
-    let EventKind::Exec { argv, cwd, .. } = &exec.kind else { unreachable!() };
-    assert_eq!(argv, &vec!["/bin/true".to_string(), "one".into(), "two words".into()]);
+    let EventKind::Exec { argv, cwd, .. } = &exec.kind else {
+        unreachable!()
+    };
+    assert_eq!(
+        argv,
+        &vec!["/bin/true".to_string(), "one".into(), "two words".into()]
+    );
     assert_eq!(cwd, "/tmp");
     assert_eq!(exec.task.ppid, me());
 
-    let failed = wait_for(&rx, &mut seen, "failed execve", |e| {
-        matches!(&e.kind, EventKind::Exec { filename, .. } if filename == missing)
-    });
+    let failed = wait_for(
+        &rx,
+        &mut seen,
+        "failed execve",
+        |e| matches!(&e.kind, EventKind::Exec { filename, .. } if filename == missing),
+    );
     assert_eq!(failed.res, -libc::ENOENT as i64);
     assert_eq!(failed.task.ppid, me());
-    let EventKind::Exec { argv, exe_path, .. } = &failed.kind else { unreachable!() };
+    let EventKind::Exec { argv, exe_path, .. } = &failed.kind else {
+        unreachable!()
+    };
     assert_eq!(argv, &vec![missing.to_string()]);
     assert_eq!(exe_path, "");
     probe.stop();
@@ -301,11 +402,18 @@ fn memfd_create_and_fileless_exec() {
         e.task.pid == me() && e.etype == EventType::MemfdCreate
     });
     assert_eq!(memfd.res, i64::from(fd));
-    assert!(matches!(&memfd.kind, EventKind::MemfdCreate { name, flags: 0 } if name == "falco-probe-test"));
+    assert!(
+        matches!(&memfd.kind, EventKind::MemfdCreate { name, flags: 0 } if name == "falco-probe-test")
+    );
     let exec = wait_for(&rx, &mut seen, "exec from memfd", |e| {
         e.task.pid == pid && e.etype == EventType::Execve
     });
-    let EventKind::Exec { exe_file, exe_path, .. } = &exec.kind else { unreachable!() };
+    let EventKind::Exec {
+        exe_file, exe_path, ..
+    } = &exec.kind
+    else {
+        unreachable!()
+    };
     assert!(exe_file.from_memfd, "exe {exe_path} not flagged as memfd");
     // SAFETY: closing the fd we opened above.
     unsafe { libc::close(fd) };
@@ -325,24 +433,36 @@ fn interest_filter_is_applied_in_the_kernel_and_updatable() {
     let pid1 = i64::from(child.id());
     child.wait_with_output().unwrap();
     let mut seen = Vec::new();
-    wait_for(&rx, &mut seen, "exec marker 1", |e| e.task.pid == pid1 && e.etype == EventType::Execve);
+    wait_for(&rx, &mut seen, "exec marker 1", |e| {
+        e.task.pid == pid1 && e.etype == EventType::Execve
+    });
     assert!(
         seen.iter().all(|e| e.etype == EventType::Execve),
         "only execve is in the interest set: {:?}",
         seen.iter().map(|e| e.etype).collect::<Vec<_>>()
     );
-    assert_eq!(probe.stats().per_type.keys().copied().collect::<Vec<_>>(), vec![EventType::Execve]);
+    assert_eq!(
+        probe.stats().per_type.keys().copied().collect::<Vec<_>>(),
+        vec![EventType::Execve]
+    );
 
-    probe.set_interest(&[EventType::Execve, EventType::Open, EventType::Openat]).unwrap();
+    probe
+        .set_interest(&[EventType::Execve, EventType::Open, EventType::Openat])
+        .unwrap();
     let after = dir.path().join("after-interest");
     std::fs::write(&after, b"x").unwrap();
     let after_s = after.to_str().unwrap().to_string();
-    wait_for(&rx, &mut seen, "open after set_interest", |e| {
-        matches!(&e.kind, EventKind::Open { path, .. } if *path == after_s)
-    });
+    wait_for(
+        &rx,
+        &mut seen,
+        "open after set_interest",
+        |e| matches!(&e.kind, EventKind::Open { path, .. } if *path == after_s),
+    );
     let before_s = before.to_str().unwrap().to_string();
     assert!(
-        !seen.iter().any(|e| matches!(&e.kind, EventKind::Open { path, .. } if *path == before_s)),
+        !seen
+            .iter()
+            .any(|e| matches!(&e.kind, EventKind::Open { path, .. } if *path == before_s)),
         "an open from before set_interest crossed the filter"
     );
     probe.stop();
@@ -358,7 +478,8 @@ fn drops_are_counted_when_buffers_are_too_small() {
         channel_capacity: 1,
         ..ProbeConfig::default()
     };
-    let (probe, rx) = Probe::start(cfg, &[EventType::Openat, EventType::Open, EventType::Close]).unwrap();
+    let (probe, rx) =
+        Probe::start(cfg, &[EventType::Openat, EventType::Open, EventType::Close]).unwrap();
     for _ in 0..20_000 {
         drop(std::fs::File::open("/dev/null").unwrap());
     }
@@ -372,7 +493,10 @@ fn drops_are_counted_when_buffers_are_too_small() {
     }
     assert!(stats.events_received >= 2, "{stats:?}");
     assert!(stats.kernel_drops + stats.userspace_drops > 0, "{stats:?}");
-    assert!(stats.userspace_drops > 0, "channel of 1 must overflow: {stats:?}");
+    assert!(
+        stats.userspace_drops > 0,
+        "channel of 1 must overflow: {stats:?}"
+    );
     drop(rx);
     probe.stop();
 }

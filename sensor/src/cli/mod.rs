@@ -83,10 +83,7 @@ pub struct ValidateArgs {
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Record(args) => record::run(args),
-        Command::Run(_)
-        | Command::Replay(_)
-        | Command::Validate(_)
-        | Command::ListFields => {
+        Command::Run(_) | Command::Replay(_) | Command::Validate(_) | Command::ListFields => {
             anyhow::bail!("this subcommand is not built yet in this version")
         }
     }

@@ -40,11 +40,14 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
         ..ProbeConfig::default()
     };
     let header = RecordHeader::current();
-    let (probe, rx) = Probe::start_raw(cfg, EventType::ALL).context("cannot start the eBPF probe")?;
+    let (probe, rx) =
+        Probe::start_raw(cfg, EventType::ALL).context("cannot start the eBPF probe")?;
     let mut writer = RecordWriter::create_with_header(&args.output, &header)
         .with_context(|| format!("cannot create {}", args.output.display()))?;
     install_signal_handlers();
-    let deadline = args.duration.map(|s| Instant::now() + Duration::from_secs(s));
+    let deadline = args
+        .duration
+        .map(|s| Instant::now() + Duration::from_secs(s));
     let max = args.max_events.unwrap_or(u64::MAX);
     let mut written = 0u64;
     while written < max && !INTERRUPTED.load(Ordering::Relaxed) {

@@ -28,10 +28,11 @@ fn now_ns(clock: libc::clockid_t) -> i64 {
     if rc != 0 {
         return 0;
     }
-    i64::from(ts.tv_sec) * 1_000_000_000 + i64::from(ts.tv_nsec)
+    ts.tv_sec * 1_000_000_000 + ts.tv_nsec
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

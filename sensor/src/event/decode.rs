@@ -10,15 +10,23 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 /// Why a record could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
-    #[error("record of {len} bytes is shorter than the {} byte header", raw::HDR_SIZE)]
+    #[error(
+        "record of {len} bytes is shorter than the {} byte header",
+        raw::HDR_SIZE
+    )]
     TooShort { len: usize },
     #[error("record header says {declared} bytes but {actual} bytes were given")]
     LengthMismatch { declared: usize, actual: usize },
     #[error("record has unknown event type id {0}")]
     UnknownType(u16),
-    #[error("variable parts of the record need {needed} bytes but only {available} follow the header")]
+    #[error(
+        "variable parts of the record need {needed} bytes but only {available} follow the header"
+    )]
     VarOverflow { needed: usize, available: usize },
-    #[error("{etype} record: socket tuple part has {len} bytes, expected {}", raw::TUPLE_SIZE)]
+    #[error(
+        "{etype} record: socket tuple part has {len} bytes, expected {}",
+        raw::TUPLE_SIZE
+    )]
     BadTuple { etype: &'static str, len: usize },
 }
 
@@ -417,7 +425,8 @@ fn kind(
             if let Some(t) = tuple.as_mut() {
                 // Unix sockets have no addresses in the kernel tuple; a failed
                 // inet connect has no remote end yet: both come from the call.
-                let remote_unset = matches!(&t.remote, SockAddr::Inet { ip, port: 0 } if ip.is_unspecified());
+                let remote_unset =
+                    matches!(&t.remote, SockAddr::Inet { ip, port: 0 } if ip.is_unspecified());
                 if t.l4 == L4Proto::Unix || remote_unset {
                     t.remote = addr.clone();
                 }
@@ -483,7 +492,9 @@ fn kind(
             flags: a(1),
             fd: fd(0),
         },
-        T::Bpf => EventKind::Bpf { cmd: sign_i32(a(0)) },
+        T::Bpf => EventKind::Bpf {
+            cmd: sign_i32(a(0)),
+        },
         T::InitModule => EventKind::ModuleLoad {
             fd: -1,
             params: p.string(0),
@@ -584,6 +595,7 @@ pub mod testing {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::testing::RawBuilder;
     use super::*;
@@ -748,7 +760,10 @@ mod tests {
         raw.truncate(raw.len() - 1);
         let len = raw.len() as u32;
         raw[off::LEN..off::LEN + 4].copy_from_slice(&len.to_le_bytes());
-        assert!(matches!(d.decode(&raw), Err(DecodeError::VarOverflow { .. })));
+        assert!(matches!(
+            d.decode(&raw),
+            Err(DecodeError::VarOverflow { .. })
+        ));
         let raw = RawBuilder::new(EventType::Accept.id(), 3)
             .var(b"")
             .var(b"short")

@@ -45,9 +45,17 @@ pub enum RecordError {
         what: &'static str,
     },
     #[error("{path}: frame at byte offset {offset} has unknown kind {kind}")]
-    UnknownFrame { path: PathBuf, offset: u64, kind: u8 },
+    UnknownFrame {
+        path: PathBuf,
+        offset: u64,
+        kind: u8,
+    },
     #[error("{path}: frame at byte offset {offset} claims {len} bytes (limit {MAX_FRAME})")]
-    FrameTooLarge { path: PathBuf, offset: u64, len: u32 },
+    FrameTooLarge {
+        path: PathBuf,
+        offset: u64,
+        len: u32,
+    },
     #[error("{path}: frame at byte offset {offset}: bad JSON payload: {source}")]
     Json {
         path: PathBuf,
@@ -362,6 +370,7 @@ impl Iterator for RecordReader {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -452,7 +461,14 @@ mod tests {
         w.frame(77, b"x").unwrap();
         w.flush().unwrap();
         drop(w);
-        let err = RecordReader::open(&path).unwrap().next().unwrap().unwrap_err();
-        assert!(matches!(err, RecordError::UnknownFrame { kind: 77, .. }), "{err}");
+        let err = RecordReader::open(&path)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap_err();
+        assert!(
+            matches!(err, RecordError::UnknownFrame { kind: 77, .. }),
+            "{err}"
+        );
     }
 }

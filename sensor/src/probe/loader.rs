@@ -37,8 +37,11 @@ fn ring_size(bytes: usize) -> Result<u32, ProbeError> {
 fn cgroup_v1_memory() -> bool {
     std::fs::read_to_string("/proc/self/cgroup")
         .map(|s| {
-            s.lines()
-                .any(|l| l.split(':').nth(1).is_some_and(|c| c.split(',').any(|c| c == "memory")))
+            s.lines().any(|l| {
+                l.split(':')
+                    .nth(1)
+                    .is_some_and(|c| c.split(',').any(|c| c == "memory"))
+            })
         })
         .unwrap_or(false)
 }
@@ -53,10 +56,14 @@ fn configure(open: &mut OpenSensorSkel<'_>, cfg: &ProbeConfig) -> Result<(), Pro
         .scratch
         .set_max_entries(u32::try_from(ncpus).unwrap_or(u32::MAX))
         .map_err(|e| bpf_err("sizing the scratch map", e))?;
-    let rodata = open.maps.rodata_data.as_deref_mut().ok_or(ProbeError::Load {
-        step: "setting load-time options",
-        detail: "the BPF object has no .rodata section".into(),
-    })?;
+    let rodata = open
+        .maps
+        .rodata_data
+        .as_deref_mut()
+        .ok_or(ProbeError::Load {
+            step: "setting load-time options",
+            detail: "the BPF object has no .rodata section".into(),
+        })?;
     rodata.capture_env = cfg.capture_env;
     rodata.io_buffer_bytes = u32::try_from(cfg.io_buffer_bytes).unwrap_or(u32::MAX);
     rodata.cgroup_v1_memory = cgroup_v1_memory();
@@ -80,13 +87,20 @@ fn fill_tables(skel: &SensorSkel<'_>, table: &[SyscallDesc]) -> Result<(), Probe
         (Handler::Args, skel.progs.handle_args.as_fd().as_raw_fd()),
         (Handler::Paths, skel.progs.handle_paths.as_fd().as_raw_fd()),
         (Handler::Sock, skel.progs.handle_sock.as_fd().as_raw_fd()),
-        (Handler::ExecFail, skel.progs.handle_exec_fail.as_fd().as_raw_fd()),
+        (
+            Handler::ExecFail,
+            skel.progs.handle_exec_fail.as_fd().as_raw_fd(),
+        ),
         (Handler::Pipe, skel.progs.handle_pipe.as_fd().as_raw_fd()),
     ];
     for (slot, fd) in progs {
         skel.maps
             .handlers
-            .update(&u32::from(slot as u8).to_ne_bytes(), &fd.to_ne_bytes(), MapFlags::ANY)
+            .update(
+                &u32::from(slot as u8).to_ne_bytes(),
+                &fd.to_ne_bytes(),
+                MapFlags::ANY,
+            )
             .map_err(|e| bpf_err("filling the handler table", e))?;
     }
     Ok(())
@@ -108,9 +122,9 @@ pub(super) fn write_interest(
     wanted[0] = u8::from(!filter_enabled);
     // Enable new types before disabling old ones so a reload never has a
     // window where a type wanted both before and after is off.
-    let order = (0..INTEREST_SLOTS).filter(|&i| wanted[i as usize] == 1).chain(
-        (0..INTEREST_SLOTS).filter(|&i| wanted[i as usize] == 0),
-    );
+    let order = (0..INTEREST_SLOTS)
+        .filter(|&i| wanted[i as usize] == 1)
+        .chain((0..INTEREST_SLOTS).filter(|&i| wanted[i as usize] == 0));
     for i in order {
         map.update(&i.to_ne_bytes(), &[wanted[i as usize]], MapFlags::ANY)
             .map_err(|e| bpf_err("updating the interest map", e))?;
@@ -163,6 +177,7 @@ pub(super) fn kernel_drops(drops: &MapHandle) -> u64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -2,14 +2,14 @@
 //! reader thread that drains the ring buffer into a bounded channel of
 //! decoded events. See docs/probes.md.
 
+#[cfg(target_os = "linux")]
+mod loader;
 mod preflight;
 #[cfg(target_os = "linux")]
 mod reader;
 #[cfg(target_os = "linux")]
 mod skel;
 pub mod syscalls;
-#[cfg(target_os = "linux")]
-mod loader;
 
 pub use preflight::{BTF_PATH, KernelInfo, MIN_KERNEL, preflight};
 
@@ -130,7 +130,10 @@ impl Counters {
         let per_type = EventType::ALL
             .iter()
             .filter_map(|t| {
-                let n = self.per_type.get(usize::from(t.id()))?.load(Ordering::Relaxed);
+                let n = self
+                    .per_type
+                    .get(usize::from(t.id()))?
+                    .load(Ordering::Relaxed);
                 (n > 0).then_some((*t, n))
             })
             .collect();
@@ -175,4 +178,3 @@ impl Probe {
     }
     pub fn stop(self) {}
 }
-

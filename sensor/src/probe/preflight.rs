@@ -114,6 +114,7 @@ pub fn check_caps(cap_effective: u64) -> Result<(), ProbeError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

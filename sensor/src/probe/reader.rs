@@ -92,8 +92,8 @@ impl Probe {
 
     fn spawn(cfg: ProbeConfig, interest: &[EventType], sink: Sink) -> Result<Probe, ProbeError> {
         preflight()?;
-        let table = syscalls::native_table()
-            .ok_or(ProbeError::UnsupportedArch(std::env::consts::ARCH))?;
+        let table =
+            syscalls::native_table().ok_or(ProbeError::UnsupportedArch(std::env::consts::ARCH))?;
         let counters = Arc::new(Counters::new());
         let stop = Arc::new(AtomicBool::new(false));
         let (ready_tx, ready_rx) = sync_channel(1);
@@ -136,7 +136,8 @@ impl Probe {
 
     /// Current counters.
     pub fn stats(&self) -> ProbeStats {
-        self.counters.snapshot(loader::kernel_drops(&self.maps.drops))
+        self.counters
+            .snapshot(loader::kernel_drops(&self.maps.drops))
     }
 
     /// Stops the reader thread and detaches the programs.

@@ -65,7 +65,13 @@ impl SyscallDesc {
     }
 }
 
-const fn d(nr: u32, etype: EventType, handler: Handler, strings: &'static [u8], flags: u8) -> SyscallDesc {
+const fn d(
+    nr: u32,
+    etype: EventType,
+    handler: Handler,
+    strings: &'static [u8],
+    flags: u8,
+) -> SyscallDesc {
     SyscallDesc {
         nr,
         etype,
@@ -179,6 +185,7 @@ pub fn native_table() -> Option<&'static [SyscallDesc]> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use std::collections::HashSet;

@@ -65,18 +65,38 @@ static __always_inline struct path_scratch *path_scratch(void)
 	return bpf_map_lookup_elem(&path_scratch_map, &zero);
 }
 
-static __always_inline __s32 pid_nr_in_own_ns(struct pid *pid, __u32 *ns_ino)
-{
-	struct upid up = {};
-	unsigned int level;
+/*
+ * Kernel pointers reached from bpf_get_current_task_btf() or tp_btf
+ * arguments are BTF-typed, so plain dereferences compile to fast checked
+ * loads (relocated by CO-RE through vmlinux.h's preserve_access_index)
+ * instead of one bpf_probe_read_kernel call per hop: this is the hot path.
+ */
+#define UPID_AT(pid, i, ns_out)                                                        \
+	({                                                                             \
+		if (ns_out)                                                            \
+			*(ns_out) = (pid)->numbers[i].ns;                              \
+		(pid)->numbers[i].nr;                                                  \
+	})
 
+/* The pid number in the pid's own (deepest) namespace. Pid namespaces
+ * nested deeper than four levels report 0 (not seen in practice: host,
+ * container, and container-in-container). */
+static __always_inline __s32 pid_nr_in_own_ns(struct pid *pid, struct pid_namespace **ns)
+{
 	if (!pid)
 		return 0;
-	level = BPF_CORE_READ(pid, level);
-	bpf_probe_read_kernel(&up, sizeof(up), &pid->numbers[level & 31]);
-	if (ns_ino && up.ns)
-		*ns_ino = BPF_CORE_READ(up.ns, ns.inum);
-	return up.nr;
+	switch (pid->level) {
+	case 0:
+		return UPID_AT(pid, 0, ns);
+	case 1:
+		return UPID_AT(pid, 1, ns);
+	case 2:
+		return UPID_AT(pid, 2, ns);
+	case 3:
+		return UPID_AT(pid, 3, ns);
+	default:
+		return 0;
+	}
 }
 
 static __always_inline __u64 read_caps(const kernel_cap_t *cap)
@@ -90,38 +110,45 @@ static __always_inline __u64 read_caps(const kernel_cap_t *cap)
 
 static __always_inline __u32 task_tty(struct task_struct *t)
 {
-	struct tty_struct *tty = BPF_CORE_READ(t, signal, tty);
-	__u32 major, minor;
+	struct tty_struct *tty = t->signal->tty;
+	__u32 minor;
 
 	if (!tty)
 		return 0;
-	major = BPF_CORE_READ(tty, driver, major);
-	minor = BPF_CORE_READ(tty, driver, minor_start) + BPF_CORE_READ(tty, index);
-	return (major << 20) | (minor & 0xfffff);
+	minor = tty->driver->minor_start + tty->index;
+	return ((__u32)tty->driver->major << 20) | (minor & 0xfffff);
 }
 
 static __always_inline void fill_task_context(struct sensor_hdr *h, struct task_struct *t)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	const struct cred *cred = BPF_CORE_READ(t, cred);
-	struct signal_struct *sig = BPF_CORE_READ(t, signal);
-	__u32 pidns = 0;
+	const struct cred *cred = t->cred;
+	struct signal_struct *sig = t->signal;
+	struct pid *tpid = t->thread_pid;
+	struct pid_namespace *pidns = 0;
 
 	h->tid = (__s32)pid_tgid;
 	h->pid = (__s32)(pid_tgid >> 32);
-	h->ppid = BPF_CORE_READ(t, real_parent, tgid);
-	h->vtid = pid_nr_in_own_ns(BPF_CORE_READ(t, thread_pid), &pidns);
-	h->vpid = pid_nr_in_own_ns(BPF_CORE_READ(t, group_leader, thread_pid), 0);
-	h->vsid = pid_nr_in_own_ns(BPF_CORE_READ(sig, pids[PIDTYPE_SID]), 0);
-	h->vpgid = pid_nr_in_own_ns(BPF_CORE_READ(sig, pids[PIDTYPE_PGID]), 0);
-	h->pidns_ino = pidns;
-	h->mntns_ino = BPF_CORE_READ(t, nsproxy, mnt_ns, ns.inum);
-	h->uid = BPF_CORE_READ(cred, euid.val);
-	h->gid = BPF_CORE_READ(cred, egid.val);
-	h->loginuid = bpf_core_field_exists(t->loginuid) ? BPF_CORE_READ(t, loginuid.val) : (__u32)-1;
-	h->cap_effective = read_caps(&cred->cap_effective);
-	h->cap_permitted = read_caps(&cred->cap_permitted);
-	h->cap_inheritable = read_caps(&cred->cap_inheritable);
+	h->ppid = t->real_parent->tgid;
+
+	h->vtid = pid_nr_in_own_ns(tpid, &pidns);
+	h->pidns_ino = pidns ? pidns->ns.inum : 0;
+	h->vpid = pid_nr_in_own_ns(t->group_leader->thread_pid, 0);
+	h->vsid = pid_nr_in_own_ns(sig->pids[PIDTYPE_SID], 0);
+	h->vpgid = pid_nr_in_own_ns(sig->pids[PIDTYPE_PGID], 0);
+	h->mntns_ino = t->nsproxy ? t->nsproxy->mnt_ns->ns.inum : 0;
+	h->uid = cred->euid.val;
+	h->gid = cred->egid.val;
+	h->loginuid = bpf_core_field_exists(t->loginuid) ? t->loginuid.val : (__u32)-1;
+	if (bpf_core_field_exists(cred->cap_effective.val)) {
+		h->cap_effective = cred->cap_effective.val;
+		h->cap_permitted = cred->cap_permitted.val;
+		h->cap_inheritable = cred->cap_inheritable.val;
+	} else {
+		h->cap_effective = read_caps(&cred->cap_effective);
+		h->cap_permitted = read_caps(&cred->cap_permitted);
+		h->cap_inheritable = read_caps(&cred->cap_inheritable);
+	}
 	h->tty = task_tty(t);
 	h->cgroup_id = bpf_get_current_cgroup_id();
 	h->cpu = (__u16)bpf_get_smp_processor_id();

@@ -66,9 +66,9 @@ struct {
 } handlers SEC(".maps");
 
 #if defined(__TARGET_ARCH_x86)
-#define SYSCALL_NR(regs) BPF_CORE_READ(regs, orig_ax)
+#define SYSCALL_NR(regs) ((regs)->orig_ax)
 #elif defined(__TARGET_ARCH_arm64)
-#define SYSCALL_NR(regs) BPF_CORE_READ(regs, syscallno)
+#define SYSCALL_NR(regs) ((regs)->syscallno)
 #else
 #error "the sensor supports x86_64 and arm64"
 #endif
@@ -93,12 +93,12 @@ static __always_inline const struct syscall_desc *desc_of(struct pt_regs *regs)
 
 static __always_inline void syscall_args(struct sensor_hdr *h, struct pt_regs *regs)
 {
-	h->args[0] = PT_REGS_PARM1_CORE_SYSCALL(regs);
-	h->args[1] = PT_REGS_PARM2_CORE_SYSCALL(regs);
-	h->args[2] = PT_REGS_PARM3_CORE_SYSCALL(regs);
-	h->args[3] = PT_REGS_PARM4_CORE_SYSCALL(regs);
-	h->args[4] = PT_REGS_PARM5_CORE_SYSCALL(regs);
-	h->args[5] = PT_REGS_PARM6_CORE_SYSCALL(regs);
+	h->args[0] = PT_REGS_PARM1_SYSCALL(regs);
+	h->args[1] = PT_REGS_PARM2_SYSCALL(regs);
+	h->args[2] = PT_REGS_PARM3_SYSCALL(regs);
+	h->args[3] = PT_REGS_PARM4_SYSCALL(regs);
+	h->args[4] = PT_REGS_PARM5_SYSCALL(regs);
+	h->args[5] = PT_REGS_PARM6_SYSCALL(regs);
 }
 
 static __always_inline __u64 arg_at(const struct sensor_hdr *h, __u8 i)
@@ -152,7 +152,10 @@ static __always_inline void submit(struct scratch_record *r, __u32 var_total)
 	r->hdr.len = len;
 	if (len > sizeof(*r))
 		return;
-	if (bpf_ringbuf_output(&events, r, len, 0))
+	/* Never wake the reader: a wakeup is an IPI (a VM exit on virtual
+	 * machines) and costs more than the capture itself. The reader drains
+	 * the buffer on its own clock instead. */
+	if (bpf_ringbuf_output(&events, r, len, BPF_RB_NO_WAKEUP))
 		count_drop();
 }
 
@@ -210,7 +213,7 @@ int BPF_PROG(sys_exit_dispatch, struct pt_regs *regs, long ret)
 	if (d->handler == SENSOR_H_EXEC_FAIL && ret >= 0)
 		return 0; /* successful execs come from sched_process_exec */
 	if (d->flags & SENSOR_SD_FCNTL_DUP) {
-		__u64 cmd = PT_REGS_PARM2_CORE_SYSCALL(regs);
+		__u64 cmd = PT_REGS_PARM2_SYSCALL(regs);
 
 		if (cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC)
 			return 0;

@@ -58,6 +58,21 @@ struct {
 	__type(value, struct syscall_desc);
 } syscall_table SEC(".maps");
 
+/* open_filter[0] != 0: the open prefilter is on (see open_prefixes). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} open_filter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SENSOR_MAX_PREFIXES);
+	__type(key, __u32);
+	__type(value, struct open_prefix);
+} open_prefixes SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
 	__uint(max_entries, SENSOR_H_COUNT);
@@ -120,19 +135,49 @@ static __always_inline __u64 arg_at(const struct sensor_hdr *h, __u8 i)
 	return 0;
 }
 
-/* Starts a record in this CPU's scratch space with the header filled in. */
-static __always_inline struct scratch_record *begin(__u16 etype, __s64 res)
+static __always_inline struct scratch_record *scratch_record(void)
 {
 	__u32 cpu = bpf_get_smp_processor_id();
-	struct scratch_record *r = bpf_map_lookup_elem(&scratch, &cpu);
 
-	if (!r)
-		return 0;
+	return bpf_map_lookup_elem(&scratch, &cpu);
+}
+
+/* Resets the header of `r` and fills in the event and task context. */
+static __always_inline void begin_in(struct scratch_record *r, __u16 etype, __s64 res)
+{
 	__builtin_memset(&r->hdr, 0, sizeof(r->hdr));
 	r->hdr.etype = etype;
 	r->hdr.res = res;
 	fill_task_context(&r->hdr, bpf_get_current_task_btf());
+}
+
+/* Starts a record in this CPU's scratch space with the header filled in. */
+static __always_inline struct scratch_record *begin(__u16 etype, __s64 res)
+{
+	struct scratch_record *r = scratch_record();
+
+	if (r)
+		begin_in(r, etype, res);
 	return r;
+}
+
+static __always_inline __u64 syscall_arg(struct pt_regs *regs, __u8 i)
+{
+	switch (i) {
+	case 0:
+		return PT_REGS_PARM1_SYSCALL(regs);
+	case 1:
+		return PT_REGS_PARM2_SYSCALL(regs);
+	case 2:
+		return PT_REGS_PARM3_SYSCALL(regs);
+	case 3:
+		return PT_REGS_PARM4_SYSCALL(regs);
+	case 4:
+		return PT_REGS_PARM5_SYSCALL(regs);
+	case 5:
+		return PT_REGS_PARM6_SYSCALL(regs);
+	}
+	return 0;
 }
 
 static __always_inline void count_drop(void)
@@ -243,6 +288,54 @@ int BPF_PROG(handle_args, struct pt_regs *regs, long ret)
 	return 0;
 }
 
+struct prefix_search {
+	const __u8 *path;
+	__u32 path_len;
+	bool found;
+};
+
+static long prefix_step(__u64 idx, void *ctx)
+{
+	struct prefix_search *ps = ctx;
+	__u32 key = idx;
+	const struct open_prefix *p = bpf_map_lookup_elem(&open_prefixes, &key);
+	const __u8 *path = ps->path;
+	__u32 len;
+
+	if (!p || !path)
+		return 1;
+	len = p->len;
+	if (len == 0 || len > sizeof(p->s) || len > ps->path_len)
+		return 0;
+	for (int i = 0; i < sizeof(p->s); i++) {
+		if (i >= len) {
+			ps->found = true;
+			return 1;
+		}
+		if (path[i] != p->s[i])
+			return 0;
+	}
+	ps->found = true;
+	return 1;
+}
+
+/*
+ * The open prefilter: false when the filter is on, `path` (len bytes, in
+ * the scratch record) is absolute and no configured prefix matches it.
+ * Relative paths always pass: only the state tracker knows the cwd.
+ */
+static __always_inline bool open_path_wanted(struct scratch_record *r, __u32 len)
+{
+	__u32 zero = 0;
+	__u32 *on = bpf_map_lookup_elem(&open_filter, &zero);
+	struct prefix_search ps = { .path = r->var, .path_len = len, .found = false };
+
+	if (!on || !*on || len == 0 || r->var[0] != '/')
+		return true;
+	bpf_loop(SENSOR_MAX_PREFIXES, prefix_step, &ps, 0);
+	return ps.found;
+}
+
 /* Syscalls with up to three user path/name strings (open, rename, mount...). */
 SEC("tp_btf/sys_exit")
 int BPF_PROG(handle_paths, struct pt_regs *regs, long ret)
@@ -250,14 +343,24 @@ int BPF_PROG(handle_paths, struct pt_regs *regs, long ret)
 	const struct syscall_desc *d = desc_of(regs);
 	struct scratch_record *r;
 	__u32 off = 0;
+	long n;
 
 	if (!d)
 		return 0;
-	r = begin(d->etype, ret);
+	r = scratch_record();
 	if (!r)
 		return 0;
+	/* The first string goes in before the header so the open prefilter
+	 * can reject the event before any task context is read. */
+	n = bpf_probe_read_user_str(&r->var[0], SENSOR_PATH_MAX,
+				    (const char *)syscall_arg(regs, d->str_arg[0]));
+	off = n > 1 ? n - 1 : 0;
+	if ((d->flags & SENSOR_SD_FD_INFO) && !open_path_wanted(r, off))
+		return 0;
+	begin_in(r, d->etype, ret);
 	syscall_args(&r->hdr, regs);
-	for (int i = 0; i < 3; i++) {
+	r->hdr.var_len[0] = off;
+	for (int i = 1; i < 3; i++) {
 		if (i >= d->nstr)
 			break;
 		off = put_user_str(r, i, off, (const char *)arg_at(&r->hdr, d->str_arg[i]),

@@ -110,6 +110,15 @@ struct sensor_hdr {
 #define SENSOR_ET_EXECVEAT 2
 #define SENSOR_ET_PROCEXIT 7
 
+/* Open prefilter: when enabled, an open-family event with an absolute path
+ * is sent only if the path starts with one of these prefixes. */
+#define SENSOR_MAX_PREFIXES 32
+#define SENSOR_PREFIX_LEN 64
+struct open_prefix {
+	__u8 len; /* 0: unused slot */
+	char s[SENSOR_PREFIX_LEN - 1];
+};
+
 /* exec aux[3] bits */
 #define SENSOR_EXE_MEMFD 0x1
 #define SENSOR_EXE_UPPER 0x2

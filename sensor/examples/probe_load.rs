@@ -2,7 +2,8 @@
 //! while, then prints the probe counters: a load generator's companion for
 //! overhead measurements (`scripts/bench*`).
 //!
-//! Usage: `probe_load <all|unfiltered|execve|TYPE,TYPE...> <seconds>`
+//! Usage: `probe_load <all|unfiltered|TYPE,TYPE...> <seconds> [PREFIX,PREFIX...]`
+//! (the optional third argument turns on the kernel open prefilter).
 
 use falco_sensor::event::EventType;
 use falco_sensor::probe::{Probe, ProbeConfig};
@@ -44,6 +45,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(list) = args.get(3) {
+        let prefixes: Vec<String> = list.split(',').map(str::to_string).collect();
+        if let Err(e) = probe.set_open_prefixes(Some(&prefixes)) {
+            eprintln!("probe_load: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     println!("attached");
     let end = Instant::now() + Duration::from_secs(secs);
     let mut n = 0u64;

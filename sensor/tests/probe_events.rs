@@ -75,6 +75,13 @@ fn memory_cgroup_of(pid: u32) -> String {
         .unwrap()
 }
 
+fn unix_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+}
+
 fn me() -> i64 {
     i64::from(std::process::id())
 }
@@ -498,5 +505,67 @@ fn drops_are_counted_when_buffers_are_too_small() {
         "channel of 1 must overflow: {stats:?}"
     );
     drop(rx);
+    probe.stop();
+}
+
+#[test]
+fn open_prefilter_sends_only_matching_absolute_paths() {
+    if !privileged() {
+        return;
+    }
+    let (probe, rx) = start(&[EventType::Open, EventType::Openat, EventType::Execve]);
+    let dir = tempfile::tempdir().unwrap();
+    let wanted_dir = dir.path().join("wanted");
+    std::fs::create_dir(&wanted_dir).unwrap();
+    let prefix = format!("{}/", wanted_dir.to_str().unwrap());
+    probe.set_open_prefixes(Some(&[prefix.clone()])).unwrap();
+    // Events stamped after this instant were all subject to the prefilter
+    // (the margin covers the boot-to-wall clock offset's error).
+    let filtered_from = unix_ns() + 20_000_000;
+    std::thread::sleep(Duration::from_millis(40));
+    let other = dir.path().join("other.txt");
+    let wanted = wanted_dir.join("file.txt");
+    std::fs::write(&other, b"x").unwrap();
+    std::fs::write(&wanted, b"x").unwrap();
+    let wanted_s = wanted.to_str().unwrap().to_string();
+    let other_s = other.to_str().unwrap().to_string();
+    let mut seen = Vec::new();
+    wait_for(
+        &rx,
+        &mut seen,
+        "open under the prefix",
+        |e| matches!(&e.kind, EventKind::Open { path, .. } if *path == wanted_s),
+    );
+    assert!(
+        !seen
+            .iter()
+            .any(|e| matches!(&e.kind, EventKind::Open { path, .. } if *path == other_s)),
+        "an open outside the prefixes crossed the prefilter"
+    );
+    assert!(
+        seen.iter()
+            .filter(|e| e.ts_ns > filtered_from)
+            .all(|e| match &e.kind {
+                EventKind::Open { path, .. } => !path.starts_with('/') || path.starts_with(&prefix),
+                _ => true,
+            }),
+        "only prefixed absolute paths pass"
+    );
+
+    probe.set_open_prefixes(None).unwrap();
+    std::fs::write(&other, b"y").unwrap();
+    wait_for(
+        &rx,
+        &mut seen,
+        "open after the prefilter is off",
+        |e| matches!(&e.kind, EventKind::Open { path, .. } if *path == other_s),
+    );
+    let too_long = format!("/{}", "a".repeat(80));
+    assert!(probe.set_open_prefixes(Some(&[too_long])).is_err());
+    assert!(
+        probe
+            .set_open_prefixes(Some(&["relative".to_string()]))
+            .is_err()
+    );
     probe.stop();
 }

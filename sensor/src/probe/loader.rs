@@ -3,7 +3,7 @@
 
 use super::skel::{OpenSensorSkel, SensorSkel, SensorSkelBuilder};
 use super::syscalls::{Handler, SyscallDesc};
-use super::{ProbeConfig, ProbeError};
+use super::{MAX_OPEN_PREFIX_LEN, MAX_OPEN_PREFIXES, ProbeConfig, ProbeError};
 use crate::event::EventType;
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{ErrorKind, MapCore, MapFlags, MapHandle, OpenObject};
@@ -132,10 +132,61 @@ pub(super) fn write_interest(
     Ok(())
 }
 
+/// Writes the open prefilter. `None` turns it off (every open is sent).
+/// The switch is turned off while slots change, so a reload can briefly
+/// send more opens than wanted, never fewer.
+pub(super) fn write_open_prefixes(
+    maps: &SharedMaps,
+    prefixes: Option<&[String]>,
+) -> Result<(), ProbeError> {
+    if let Some(list) = prefixes {
+        if list.len() > MAX_OPEN_PREFIXES {
+            return Err(ProbeError::InvalidFilter(format!(
+                "{} open prefixes given, the kernel filter holds {MAX_OPEN_PREFIXES}",
+                list.len()
+            )));
+        }
+        if let Some(p) = list
+            .iter()
+            .find(|p| p.is_empty() || p.len() > MAX_OPEN_PREFIX_LEN || !p.starts_with('/'))
+        {
+            return Err(ProbeError::InvalidFilter(format!(
+                "open prefix `{p}` must be an absolute path of 1 to {MAX_OPEN_PREFIX_LEN} bytes"
+            )));
+        }
+    }
+    let set_switch = |on: bool| {
+        maps.open_filter
+            .update(
+                &0u32.to_ne_bytes(),
+                &u32::from(on).to_ne_bytes(),
+                MapFlags::ANY,
+            )
+            .map_err(|e| bpf_err("updating the open prefilter", e))
+    };
+    set_switch(false)?;
+    let Some(list) = prefixes else {
+        return Ok(());
+    };
+    for slot in 0..MAX_OPEN_PREFIXES {
+        let mut value = [0u8; MAX_OPEN_PREFIX_LEN + 1];
+        if let Some(p) = list.get(slot) {
+            value[0] = p.len() as u8;
+            value[1..=p.len()].copy_from_slice(p.as_bytes());
+        }
+        maps.open_prefixes
+            .update(&(slot as u32).to_ne_bytes(), &value, MapFlags::ANY)
+            .map_err(|e| bpf_err("updating the open prefilter", e))?;
+    }
+    set_switch(true)
+}
+
 /// Handles to the maps other threads touch while the reader owns the skeleton.
 pub(super) struct SharedMaps {
     pub interest: MapHandle,
     pub drops: MapHandle,
+    pub open_filter: MapHandle,
+    pub open_prefixes: MapHandle,
 }
 
 /// Loads and attaches everything; the skeleton borrows `object`.
@@ -158,6 +209,10 @@ pub(super) fn load<'obj>(
             .map_err(|e| bpf_err("duplicating the interest map fd", e))?,
         drops: MapHandle::try_from(&skel.maps.drops)
             .map_err(|e| bpf_err("duplicating the drop counter fd", e))?,
+        open_filter: MapHandle::try_from(&skel.maps.open_filter)
+            .map_err(|e| bpf_err("duplicating the open filter fd", e))?,
+        open_prefixes: MapHandle::try_from(&skel.maps.open_prefixes)
+            .map_err(|e| bpf_err("duplicating the open prefix fd", e))?,
     };
     write_interest(&shared.interest, interest, cfg.filter_enabled)?;
     skel.attach()

@@ -13,6 +13,11 @@ pub mod syscalls;
 
 pub use preflight::{BTF_PATH, KernelInfo, MIN_KERNEL, preflight};
 
+/// Capacity of the kernel's open prefilter (see [`Probe::set_open_prefixes`]).
+pub const MAX_OPEN_PREFIXES: usize = 32;
+/// Longest prefix the open prefilter accepts, in bytes.
+pub const MAX_OPEN_PREFIX_LEN: usize = 63;
+
 #[cfg(not(target_os = "linux"))]
 use crate::event::Event;
 use crate::event::EventType;
@@ -103,6 +108,8 @@ pub enum ProbeError {
         #[source]
         source: std::io::Error,
     },
+    #[error("invalid kernel prefilter: {0}")]
+    InvalidFilter(String),
     #[error("the probe reader thread has stopped")]
     ReaderGone,
 }
@@ -171,6 +178,9 @@ impl Probe {
         Err(ProbeError::NotLinux(std::env::consts::OS))
     }
     pub fn set_interest(&self, _interest: &[EventType]) -> Result<(), ProbeError> {
+        Err(ProbeError::NotLinux(std::env::consts::OS))
+    }
+    pub fn set_open_prefixes(&self, _prefixes: Option<&[String]>) -> Result<(), ProbeError> {
         Err(ProbeError::NotLinux(std::env::consts::OS))
     }
     pub fn stats(&self) -> ProbeStats {

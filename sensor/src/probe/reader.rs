@@ -137,6 +137,16 @@ impl Probe {
         loader::write_interest(&self.maps.interest, interest, self.filter_enabled)
     }
 
+    /// Sets the kernel open prefilter: with `Some(prefixes)`, an
+    /// open/openat/openat2/creat whose path is absolute is sent only if it
+    /// starts with one of the prefixes (relative paths always pass); `None`
+    /// sends every open. At most [`super::MAX_OPEN_PREFIXES`] prefixes of at
+    /// most [`super::MAX_OPEN_PREFIX_LEN`] bytes; derive them from the rules
+    /// and pass `None` when any rule needs opens the prefixes cannot express.
+    pub fn set_open_prefixes(&self, prefixes: Option<&[String]>) -> Result<(), ProbeError> {
+        loader::write_open_prefixes(&self.maps, prefixes)
+    }
+
     /// Current counters.
     pub fn stats(&self) -> ProbeStats {
         self.counters

@@ -58,12 +58,12 @@ struct {
 	__type(value, struct syscall_desc);
 } syscall_table SEC(".maps");
 
-/* open_filter[0] != 0: the open prefilter is on (see open_prefixes). */
+/* open_filter[0].on != 0: the open prefilter is on (see open_prefixes). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, __u32);
+	__type(value, struct open_filter_cfg);
 } open_filter SEC(".maps");
 
 struct {
@@ -305,7 +305,9 @@ static long prefix_step(__u64 idx, void *ctx)
 	if (!p || !path)
 		return 1;
 	len = p->len;
-	if (len == 0 || len > sizeof(p->s) || len > ps->path_len)
+	if (len == 0)
+		return 1; /* slots are filled from the front */
+	if (len > sizeof(p->s) || len > ps->path_len)
 		return 0;
 	for (int i = 0; i < sizeof(p->s); i++) {
 		if (i >= len) {
@@ -327,11 +329,15 @@ static long prefix_step(__u64 idx, void *ctx)
 static __always_inline bool open_path_wanted(struct scratch_record *r, __u32 len)
 {
 	__u32 zero = 0;
-	__u32 *on = bpf_map_lookup_elem(&open_filter, &zero);
+	struct open_filter_cfg *cfg = bpf_map_lookup_elem(&open_filter, &zero);
 	struct prefix_search ps = { .path = r->var, .path_len = len, .found = false };
+	__u8 c;
 
-	if (!on || !*on || len == 0 || r->var[0] != '/')
+	if (!cfg || !cfg->on || len == 0 || r->var[0] != '/')
 		return true;
+	c = r->var[1];
+	if (!(cfg->second_byte[(c >> 6) & 3] & (1ULL << (c & 63))))
+		return false;
 	bpf_loop(SENSOR_MAX_PREFIXES, prefix_step, &ps, 0);
 	return ps.found;
 }

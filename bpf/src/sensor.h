@@ -114,6 +114,14 @@ struct sensor_hdr {
  * is sent only if the path starts with one of these prefixes. */
 #define SENSOR_MAX_PREFIXES 32
 #define SENSOR_PREFIX_LEN 64
+struct open_filter_cfg {
+	__u32 on;
+	__u32 pad;
+	/* Bit c set: some prefix has c as its second byte (the first is '/').
+	 * Rejects most paths without walking the prefix list. */
+	__u64 second_byte[4];
+};
+
 struct open_prefix {
 	__u8 len; /* 0: unused slot */
 	char s[SENSOR_PREFIX_LEN - 1];

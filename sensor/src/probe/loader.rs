@@ -155,19 +155,28 @@ pub(super) fn write_open_prefixes(
             )));
         }
     }
-    let set_switch = |on: bool| {
+    let write_cfg = |on: bool, second_byte: [u64; 4]| {
+        let mut value = [0u8; 40];
+        value[0..4].copy_from_slice(&u32::from(on).to_ne_bytes());
+        for (i, word) in second_byte.iter().enumerate() {
+            value[8 + 8 * i..16 + 8 * i].copy_from_slice(&word.to_ne_bytes());
+        }
         maps.open_filter
-            .update(
-                &0u32.to_ne_bytes(),
-                &u32::from(on).to_ne_bytes(),
-                MapFlags::ANY,
-            )
+            .update(&0u32.to_ne_bytes(), &value, MapFlags::ANY)
             .map_err(|e| bpf_err("updating the open prefilter", e))
     };
-    set_switch(false)?;
+    write_cfg(false, [0; 4])?;
     let Some(list) = prefixes else {
         return Ok(());
     };
+    let mut second_byte = [0u64; 4];
+    for p in list {
+        // A bare "/" matches everything: every second byte is possible.
+        match p.as_bytes().get(1) {
+            Some(&c) => second_byte[usize::from(c >> 6)] |= 1 << (c & 63),
+            None => second_byte = [u64::MAX; 4],
+        }
+    }
     for slot in 0..MAX_OPEN_PREFIXES {
         let mut value = [0u8; MAX_OPEN_PREFIX_LEN + 1];
         if let Some(p) = list.get(slot) {
@@ -178,7 +187,7 @@ pub(super) fn write_open_prefixes(
             .update(&(slot as u32).to_ne_bytes(), &value, MapFlags::ANY)
             .map_err(|e| bpf_err("updating the open prefilter", e))?;
     }
-    set_switch(true)
+    write_cfg(true, second_byte)
 }
 
 /// Handles to the maps other threads touch while the reader owns the skeleton.
@@ -283,5 +292,10 @@ mod tests {
         assert_eq!(offset_of!(D, flags), 7);
         assert_eq!(offset_of!(D, sock_mode), 8);
         assert_eq!(offset_of!(D, exec_argv_arg), 9);
+        type F = super::super::skel::types::open_filter_cfg;
+        assert_eq!(size_of::<F>(), 40);
+        assert_eq!(offset_of!(F, second_byte), 8);
+        type P = super::super::skel::types::open_prefix;
+        assert_eq!(size_of::<P>(), MAX_OPEN_PREFIX_LEN + 1);
     }
 }

@@ -63,8 +63,11 @@ const TEST_RULES: &str = r#"
 
 fn start_sensor(dir: &Path, listener_port: u16) -> Sensor {
     let rules = dir.join("e2e_rules.yaml");
-    std::fs::write(&rules, TEST_RULES.replace("E2E_PORT", &listener_port.to_string()))
-        .expect("write rules");
+    std::fs::write(
+        &rules,
+        TEST_RULES.replace("E2E_PORT", &listener_port.to_string()),
+    )
+    .expect("write rules");
     let grpc = format!("127.0.0.1:{}", free_port());
     let log = dir.join("sensor.log");
     let logf = std::fs::File::create(&log).expect("log file");
@@ -76,7 +79,10 @@ fn start_sensor(dir: &Path, listener_port: u16) -> Sensor {
         .arg(&rules)
         .args(["-o", &format!("grpc.listen={grpc}")])
         .args(["-o", &format!("metrics.listen=127.0.0.1:{}", free_port())])
-        .args(["-o", &format!("rules.writable_dir={}", dir.join("rules.d").display())])
+        .args([
+            "-o",
+            &format!("rules.writable_dir={}", dir.join("rules.d").display()),
+        ])
         .args(["-o", "outputs.stdout.enabled=false"])
         .stdout(Stdio::null())
         .stderr(logf)
@@ -207,19 +213,29 @@ fn host_and_container_actions_become_typed_alerts_over_grpc() {
     assert_eq!(out.exit_code, 0, "cat in container: {out:?}");
     let out = ctr.exec_sync(&["sh", "-c", "echo e2e > /etc/e2e-written"]);
     assert_eq!(out.exit_code, 0, "write in container: {out:?}");
-    let out = ctr.exec_sync(&["sh", "-c", "cp /bin/busybox /bin/e2e-a && mv /bin/e2e-a /bin/e2e-b"]);
+    let out = ctr.exec_sync(&[
+        "sh",
+        "-c",
+        "cp /bin/busybox /bin/e2e-a && mv /bin/e2e-a /bin/e2e-b",
+    ]);
     assert_eq!(out.exit_code, 0, "rename in /bin: {out:?}");
     ctr.exec_tty_input(&["sh"], b"exit\n");
 
-    let short_id = |a: &Alert| a.container.as_ref().map(|c| c.id.clone()).unwrap_or_default();
+    let short_id = |a: &Alert| {
+        a.container
+            .as_ref()
+            .map(|c| c.id.clone())
+            .unwrap_or_default()
+    };
     let in_pod = |a: &Alert| {
         a.kubernetes
             .as_ref()
             .is_some_and(|k| k.namespace == ns && k.pod_name == pod_name)
     };
     let alerts = rt.block_on(collect(&mut client, |al| {
-        find(al, "Read sensitive file untrusted", |a| short_id(a) == "host"
-            && a.process.as_ref().is_some_and(|p| p.ppid == before_pid))
+        find(al, "Read sensitive file untrusted", |a| {
+            short_id(a) == "host" && a.process.as_ref().is_some_and(|p| p.ppid == before_pid)
+        })
         .is_some()
             && find(al, "Read sensitive file untrusted", |a| in_pod(a)).is_some()
             && find(al, "Write below etc", |a| in_pod(a)).is_some()
@@ -244,7 +260,10 @@ fn host_and_container_actions_become_typed_alerts_over_grpc() {
         "the test process is an ancestor: {:?}",
         p.ancestors
     );
-    assert_eq!(host_read.file.as_ref().map(|f| f.path.as_str()), Some("/etc/shadow"));
+    assert_eq!(
+        host_read.file.as_ref().map(|f| f.path.as_str()),
+        Some("/etc/shadow")
+    );
     assert_eq!(host_read.output_fields["container.id"], "host");
     assert_eq!(host_read.output_fields["k8s.ns.name"], "<NA>");
 
@@ -264,7 +283,10 @@ fn host_and_container_actions_become_typed_alerts_over_grpc() {
     );
     assert_eq!(ctr_read.output_fields["k8s.ns.name"], ns);
     assert_eq!(ctr_read.output_fields["k8s.pod.name"], pod_name);
-    assert_eq!(ctr_read.process.as_ref().map(|p| p.name.as_str()), Some("cat"));
+    assert_eq!(
+        ctr_read.process.as_ref().map(|p| p.name.as_str()),
+        Some("cat")
+    );
 
     let write = find(&alerts, "Write below etc", |a| in_pod(a))
         .unwrap_or_else(|| panic!("no write-below-etc alert:\n{all}"));
@@ -298,7 +320,12 @@ fn host_and_container_actions_become_typed_alerts_over_grpc() {
         .into_inner();
     assert!(stats.events_seen > 0);
     assert!(stats.rules_enabled > 0);
-    assert!(stats.rules.iter().any(|r| r.rule == "Write below etc" && r.alerts >= 1));
+    assert!(
+        stats
+            .rules
+            .iter()
+            .any(|r| r.rule == "Write below etc" && r.alerts >= 1)
+    );
     drop(ctr);
     drop(pod);
 }

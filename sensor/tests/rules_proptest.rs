@@ -63,8 +63,8 @@ proptest! {
     fn loader_never_panics_on_generated_rules(cond in condition(), out in "[%a-z.() \\[\\]]{0,24}", prio in "[A-Za-z]{0,8}") {
         let yaml = format!(
             "{PRELUDE}- rule: r\n  desc: d\n  condition: {}\n  output: {}\n  priority: {prio}\n",
-            serde_yaml::to_string(&cond).unwrap().trim_end(),
-            serde_yaml::to_string(&out).unwrap().trim_end(),
+            serde_yaml::to_string(&cond).expect("yaml").trim_end(),
+            serde_yaml::to_string(&out).expect("yaml").trim_end(),
         );
         let _ = load_sources(&[("p.yaml".into(), yaml)], &LoadOptions::default());
     }

@@ -74,7 +74,11 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         "replay: {events} events, {alerts} alerts, {decode_errors} undecodable records in {:.3} s ({:.0} events/s, {:.0} ns/event)",
         secs,
         events as f64 / secs,
-        if events > 0 { secs * 1e9 / events as f64 } else { 0.0 },
+        if events > 0 {
+            secs * 1e9 / events as f64
+        } else {
+            0.0
+        },
     );
     Ok(ExitCode::SUCCESS)
 }

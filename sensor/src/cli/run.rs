@@ -7,14 +7,14 @@ use crate::config::{Config, LineFormat, ProbeSection, StateSection};
 use crate::delivery::{Delivery, DeliveryHandle};
 use crate::event::EventType;
 use crate::metrics::SensorCounters;
+use crate::pipeline::cri_runtime::CriRuntime;
 use crate::pipeline::internal::{self, DropWatch};
 use crate::pipeline::{Detector, RulesSource, Shared, interest};
 use crate::probe::{self, Probe, ProbeConfig};
-use crate::pipeline::cri_runtime::CriRuntime;
 use crate::respond::{RecordSink, Responder, ResponderDeps, ResponseConfig, ResponseReport};
 use crate::state::{StateConfig, StateTracker};
-use falco_proto::v1::RunActionRequest;
 use anyhow::Context;
+use falco_proto::v1::RunActionRequest;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -162,9 +162,11 @@ impl Loop<'_> {
             .last_drop_alert
             .is_none_or(|t| t.elapsed() >= DROP_ALERT_INTERVAL);
         if may_alert
-            && let Some(alert) =
-                self.drops
-                    .check(stats.kernel_drops, stats.userspace_drops, stats.events_received)
+            && let Some(alert) = self.drops.check(
+                stats.kernel_drops,
+                stats.userspace_drops,
+                stats.events_received,
+            )
         {
             tracing::warn!("{}", alert.output);
             self.delivery.publish(alert);
@@ -229,9 +231,8 @@ fn start_responder(
                     req.alert_seq
                 ))
             })?;
-            let handle = tokio::runtime::Handle::try_current().map_err(|_| {
-                tonic::Status::internal("RunAction called outside the API runtime")
-            })?;
+            let handle = tokio::runtime::Handle::try_current()
+                .map_err(|_| tonic::Status::internal("RunAction called outside the API runtime"))?;
             Ok(tokio::task::block_in_place(|| {
                 handle.block_on(r.run_manual(&alert, &req.action, &req.reason))
             }))

@@ -17,7 +17,12 @@ fn now_ns() -> i64 {
         .unwrap_or(0)
 }
 
-fn internal_alert(rule: &str, priority: Priority, output: String, extra: Vec<(&str, String)>) -> Alert {
+fn internal_alert(
+    rule: &str,
+    priority: Priority,
+    output: String,
+    extra: Vec<(&str, String)>,
+) -> Alert {
     let mut fields: std::collections::HashMap<String, String> = MANDATORY_OUTPUT_FIELDS
         .iter()
         .map(|f| {

@@ -127,11 +127,7 @@ fn yaml_files_in(dir: &Path) -> Result<Vec<PathBuf>, RulesSourceError> {
     let mut files: Vec<PathBuf> = rd
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
-            p.is_file()
-                && matches!(
-                    p.extension().and_then(|e| e.to_str()),
-                    Some("yaml" | "yml")
-                )
+            p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
         })
         .collect();
     files.sort();
@@ -183,10 +179,18 @@ mod tests {
         let files = src.files().unwrap();
         assert_eq!(
             files,
-            vec![conf.join("a.yml"), conf.join("b.yaml"), writable.join("tuning.yaml")]
+            vec![
+                conf.join("a.yml"),
+                conf.join("b.yaml"),
+                writable.join("tuning.yaml")
+            ]
         );
         let loaded = src.load().unwrap();
-        let names: Vec<_> = loaded.ruleset.rules().map(|r| r.name().to_string()).collect();
+        let names: Vec<_> = loaded
+            .ruleset
+            .rules()
+            .map(|r| r.name().to_string())
+            .collect();
         assert_eq!(names, vec!["a", "b", "t"]);
     }
 

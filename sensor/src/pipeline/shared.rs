@@ -273,7 +273,11 @@ mod tests {
             content: "- rule: Bad\n  desc: d\n  condition: no.such.field = 1\n  output: o\n  priority: NOTICE\n".into(),
         });
         assert!(!resp.applied);
-        assert!(resp.errors[0].contains("no.such.field"), "{:?}", resp.errors);
+        assert!(
+            resp.errors[0].contains("no.such.field"),
+            "{:?}",
+            resp.errors
+        );
         assert_eq!(s.generation(), before);
         assert!(!dir.path().join("rules.d/broken.yaml").exists());
         assert_eq!(s.counters.rule_reload_failures.load(Ordering::Relaxed), 1);

@@ -21,9 +21,9 @@ cargo fmt --all -- --check
 log "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-log "cargo build (binaries used by the e2e tests)"
-cargo build --workspace --locked --bins
-
+# `cargo test` also builds the binaries (target/debug/falco-sensor and
+# falco-console) that the e2e scripts below run, with the same features, so
+# nothing is compiled twice.
 log "cargo test"
 cargo test --workspace --locked --no-fail-fast
 

@@ -73,7 +73,7 @@ struct ConnArgs {
     #[arg(long, global = true)]
     kubeconfig: Option<PathBuf>,
     /// Namespace of the sensor DaemonSet.
-    #[arg(long, global = true, default_value = "falco")]
+    #[arg(long, global = true, default_value = "falco-sensor")]
     namespace: String,
     /// Label selector of the sensor pods.
     #[arg(

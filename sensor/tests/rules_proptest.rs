@@ -43,7 +43,8 @@ fn condition() -> impl Strategy<Value = String> {
     prop::collection::vec(token(), 0..24).prop_map(|t| t.join(" "))
 }
 
-const PRELUDE: &str = "- list: l\n  items: [a, b]\n- macro: some_macro\n  condition: evt.type = open\n";
+const PRELUDE: &str =
+    "- list: l\n  items: [a, b]\n- macro: some_macro\n  condition: evt.type = open\n";
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]

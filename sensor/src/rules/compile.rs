@@ -49,6 +49,8 @@ pub struct Context<'a> {
     pub unknown_evttypes: Vec<String>,
     /// Every field (as written, `name[arg]`) referenced, in first-use order.
     pub fields_seen: Vec<String>,
+    /// Memo slot of each macro used so far.
+    memo_slots: HashMap<String, u32>,
 }
 
 impl<'a> Context<'a> {
@@ -63,6 +65,7 @@ impl<'a> Context<'a> {
             used_lists: HashSet::new(),
             unknown_evttypes: Vec::new(),
             fields_seen: Vec::new(),
+            memo_slots: HashMap::new(),
         }
     }
 
@@ -110,7 +113,9 @@ impl<'a> Context<'a> {
                 stack.push(name.clone());
                 let r = self.expr(&body.expr, stack);
                 stack.pop();
-                r
+                let next = u32::try_from(self.memo_slots.len()).unwrap_or(u32::MAX);
+                let slot = *self.memo_slots.entry(name.clone()).or_insert(next);
+                Ok(Pred::Memo(slot, Box::new(r?)))
             }
             Expr::Check(c) => self.check(c).map_err(|(offset, kind)| CompileError {
                 in_macro,
@@ -505,6 +510,7 @@ pub fn event_types(p: &Pred, negated: bool) -> TypeSet {
         }
         Pred::Check(_) => TypeSet::all(),
         Pred::Not(inner) => event_types(inner, !negated),
+        Pred::Memo(_, inner) => event_types(inner, negated),
         Pred::And(items) | Pred::Or(items) => {
             let conj = matches!(p, Pred::And(_)) != negated;
             let mut acc = if conj { TypeSet::all() } else { TypeSet::EMPTY };

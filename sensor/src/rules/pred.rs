@@ -44,7 +44,7 @@ impl Hasher for Fnv {
 
 pub type FastSet<T> = HashSet<T, BuildHasherDefault<Fnv>>;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Pred {
     True,
     False,
@@ -54,6 +54,53 @@ pub enum Pred {
     /// `evt.type = x`, `evt.type in (...)`, `evt.type != x` as a bit set.
     EvtType(TypeSet),
     Check(Box<CheckPred>),
+    /// A macro's body: its result is computed once per event and reused by
+    /// every rule that uses the macro (slot numbers are per macro name).
+    Memo(u32, Box<Pred>),
+}
+
+/// Per-event macro results: two bits per slot (known, value), on the
+/// stack so evaluation does not allocate. Slots past the capacity are
+/// simply not memoized.
+pub struct Memo {
+    known: [u64; MEMO_WORDS],
+    value: [u64; MEMO_WORDS],
+}
+
+const MEMO_WORDS: usize = 32;
+
+impl Memo {
+    pub fn new() -> Memo {
+        Memo {
+            known: [0; MEMO_WORDS],
+            value: [0; MEMO_WORDS],
+        }
+    }
+
+    fn get(&self, slot: u32) -> Option<bool> {
+        let (w, b) = ((slot / 64) as usize, slot % 64);
+        let known = self.known.get(w)?;
+        if known & (1 << b) == 0 {
+            return None;
+        }
+        Some(self.value[w] & (1 << b) != 0)
+    }
+
+    fn set(&mut self, slot: u32, v: bool) {
+        let (w, b) = ((slot / 64) as usize, slot % 64);
+        if w < MEMO_WORDS {
+            self.known[w] |= 1 << b;
+            if v {
+                self.value[w] |= 1 << b;
+            }
+        }
+    }
+}
+
+impl Default for Memo {
+    fn default() -> Self {
+        Memo::new()
+    }
 }
 
 /// A field, as transformers see it.
@@ -66,7 +113,7 @@ pub struct Operand {
     pub ftype: FieldType,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct CheckPred {
     pub lhs: Operand,
     pub test: Test,
@@ -178,7 +225,7 @@ impl Cmp {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Test {
     Exists,
     Str {
@@ -210,15 +257,93 @@ pub enum Test {
 
 impl Pred {
     /// Evaluates the predicate for one event.
-    pub fn eval(&self, ev: &Event, st: &dyn StateView) -> bool {
+    pub fn eval(&self, ev: &Event, st: &dyn StateView, memo: &mut Memo) -> bool {
         match self {
             Pred::True => true,
             Pred::False => false,
-            Pred::And(items) => items.iter().all(|p| p.eval(ev, st)),
-            Pred::Or(items) => items.iter().any(|p| p.eval(ev, st)),
-            Pred::Not(inner) => !inner.eval(ev, st),
+            Pred::And(items) => items.iter().all(|p| p.eval(ev, st, memo)),
+            Pred::Or(items) => items.iter().any(|p| p.eval(ev, st, memo)),
+            Pred::Not(inner) => !inner.eval(ev, st, memo),
             Pred::EvtType(set) => set.contains(ev.etype),
             Pred::Check(c) => c.eval(ev, st),
+            Pred::Memo(slot, inner) => match memo.get(*slot) {
+                Some(v) => v,
+                None => {
+                    let v = inner.eval(ev, st, memo);
+                    memo.set(*slot, v);
+                    v
+                }
+            },
+        }
+    }
+
+    /// The predicate for events of type `t` only: `evt.type` checks become
+    /// constants, which then fold away (most of a rule's macros test
+    /// event types, so this prunes most of the tree).
+    pub fn specialize(&self, t: crate::event::EventType) -> Pred {
+        match self {
+            Pred::EvtType(set) => {
+                if set.contains(t) {
+                    Pred::True
+                } else {
+                    Pred::False
+                }
+            }
+            Pred::And(items) => Pred::And(items.iter().map(|p| p.specialize(t)).collect()),
+            Pred::Or(items) => Pred::Or(items.iter().map(|p| p.specialize(t)).collect()),
+            Pred::Not(inner) => Pred::Not(Box::new(inner.specialize(t))),
+            Pred::Memo(slot, inner) => Pred::Memo(*slot, Box::new(inner.specialize(t))),
+            Pred::True | Pred::False | Pred::Check(_) => self.clone(),
+        }
+    }
+
+    /// Folds constants, flattens nested `and`/`or`, removes double
+    /// negation and memo wrappers around constants.
+    pub fn simplify(self) -> Pred {
+        match self {
+            Pred::Not(inner) => match inner.simplify() {
+                Pred::True => Pred::False,
+                Pred::False => Pred::True,
+                Pred::Not(x) => *x,
+                other => Pred::Not(Box::new(other)),
+            },
+            Pred::Memo(slot, inner) => match inner.simplify() {
+                c @ (Pred::True | Pred::False | Pred::EvtType(_)) => c,
+                other => Pred::Memo(slot, Box::new(other)),
+            },
+            Pred::And(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for p in items.into_vec() {
+                    match p.simplify() {
+                        Pred::True => {}
+                        Pred::False => return Pred::False,
+                        Pred::And(inner) => out.extend(inner.into_vec()),
+                        other => out.push(other),
+                    }
+                }
+                match out.len() {
+                    0 => Pred::True,
+                    1 => out.pop().unwrap_or(Pred::True),
+                    _ => Pred::And(out.into_boxed_slice()),
+                }
+            }
+            Pred::Or(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for p in items.into_vec() {
+                    match p.simplify() {
+                        Pred::False => {}
+                        Pred::True => return Pred::True,
+                        Pred::Or(inner) => out.extend(inner.into_vec()),
+                        other => out.push(other),
+                    }
+                }
+                match out.len() {
+                    0 => Pred::False,
+                    1 => out.pop().unwrap_or(Pred::False),
+                    _ => Pred::Or(out.into_boxed_slice()),
+                }
+            }
+            other => other,
         }
     }
 }

@@ -6,7 +6,7 @@
 use super::ast::{Check, Expr, FieldExpr, Literal, Op, Rhs, Transformer};
 use super::glob::Glob;
 use super::parse::unquote_item;
-use super::pred::{CheckPred, Cmp, FastSet, IpNet, Operand, Pred, StrOp, Test};
+use super::pred::{CheckPred, Cmp, FastSet, IpNet, NO_SLOT, Operand, Pred, StrOp, Test};
 use super::typeset::TypeSet;
 use crate::event::EventType;
 use crate::rules::fields::{self, FieldError, FieldType};
@@ -51,6 +51,8 @@ pub struct Context<'a> {
     pub fields_seen: Vec<String>,
     /// Memo slot of each macro used so far.
     memo_slots: HashMap<String, u32>,
+    /// Value cache slot of each untransformed field.
+    field_slots: HashMap<fields::FieldSpec, u16>,
 }
 
 impl<'a> Context<'a> {
@@ -66,6 +68,7 @@ impl<'a> Context<'a> {
             unknown_evttypes: Vec::new(),
             fields_seen: Vec::new(),
             memo_slots: HashMap::new(),
+            field_slots: HashMap::new(),
         }
     }
 
@@ -196,10 +199,17 @@ impl<'a> Context<'a> {
                 _ => FieldType::Str,
             };
         }
+        let slot = if transforms.is_empty() {
+            let next = u16::try_from(self.field_slots.len()).unwrap_or(NO_SLOT);
+            *self.field_slots.entry(spec.clone()).or_insert(next)
+        } else {
+            NO_SLOT
+        };
         Ok(Operand {
             spec,
             transforms,
             ftype,
+            slot,
         })
     }
 

@@ -59,22 +59,58 @@ pub enum Pred {
     Memo(u32, Box<Pred>),
 }
 
-/// Per-event macro results: two bits per slot (known, value), on the
-/// stack so evaluation does not allocate. Slots past the capacity are
-/// simply not memoized.
-pub struct Memo {
+/// Per-event scratch space, on the stack so evaluation does not allocate:
+/// macro results (two bits per slot: known, value) and the values of
+/// fields already extracted for this event, so a field many rules test
+/// (`fd.name`, `proc.name`) is extracted once. Slots past the capacities
+/// are simply not cached.
+pub struct Memo<'a> {
     known: [u64; MEMO_WORDS],
     value: [u64; MEMO_WORDS],
+    fields: [Option<(u16, Option<Value<'a>>)>; FIELD_CACHE],
+    nfields: usize,
 }
 
 const MEMO_WORDS: usize = 32;
+const FIELD_CACHE: usize = 24;
 
-impl Memo {
-    pub fn new() -> Memo {
+/// Operand slot meaning "do not cache" (transformed operands).
+pub const NO_SLOT: u16 = u16::MAX;
+
+impl<'a> Memo<'a> {
+    pub fn new() -> Memo<'a> {
         Memo {
             known: [0; MEMO_WORDS],
             value: [0; MEMO_WORDS],
+            fields: [const { None }; FIELD_CACHE],
+            nfields: 0,
         }
+    }
+
+    /// The operand's value for this event, extracted at most once.
+    fn field(&mut self, op: &Operand, ev: &'a Event, st: &'a dyn StateView) -> Option<&Value<'a>> {
+        let pos = self.fields[..self.nfields]
+            .iter()
+            .position(|e| matches!(e, Some((s, _)) if *s == op.slot));
+        let idx = match pos {
+            Some(i) => i,
+            None if self.nfields < FIELD_CACHE => {
+                let i = self.nfields;
+                self.fields[i] = Some((op.slot, fields::extract(&op.spec, ev, st)));
+                self.nfields += 1;
+                i
+            }
+            None => return None,
+        };
+        self.fields[idx].as_ref().and_then(|(_, v)| v.as_ref())
+    }
+
+    fn has_room(&self, slot: u16) -> bool {
+        self.nfields < FIELD_CACHE
+            || self
+                .fields
+                .iter()
+                .any(|e| matches!(e, Some((s, _)) if *s == slot))
     }
 
     fn get(&self, slot: u32) -> Option<bool> {
@@ -97,7 +133,7 @@ impl Memo {
     }
 }
 
-impl Default for Memo {
+impl Default for Memo<'_> {
     fn default() -> Self {
         Memo::new()
     }
@@ -111,6 +147,8 @@ pub struct Operand {
     pub transforms: Vec<Transformer>,
     /// The field's type after the transformers.
     pub ftype: FieldType,
+    /// Per-event value cache slot ([`NO_SLOT`] when transformed).
+    pub slot: u16,
 }
 
 #[derive(Debug, Clone)]
@@ -257,7 +295,7 @@ pub enum Test {
 
 impl Pred {
     /// Evaluates the predicate for one event.
-    pub fn eval(&self, ev: &Event, st: &dyn StateView, memo: &mut Memo) -> bool {
+    pub fn eval<'a>(&self, ev: &'a Event, st: &'a dyn StateView, memo: &mut Memo<'a>) -> bool {
         match self {
             Pred::True => true,
             Pred::False => false,
@@ -265,7 +303,7 @@ impl Pred {
             Pred::Or(items) => items.iter().any(|p| p.eval(ev, st, memo)),
             Pred::Not(inner) => !inner.eval(ev, st, memo),
             Pred::EvtType(set) => set.contains(ev.etype),
-            Pred::Check(c) => c.eval(ev, st),
+            Pred::Check(c) => c.eval(ev, st, memo),
             Pred::Memo(slot, inner) => match memo.get(*slot) {
                 Some(v) => v,
                 None => {
@@ -416,14 +454,24 @@ fn transform(t: Transformer, v: Value<'_>) -> Option<Value<'_>> {
 }
 
 impl CheckPred {
-    fn eval(&self, ev: &Event, st: &dyn StateView) -> bool {
-        let Some(v) = self.lhs.value(ev, st) else {
-            return false;
-        };
+    fn eval<'a>(&self, ev: &'a Event, st: &'a dyn StateView, memo: &mut Memo<'a>) -> bool {
+        if self.lhs.slot != NO_SLOT && memo.has_room(self.lhs.slot) {
+            return match memo.field(&self.lhs, ev, st) {
+                Some(v) => self.test_value(v, ev, st),
+                None => false,
+            };
+        }
+        match self.lhs.value(ev, st) {
+            Some(v) => self.test_value(&v, ev, st),
+            None => false,
+        }
+    }
+
+    fn test_value(&self, v: &Value<'_>, ev: &Event, st: &dyn StateView) -> bool {
         if let Test::Exists = self.test {
             return true;
         }
-        let hit = match &v {
+        let hit = match v {
             Value::List(items) => {
                 if self.all_elements {
                     !items.is_empty() && items.iter().all(|i| self.test.matches(i, ev, st))

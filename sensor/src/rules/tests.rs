@@ -765,3 +765,36 @@ fn bad_priority_and_bad_shapes_are_schema_errors() {
         "Schema",
     );
 }
+
+#[test]
+fn shared_macros_are_evaluated_consistently_across_rules() {
+    // The same macro is used positively, negated and nested; its per-event
+    // memo must give every rule the same answer a fresh evaluation would.
+    let yaml = "- macro: etc\n  condition: fd.name startswith /etc\n- macro: bash\n  condition: proc.name = bash and etc\n".to_string()
+        + &rule("pos", "evt.type = openat and etc")
+        + &rule("neg", "evt.type = openat and not etc")
+        + &rule("nested", "evt.type = openat and (bash or proc.name = cat)")
+        + &rule("other_type", "evt.type = connect and etc");
+    let opts = LoadOptions {
+        rule_matching: RuleMatching::All,
+        ..LoadOptions::default()
+    };
+    let rs = load_with(&yaml, &opts).ruleset;
+    let st = state();
+    assert_eq!(
+        matched(&rs, &bash_open("/etc/passwd"), &st),
+        ["pos", "nested"]
+    );
+    assert_eq!(matched(&rs, &bash_open("/tmp/x"), &st), ["neg"]);
+    assert_eq!(
+        matched(&rs, &open_event(300, "cat", "/tmp/x", 0, 1), &st),
+        ["neg", "nested"]
+    );
+    // The connect-only rule is not in the openat bucket at all.
+    assert_eq!(
+        rs.event_types(),
+        [EventType::Openat, EventType::Connect]
+            .into_iter()
+            .collect()
+    );
+}

@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+pub mod list_fields;
 pub mod validate;
 
 /// Runtime security sensor: eBPF probes + Falco rules + alert delivery.
@@ -82,8 +83,9 @@ pub struct ValidateArgs {
 /// Runs the chosen subcommand.
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::ListFields => list_fields::run(),
         Command::Validate(args) => validate::run(&args),
-        Command::Run(_) | Command::Record(_) | Command::Replay(_) | Command::ListFields => {
+        Command::Run(_) | Command::Record(_) | Command::Replay(_) => {
             anyhow::bail!("this subcommand is not built yet in this version")
         }
     }

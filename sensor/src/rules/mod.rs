@@ -6,9 +6,11 @@
 //! turns condition text into an [`ast`], [`compile`] resolves macros, lists
 //! and fields into [`pred`] trees, and [`engine`] indexes and evaluates them.
 
+pub mod alert;
 pub mod ast;
 pub mod cache;
 pub mod compile;
+pub mod defaults;
 pub mod engine;
 pub mod error;
 pub mod fields;
@@ -20,6 +22,7 @@ pub mod pred;
 pub mod typeset;
 pub mod yaml;
 
+pub use defaults::default_rules_yaml;
 pub use engine::{
     CompiledRuleView, LoadOptions, LoadSummary, LoadedRules, RuleId, RuleInfoView, RuleMatch,
     RuleMatching, RuleSet, load_files, load_sources,

@@ -302,6 +302,27 @@ impl RuleSet {
             .unwrap_or_default()
     }
 
+    /// The typed alert for a match (`seq` 0 and `hostname` empty: the
+    /// alert bus fills them).
+    pub fn build_alert(
+        &self,
+        m: &RuleMatch,
+        ev: &Event,
+        st: &dyn StateView,
+    ) -> falco_proto::v1::Alert {
+        let Some(r) = self.rule(m.rule) else {
+            return falco_proto::v1::Alert::default();
+        };
+        let rule = super::alert::AlertRule {
+            name: r.name(),
+            priority: r.priority(),
+            tags: r.tags(),
+            output: r.render_output(ev, st),
+            output_fields: r.output_fields(ev, st),
+        };
+        super::alert::build_alert(&rule, ev, st)
+    }
+
     /// `(field, value)` for every field of the matched rule's output and condition.
     pub fn output_fields(
         &self,

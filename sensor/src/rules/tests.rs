@@ -798,3 +798,26 @@ fn shared_macros_are_evaluated_consistently_across_rules() {
             .collect()
     );
 }
+
+#[test]
+fn build_alert_carries_rule_output_and_fields() {
+    let yaml = "- rule: r\n  desc: d\n  condition: fd.name = /etc/passwd\n  output: \"read %fd.name by %proc.name\"\n  priority: ERROR\n  tags: [t1]\n";
+    let rs = load(yaml).ruleset;
+    let st = state();
+    let ev = bash_open("/etc/passwd");
+    let mut out = Vec::new();
+    rs.evaluate(&ev, &st, &mut out);
+    let alert = rs.build_alert(&out[0], &ev, &st);
+    assert_eq!(alert.rule, "r");
+    assert_eq!(alert.output, "read /etc/passwd by bash");
+    assert_eq!(alert.priority, Priority::Error as i32);
+    assert_eq!(alert.tags, ["t1"]);
+    assert_eq!(
+        alert.output_fields.get("fd.name").map(String::as_str),
+        Some("/etc/passwd")
+    );
+    assert_eq!(
+        alert.output_fields.get("k8s.pod.name").map(String::as_str),
+        Some("web-0")
+    );
+}

@@ -10,13 +10,14 @@ use std::cell::Cell;
 const SLOTS: usize = 8;
 
 type ThreadSlot<'s> = Cell<Option<(i64, Option<&'s ThreadInfo>)>>;
+type FdSlot<'s> = Cell<Option<((i64, i64), Option<&'s FdInfo>)>>;
 
 pub struct CachedView<'s> {
     inner: &'s dyn StateView,
     threads: [ThreadSlot<'s>; SLOTS],
     processes: [ThreadSlot<'s>; SLOTS],
     container: Cell<Option<&'s ContainerInfo>>,
-    fd: Cell<Option<((i64, i64), Option<&'s FdInfo>)>>,
+    fd: FdSlot<'s>,
 }
 
 impl<'s> CachedView<'s> {

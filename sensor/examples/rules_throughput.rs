@@ -1,5 +1,5 @@
 //! Single-thread rule evaluation throughput with the three upstream Falco
-//! rulesets loaded: a realistic event mix (an execve in a container, an
+//! rulesets and our default ruleset loaded: a realistic event mix (an execve in a container, an
 //! openat of /etc/passwd, a connect, a read-only open of a library) is
 //! evaluated repeatedly; prints thread CPU ns/event and heap allocations
 //! per event.
@@ -12,7 +12,7 @@
 use falco_sensor::event::{
     Event, EventKind, EventType, ExeFileInfo, L4Proto, SockAddr, SockTuple, TaskContext,
 };
-use falco_sensor::rules::{LoadOptions, RuleMatching, load_files};
+use falco_sensor::rules::{LoadOptions, RuleMatching, default_rules_yaml, load_sources};
 use falco_sensor::state::{ContainerInfo, MemoryState, PodInfo, ThreadInfo};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::PathBuf;
@@ -202,17 +202,28 @@ fn events() -> Vec<Event> {
 
 fn main() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/compat/falco-rules");
-    let files: Vec<PathBuf> = [
+    let mut sources = Vec::new();
+    for f in [
         "falco_rules.yaml",
         "falco-incubating_rules.yaml",
         "falco-sandbox_rules.yaml",
-    ]
-    .iter()
-    .map(|f| dir.join(f))
-    .collect();
+    ] {
+        let path: PathBuf = dir.join(f);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => sources.push((path.display().to_string(), text)),
+            Err(e) => {
+                eprintln!("{}: {e}", path.display());
+                std::process::exit(1);
+            }
+        }
+    }
+    sources.push((
+        "falco-sensor_rules.yaml".to_string(),
+        default_rules_yaml().to_string(),
+    ));
     let t0 = Instant::now();
-    let loaded = match load_files(
-        &files,
+    let loaded = match load_sources(
+        &sources,
         &LoadOptions {
             rule_matching: RuleMatching::All,
             ..LoadOptions::default()

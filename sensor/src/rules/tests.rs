@@ -821,3 +821,13 @@ fn build_alert_carries_rule_output_and_fields() {
         Some("web-0")
     );
 }
+
+#[test]
+fn positions_count_characters_in_non_ascii_files() {
+    let yaml = "# règles é ü ✓\n- rule: r\n  desc: \"détection ✓\"\n  condition: fd.name = \"é✓\" and proc.nme = x\n  output: o\n  priority: WARNING\n";
+    let e = load_err(yaml);
+    assert_eq!((e.location.line, e.location.col), (4, 33), "{e}");
+    let yaml = "- rule: r\n  desc: d\n  condition: 'fd.name = \"ü\" and proc.nme = x'\n  output: o\n  priority: WARNING\n";
+    let e = load_err(yaml);
+    assert_eq!((e.location.line, e.location.col), (3, 33), "{e}");
+}

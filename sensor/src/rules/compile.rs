@@ -12,6 +12,10 @@ use crate::event::EventType;
 use crate::rules::fields::{self, FieldError, FieldType};
 use std::collections::{HashMap, HashSet};
 
+/// Macro nesting bound: keeps compile and evaluation recursion (and so the
+/// stack of whatever thread evaluates rules) small on hostile files.
+const MAX_MACRO_DEPTH: usize = 32;
+
 /// What a compile error is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CompileErrorKind {
@@ -107,6 +111,11 @@ impl<'a> Context<'a> {
                 let Some(body) = self.macros.get(name) else {
                     return Err(err(CompileErrorKind::UnknownMacro(name.clone())));
                 };
+                if stack.len() >= MAX_MACRO_DEPTH {
+                    return Err(err(CompileErrorKind::Recursion(format!(
+                        "macros nested deeper than {MAX_MACRO_DEPTH} levels at {name:?}"
+                    ))));
+                }
                 if stack.contains(name) {
                     let mut chain = stack.clone();
                     chain.push(name.clone());

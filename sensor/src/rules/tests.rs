@@ -831,3 +831,22 @@ fn positions_count_characters_in_non_ascii_files() {
     let e = load_err(yaml);
     assert_eq!((e.location.line, e.location.col), (3, 33), "{e}");
 }
+
+#[test]
+fn deeply_chained_macros_are_an_error_not_a_stack_overflow() {
+    let mut yaml = String::from("- macro: m0\n  condition: fd.name = x\n");
+    for i in 1..5000 {
+        yaml.push_str(&format!("- macro: m{i}\n  condition: m{}\n", i - 1));
+    }
+    yaml.push_str(&rule("r", "evt.type = openat and m4999"));
+    let e = load_err(&yaml);
+    assert!(matches!(e.kind, ErrorKind::Recursion(_)), "{e}");
+    // Realistic nesting still works.
+    let mut yaml = String::from("- macro: m0\n  condition: fd.name = /x\n");
+    for i in 1..20 {
+        yaml.push_str(&format!("- macro: m{i}\n  condition: m{}\n", i - 1));
+    }
+    yaml.push_str(&rule("r", "evt.type = openat and m19"));
+    let rs = load(&yaml).ruleset;
+    assert_eq!(matched(&rs, &bash_open("/x"), &state()), ["r"]);
+}

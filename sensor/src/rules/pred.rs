@@ -67,12 +67,18 @@ pub enum Pred {
 pub struct Memo<'a> {
     known: [u64; MEMO_WORDS],
     value: [u64; MEMO_WORDS],
-    fields: [Option<(u16, Option<Value<'a>>)>; FIELD_CACHE],
-    nfields: usize,
+    /// Field slot -> 1 + index into `values` (0: not extracted yet).
+    field_pos: [u8; FIELD_SLOTS],
+    values: [Option<Value<'a>>; FIELD_CACHE],
+    nvalues: usize,
 }
 
 const MEMO_WORDS: usize = 32;
-const FIELD_CACHE: usize = 24;
+/// Field slots with a direct-mapped cache entry; fields past it are
+/// extracted every time.
+const FIELD_SLOTS: usize = 256;
+/// Distinct fields cached per event.
+const FIELD_CACHE: usize = 32;
 
 /// Operand slot meaning "do not cache" (transformed operands).
 pub const NO_SLOT: u16 = u16::MAX;
@@ -82,35 +88,37 @@ impl<'a> Memo<'a> {
         Memo {
             known: [0; MEMO_WORDS],
             value: [0; MEMO_WORDS],
-            fields: [const { None }; FIELD_CACHE],
-            nfields: 0,
+            field_pos: [0; FIELD_SLOTS],
+            values: [const { None }; FIELD_CACHE],
+            nvalues: 0,
         }
     }
 
-    /// The operand's value for this event, extracted at most once.
-    fn field(&mut self, op: &Operand, ev: &'a Event, st: &'a dyn StateView) -> Option<&Value<'a>> {
-        let pos = self.fields[..self.nfields]
-            .iter()
-            .position(|e| matches!(e, Some((s, _)) if *s == op.slot));
-        let idx = match pos {
-            Some(i) => i,
-            None if self.nfields < FIELD_CACHE => {
-                let i = self.nfields;
-                self.fields[i] = Some((op.slot, fields::extract(&op.spec, ev, st)));
-                self.nfields += 1;
-                i
-            }
-            None => return None,
+    /// The operand's value for this event, extracted at most once;
+    /// `Err(())` when the operand cannot be cached (caller extracts).
+    fn field(
+        &mut self,
+        op: &Operand,
+        ev: &'a Event,
+        st: &'a dyn StateView,
+    ) -> Result<Option<&Value<'a>>, ()> {
+        let slot = usize::from(op.slot);
+        let Some(pos) = self.field_pos.get(slot).copied() else {
+            return Err(());
         };
-        self.fields[idx].as_ref().and_then(|(_, v)| v.as_ref())
-    }
-
-    fn has_room(&self, slot: u16) -> bool {
-        self.nfields < FIELD_CACHE
-            || self
-                .fields
-                .iter()
-                .any(|e| matches!(e, Some((s, _)) if *s == slot))
+        let idx = if pos != 0 {
+            usize::from(pos) - 1
+        } else if self.nvalues < FIELD_CACHE {
+            let i = self.nvalues;
+            self.values[i] = fields::extract(&op.spec, ev, st);
+            self.nvalues += 1;
+            // i < FIELD_CACHE (32) always fits a u8.
+            self.field_pos[slot] = (i + 1) as u8;
+            i
+        } else {
+            return Err(());
+        };
+        Ok(self.values[idx].as_ref())
     }
 
     fn get(&self, slot: u32) -> Option<bool> {
@@ -455,8 +463,8 @@ fn transform(t: Transformer, v: Value<'_>) -> Option<Value<'_>> {
 
 impl CheckPred {
     fn eval<'a>(&self, ev: &'a Event, st: &'a dyn StateView, memo: &mut Memo<'a>) -> bool {
-        if self.lhs.slot != NO_SLOT && memo.has_room(self.lhs.slot) {
-            return match memo.field(&self.lhs, ev, st) {
+        if let Ok(cached) = memo.field(&self.lhs, ev, st) {
+            return match cached {
                 Some(v) => self.test_value(v, ev, st),
                 None => false,
             };

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! Property tests: the condition parser and the rules loader never panic,
 //! whatever the input, and accept what they print back.
 

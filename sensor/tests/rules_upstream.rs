@@ -88,3 +88,26 @@ fn each_upstream_ruleset_loads_alone() {
         assert_eq!(loaded.summary.rules, rules, "{f}");
     }
 }
+
+#[test]
+fn upstream_rulesets_and_our_defaults_load_together() {
+    let mut sources: Vec<(String, String)> = FILES
+        .iter()
+        .map(|f| {
+            let p = upstream_dir().join(f);
+            (
+                p.display().to_string(),
+                std::fs::read_to_string(&p).unwrap(),
+            )
+        })
+        .collect();
+    sources.push((
+        "falco-sensor_rules.yaml".into(),
+        falco_sensor::rules::default_rules_yaml().into(),
+    ));
+    let loaded = falco_sensor::rules::load_sources(&sources, &LoadOptions::default())
+        .unwrap_or_else(|e| panic!("all four rulesets failed to load: {e}"));
+    let (upstream_rules, _) = independent_counts(FILES, "rule");
+    assert!(loaded.summary.rules > upstream_rules);
+    assert_eq!(loaded.summary.files.len(), 4);
+}

@@ -8,13 +8,17 @@ use std::process::ExitCode;
 /// Runs the subcommand; the exit code is non-zero when loading fails.
 pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     let mut out = String::new();
-    let code = report(args, &mut out);
+    let ok = report(args, &mut out);
     print!("{out}");
-    Ok(code)
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
-/// Builds the report text (separate from printing, for tests).
-pub fn report(args: &ValidateArgs, out: &mut String) -> ExitCode {
+/// Builds the report text; false when loading failed.
+pub fn report(args: &ValidateArgs, out: &mut String) -> bool {
     use std::fmt::Write;
     match load_files(&args.rules, &LoadOptions::default()) {
         Ok(loaded) => {
@@ -37,13 +41,84 @@ pub fn report(args: &ValidateArgs, out: &mut String) -> ExitCode {
             );
             let _ = writeln!(out, "0 errors, {} warnings", loaded.warnings.len());
             let _ = writeln!(out, "OK");
-            ExitCode::SUCCESS
+            true
         }
         Err(e) => {
             let _ = writeln!(out, "error: {e}");
             let _ = writeln!(out, "1 error");
             let _ = writeln!(out, "FAILED");
-            ExitCode::FAILURE
+            false
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn summary_counts_and_warnings_for_valid_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = write(
+            &dir,
+            "a.yaml",
+            "- list: l\n  items: [/etc/passwd]\n- list: unused\n  items: []\n- macro: m\n  condition: evt.type = openat\n- rule: r\n  desc: d\n  condition: m and fd.name in (l)\n  output: o\n  priority: WARNING\n",
+        );
+        let b = write(
+            &dir,
+            "b.yaml",
+            "- rule: r\n  enabled: false\n- rule: s\n  desc: d\n  condition: proc.name = x\n  output: o\n  priority: INFO\n",
+        );
+        let mut out = String::new();
+        assert!(report(&ValidateArgs { rules: vec![a, b] }, &mut out));
+        assert!(out.contains("a.yaml: 1 rules, 1 macros, 2 lists"), "{out}");
+        assert!(out.contains("b.yaml: 2 rules, 0 macros, 0 lists"), "{out}");
+        assert!(
+            out.contains("Loaded 2 rules (1 enabled), 1 macros, 2 lists"),
+            "{out}"
+        );
+        assert!(out.contains("0 errors, 2 warnings"), "{out}");
+        assert!(
+            out.contains("list \"unused\": list is not referenced"),
+            "{out}"
+        );
+        assert!(
+            out.contains("b.yaml:3:9: rule \"s\": condition does not restrict evt.type"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn errors_fail_with_position() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = write(
+            &dir,
+            "bad.yaml",
+            "- rule: r\n  desc: d\n  condition: evt.type = open and proc.nam = x\n  output: o\n  priority: WARNING\n",
+        );
+        let mut out = String::new();
+        assert!(!report(&ValidateArgs { rules: vec![a] }, &mut out));
+        assert!(
+            out.contains("bad.yaml:3:34: rule \"r\": unknown field"),
+            "{out}"
+        );
+        assert!(out.contains("FAILED"));
+        let mut out = String::new();
+        let missing = dir.path().join("nope.yaml");
+        assert!(!report(
+            &ValidateArgs {
+                rules: vec![missing]
+            },
+            &mut out
+        ));
+        assert!(out.contains("nope.yaml"), "{out}");
     }
 }

@@ -6,11 +6,15 @@
 use super::ast::{Check, Expr, FieldExpr, Literal, Op, Rhs, Transformer};
 use super::glob::Glob;
 use super::parse::unquote_item;
-use super::pred::{CheckPred, Cmp, FastSet, IpNet, Operand, Pred, StrOp, Test};
+use super::pred::{CheckPred, Cmp, FastSet, IpNet, NO_SLOT, Operand, Pred, StrOp, Test};
 use super::typeset::TypeSet;
 use crate::event::EventType;
 use crate::rules::fields::{self, FieldError, FieldType};
 use std::collections::{HashMap, HashSet};
+
+/// Macro nesting bound: keeps compile and evaluation recursion (and so the
+/// stack of whatever thread evaluates rules) small on hostile files.
+const MAX_MACRO_DEPTH: usize = 32;
 
 /// What a compile error is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +53,10 @@ pub struct Context<'a> {
     pub unknown_evttypes: Vec<String>,
     /// Every field (as written, `name[arg]`) referenced, in first-use order.
     pub fields_seen: Vec<String>,
+    /// Memo slot of each macro used so far.
+    memo_slots: HashMap<String, u32>,
+    /// Value cache slot of each untransformed field.
+    field_slots: HashMap<fields::FieldSpec, u16>,
 }
 
 impl<'a> Context<'a> {
@@ -63,6 +71,8 @@ impl<'a> Context<'a> {
             used_lists: HashSet::new(),
             unknown_evttypes: Vec::new(),
             fields_seen: Vec::new(),
+            memo_slots: HashMap::new(),
+            field_slots: HashMap::new(),
         }
     }
 
@@ -101,6 +111,11 @@ impl<'a> Context<'a> {
                 let Some(body) = self.macros.get(name) else {
                     return Err(err(CompileErrorKind::UnknownMacro(name.clone())));
                 };
+                if stack.len() >= MAX_MACRO_DEPTH {
+                    return Err(err(CompileErrorKind::Recursion(format!(
+                        "macros nested deeper than {MAX_MACRO_DEPTH} levels at {name:?}"
+                    ))));
+                }
                 if stack.contains(name) {
                     let mut chain = stack.clone();
                     chain.push(name.clone());
@@ -110,7 +125,9 @@ impl<'a> Context<'a> {
                 stack.push(name.clone());
                 let r = self.expr(&body.expr, stack);
                 stack.pop();
-                r
+                let next = u32::try_from(self.memo_slots.len()).unwrap_or(u32::MAX);
+                let slot = *self.memo_slots.entry(name.clone()).or_insert(next);
+                Ok(Pred::Memo(slot, Box::new(r?)))
             }
             Expr::Check(c) => self.check(c).map_err(|(offset, kind)| CompileError {
                 in_macro,
@@ -191,10 +208,17 @@ impl<'a> Context<'a> {
                 _ => FieldType::Str,
             };
         }
+        let slot = if transforms.is_empty() {
+            let next = u16::try_from(self.field_slots.len()).unwrap_or(NO_SLOT);
+            *self.field_slots.entry(spec.clone()).or_insert(next)
+        } else {
+            NO_SLOT
+        };
         Ok(Operand {
             spec,
             transforms,
             ftype,
+            slot,
         })
     }
 
@@ -505,6 +529,7 @@ pub fn event_types(p: &Pred, negated: bool) -> TypeSet {
         }
         Pred::Check(_) => TypeSet::all(),
         Pred::Not(inner) => event_types(inner, !negated),
+        Pred::Memo(_, inner) => event_types(inner, negated),
         Pred::And(items) | Pred::Or(items) => {
             let conj = matches!(p, Pred::And(_)) != negated;
             let mut acc = if conj { TypeSet::all() } else { TypeSet::EMPTY };

@@ -3,12 +3,13 @@
 //! bucket for their type, and renders outputs.
 
 use super::ast::{Check, Expr, FieldExpr, Literal, Op, Rhs, Span};
+use super::cache::CachedView;
 use super::compile::{self, CompileError, CompileErrorKind, Context, MacroBody};
 use super::error::{ErrorKind, ItemKind, LoadError, LoadWarning, Location, WarningCode};
 use super::loader::{self, Defs, ExceptionDef, FileCounts, RuleDef};
 use super::output::{self, OutputFormat};
 use super::parse::{self, ParseError};
-use super::pred::Pred;
+use super::pred::{Memo, Pred};
 use super::typeset::TypeSet;
 use super::yaml::{Node, NodeKind};
 use crate::event::{Event, EventType};
@@ -196,8 +197,9 @@ pub type RuleInfoView<'a> = CompiledRuleView<'a>;
 /// Compiled, indexed rules.
 pub struct RuleSet {
     rules: Vec<CompiledRule>,
-    /// Per event type id, the enabled rules that can match it, in load order.
-    by_type: Vec<Box<[u32]>>,
+    /// Per event type id, the enabled rules that can match it, in load
+    /// order, each with its condition specialized to that type.
+    by_type: Vec<Box<[(u32, Pred)]>>,
     matching: RuleMatching,
     rate: f64,
     max_burst: f64,
@@ -233,9 +235,12 @@ impl RuleSet {
         let Some(bucket) = self.by_type.get(usize::from(ev.etype.id())) else {
             return;
         };
-        for &ri in bucket.iter() {
+        let st = CachedView::new(st);
+        let mut memo = Memo::new();
+        for (ri, pred) in bucket.iter() {
+            let ri = *ri;
             let rule = &self.rules[ri as usize];
-            if !rule.pred.eval(ev, st) {
+            if !pred.eval(ev, &st, &mut memo) {
                 continue;
             }
             if self.allow(rule, ev.ts_ns) {
@@ -295,6 +300,27 @@ impl RuleSet {
         self.rule(m.rule)
             .map(|r| r.render_output(ev, st))
             .unwrap_or_default()
+    }
+
+    /// The typed alert for a match (`seq` 0 and `hostname` empty: the
+    /// alert bus fills them).
+    pub fn build_alert(
+        &self,
+        m: &RuleMatch,
+        ev: &Event,
+        st: &dyn StateView,
+    ) -> falco_proto::v1::Alert {
+        let Some(r) = self.rule(m.rule) else {
+            return falco_proto::v1::Alert::default();
+        };
+        let rule = super::alert::AlertRule {
+            name: r.name(),
+            priority: r.priority(),
+            tags: r.tags(),
+            output: r.render_output(ev, st),
+            output_fields: r.output_fields(ev, st),
+        };
+        super::alert::build_alert(&rule, ev, st)
     }
 
     /// `(field, value)` for every field of the matched rule's output and condition.
@@ -493,14 +519,17 @@ fn build(defs: Defs, opts: &LoadOptions) -> Result<LoadedRules, LoadError> {
             });
         }
     }
-    let mut by_type: Vec<Vec<u32>> = vec![Vec::new(); EventType::COUNT + 1];
+    let mut by_type: Vec<Vec<(u32, Pred)>> = (0..=EventType::COUNT).map(|_| Vec::new()).collect();
     for (i, r) in rules.iter().enumerate() {
         if !r.enabled {
             continue;
         }
         let idx = u32::try_from(i).unwrap_or(u32::MAX);
         for t in r.types.iter() {
-            by_type[usize::from(t.id())].push(idx);
+            let pred = r.pred.specialize(t).simplify();
+            if !matches!(pred, Pred::False) {
+                by_type[usize::from(t.id())].push((idx, pred));
+            }
         }
     }
     let summary = LoadSummary {

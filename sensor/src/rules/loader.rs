@@ -78,14 +78,18 @@ impl Cond {
         let text = &self.text[piece.start..piece.start + piece.text_len];
         let (word_idx, intra) = word_position(text, local);
         let src: &str = &piece.src;
-        let mut pos = piece.mark.offset.min(src.len());
+        // yaml-rust2 counts characters, not bytes.
+        let mut pos = src
+            .char_indices()
+            .nth(piece.mark.offset)
+            .map_or(src.len(), |(b, _)| b);
         // Block scalars are marked at their first content character,
         // quoted ones at the opening quote.
         if piece.style == ScalarStyle::Quoted {
-            pos = (pos + 1).min(src.len());
+            pos = floor_char_boundary(src, (pos + 1).min(src.len()));
         }
         let found = nth_word_start(&src[pos..], word_idx).map_or(pos, |w| pos + w);
-        let byte = (found + intra).min(src.len());
+        let byte = floor_char_boundary(src, (found + intra).min(src.len()));
         let (line, col) = line_col(src, byte);
         Location {
             file: piece.file.clone(),

@@ -8,6 +8,7 @@
 
 pub mod alert;
 pub mod ast;
+pub mod cache;
 pub mod compile;
 pub mod defaults;
 pub mod engine;

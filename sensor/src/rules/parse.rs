@@ -14,7 +14,7 @@ pub struct ParseError {
 
 /// Nesting bound (parentheses, `not`, transformers) so that hostile input
 /// cannot exhaust the stack.
-const MAX_DEPTH: usize = 200;
+const MAX_DEPTH: usize = 100;
 
 /// Parses a whole condition.
 pub fn parse_condition(src: &str) -> Result<Expr, ParseError> {

@@ -44,7 +44,7 @@ impl Hasher for Fnv {
 
 pub type FastSet<T> = HashSet<T, BuildHasherDefault<Fnv>>;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Pred {
     True,
     False,
@@ -54,6 +54,97 @@ pub enum Pred {
     /// `evt.type = x`, `evt.type in (...)`, `evt.type != x` as a bit set.
     EvtType(TypeSet),
     Check(Box<CheckPred>),
+    /// A macro's body: its result is computed once per event and reused by
+    /// every rule that uses the macro (slot numbers are per macro name).
+    Memo(u32, Box<Pred>),
+}
+
+/// Per-event scratch space, on the stack so evaluation does not allocate:
+/// macro results (two bits per slot: known, value) and the values of
+/// fields already extracted for this event, so a field many rules test
+/// (`fd.name`, `proc.name`) is extracted once. Slots past the capacities
+/// are simply not cached.
+pub struct Memo<'a> {
+    known: [u64; MEMO_WORDS],
+    value: [u64; MEMO_WORDS],
+    /// Field slot -> 1 + index into `values` (0: not extracted yet).
+    field_pos: [u8; FIELD_SLOTS],
+    values: [Option<Value<'a>>; FIELD_CACHE],
+    nvalues: usize,
+}
+
+const MEMO_WORDS: usize = 32;
+/// Field slots with a direct-mapped cache entry; fields past it are
+/// extracted every time.
+const FIELD_SLOTS: usize = 256;
+/// Distinct fields cached per event.
+const FIELD_CACHE: usize = 32;
+
+/// Operand slot meaning "do not cache" (transformed operands).
+pub const NO_SLOT: u16 = u16::MAX;
+
+impl<'a> Memo<'a> {
+    pub fn new() -> Memo<'a> {
+        Memo {
+            known: [0; MEMO_WORDS],
+            value: [0; MEMO_WORDS],
+            field_pos: [0; FIELD_SLOTS],
+            values: [const { None }; FIELD_CACHE],
+            nvalues: 0,
+        }
+    }
+
+    /// The operand's value for this event, extracted at most once;
+    /// `Err(())` when the operand cannot be cached (caller extracts).
+    fn field(
+        &mut self,
+        op: &Operand,
+        ev: &'a Event,
+        st: &'a dyn StateView,
+    ) -> Result<Option<&Value<'a>>, ()> {
+        let slot = usize::from(op.slot);
+        let Some(pos) = self.field_pos.get(slot).copied() else {
+            return Err(());
+        };
+        let idx = if pos != 0 {
+            usize::from(pos) - 1
+        } else if self.nvalues < FIELD_CACHE {
+            let i = self.nvalues;
+            self.values[i] = fields::extract(&op.spec, ev, st);
+            self.nvalues += 1;
+            // i < FIELD_CACHE (32) always fits a u8.
+            self.field_pos[slot] = (i + 1) as u8;
+            i
+        } else {
+            return Err(());
+        };
+        Ok(self.values[idx].as_ref())
+    }
+
+    fn get(&self, slot: u32) -> Option<bool> {
+        let (w, b) = ((slot / 64) as usize, slot % 64);
+        let known = self.known.get(w)?;
+        if known & (1 << b) == 0 {
+            return None;
+        }
+        Some(self.value[w] & (1 << b) != 0)
+    }
+
+    fn set(&mut self, slot: u32, v: bool) {
+        let (w, b) = ((slot / 64) as usize, slot % 64);
+        if w < MEMO_WORDS {
+            self.known[w] |= 1 << b;
+            if v {
+                self.value[w] |= 1 << b;
+            }
+        }
+    }
+}
+
+impl Default for Memo<'_> {
+    fn default() -> Self {
+        Memo::new()
+    }
 }
 
 /// A field, as transformers see it.
@@ -64,9 +155,11 @@ pub struct Operand {
     pub transforms: Vec<Transformer>,
     /// The field's type after the transformers.
     pub ftype: FieldType,
+    /// Per-event value cache slot ([`NO_SLOT`] when transformed).
+    pub slot: u16,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct CheckPred {
     pub lhs: Operand,
     pub test: Test,
@@ -178,7 +271,7 @@ impl Cmp {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Test {
     Exists,
     Str {
@@ -210,15 +303,93 @@ pub enum Test {
 
 impl Pred {
     /// Evaluates the predicate for one event.
-    pub fn eval(&self, ev: &Event, st: &dyn StateView) -> bool {
+    pub fn eval<'a>(&self, ev: &'a Event, st: &'a dyn StateView, memo: &mut Memo<'a>) -> bool {
         match self {
             Pred::True => true,
             Pred::False => false,
-            Pred::And(items) => items.iter().all(|p| p.eval(ev, st)),
-            Pred::Or(items) => items.iter().any(|p| p.eval(ev, st)),
-            Pred::Not(inner) => !inner.eval(ev, st),
+            Pred::And(items) => items.iter().all(|p| p.eval(ev, st, memo)),
+            Pred::Or(items) => items.iter().any(|p| p.eval(ev, st, memo)),
+            Pred::Not(inner) => !inner.eval(ev, st, memo),
             Pred::EvtType(set) => set.contains(ev.etype),
-            Pred::Check(c) => c.eval(ev, st),
+            Pred::Check(c) => c.eval(ev, st, memo),
+            Pred::Memo(slot, inner) => match memo.get(*slot) {
+                Some(v) => v,
+                None => {
+                    let v = inner.eval(ev, st, memo);
+                    memo.set(*slot, v);
+                    v
+                }
+            },
+        }
+    }
+
+    /// The predicate for events of type `t` only: `evt.type` checks become
+    /// constants, which then fold away (most of a rule's macros test
+    /// event types, so this prunes most of the tree).
+    pub fn specialize(&self, t: crate::event::EventType) -> Pred {
+        match self {
+            Pred::EvtType(set) => {
+                if set.contains(t) {
+                    Pred::True
+                } else {
+                    Pred::False
+                }
+            }
+            Pred::And(items) => Pred::And(items.iter().map(|p| p.specialize(t)).collect()),
+            Pred::Or(items) => Pred::Or(items.iter().map(|p| p.specialize(t)).collect()),
+            Pred::Not(inner) => Pred::Not(Box::new(inner.specialize(t))),
+            Pred::Memo(slot, inner) => Pred::Memo(*slot, Box::new(inner.specialize(t))),
+            Pred::True | Pred::False | Pred::Check(_) => self.clone(),
+        }
+    }
+
+    /// Folds constants, flattens nested `and`/`or`, removes double
+    /// negation and memo wrappers around constants.
+    pub fn simplify(self) -> Pred {
+        match self {
+            Pred::Not(inner) => match inner.simplify() {
+                Pred::True => Pred::False,
+                Pred::False => Pred::True,
+                Pred::Not(x) => *x,
+                other => Pred::Not(Box::new(other)),
+            },
+            Pred::Memo(slot, inner) => match inner.simplify() {
+                c @ (Pred::True | Pred::False | Pred::EvtType(_)) => c,
+                other => Pred::Memo(slot, Box::new(other)),
+            },
+            Pred::And(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for p in items.into_vec() {
+                    match p.simplify() {
+                        Pred::True => {}
+                        Pred::False => return Pred::False,
+                        Pred::And(inner) => out.extend(inner.into_vec()),
+                        other => out.push(other),
+                    }
+                }
+                match out.len() {
+                    0 => Pred::True,
+                    1 => out.pop().unwrap_or(Pred::True),
+                    _ => Pred::And(out.into_boxed_slice()),
+                }
+            }
+            Pred::Or(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for p in items.into_vec() {
+                    match p.simplify() {
+                        Pred::False => {}
+                        Pred::True => return Pred::True,
+                        Pred::Or(inner) => out.extend(inner.into_vec()),
+                        other => out.push(other),
+                    }
+                }
+                match out.len() {
+                    0 => Pred::False,
+                    1 => out.pop().unwrap_or(Pred::False),
+                    _ => Pred::Or(out.into_boxed_slice()),
+                }
+            }
+            other => other,
         }
     }
 }
@@ -291,14 +462,24 @@ fn transform(t: Transformer, v: Value<'_>) -> Option<Value<'_>> {
 }
 
 impl CheckPred {
-    fn eval(&self, ev: &Event, st: &dyn StateView) -> bool {
-        let Some(v) = self.lhs.value(ev, st) else {
-            return false;
-        };
+    fn eval<'a>(&self, ev: &'a Event, st: &'a dyn StateView, memo: &mut Memo<'a>) -> bool {
+        if let Ok(cached) = memo.field(&self.lhs, ev, st) {
+            return match cached {
+                Some(v) => self.test_value(v, ev, st),
+                None => false,
+            };
+        }
+        match self.lhs.value(ev, st) {
+            Some(v) => self.test_value(&v, ev, st),
+            None => false,
+        }
+    }
+
+    fn test_value(&self, v: &Value<'_>, ev: &Event, st: &dyn StateView) -> bool {
         if let Test::Exists = self.test {
             return true;
         }
-        let hit = match &v {
+        let hit = match v {
             Value::List(items) => {
                 if self.all_elements {
                     !items.is_empty() && items.iter().all(|i| self.test.matches(i, ev, st))

@@ -765,3 +765,88 @@ fn bad_priority_and_bad_shapes_are_schema_errors() {
         "Schema",
     );
 }
+
+#[test]
+fn shared_macros_are_evaluated_consistently_across_rules() {
+    // The same macro is used positively, negated and nested; its per-event
+    // memo must give every rule the same answer a fresh evaluation would.
+    let yaml = "- macro: etc\n  condition: fd.name startswith /etc\n- macro: bash\n  condition: proc.name = bash and etc\n".to_string()
+        + &rule("pos", "evt.type = openat and etc")
+        + &rule("neg", "evt.type = openat and not etc")
+        + &rule("nested", "evt.type = openat and (bash or proc.name = cat)")
+        + &rule("other_type", "evt.type = connect and etc");
+    let opts = LoadOptions {
+        rule_matching: RuleMatching::All,
+        ..LoadOptions::default()
+    };
+    let rs = load_with(&yaml, &opts).ruleset;
+    let st = state();
+    assert_eq!(
+        matched(&rs, &bash_open("/etc/passwd"), &st),
+        ["pos", "nested"]
+    );
+    assert_eq!(matched(&rs, &bash_open("/tmp/x"), &st), ["neg"]);
+    assert_eq!(
+        matched(&rs, &open_event(300, "cat", "/tmp/x", 0, 1), &st),
+        ["neg", "nested"]
+    );
+    // The connect-only rule is not in the openat bucket at all.
+    assert_eq!(
+        rs.event_types(),
+        [EventType::Openat, EventType::Connect]
+            .into_iter()
+            .collect()
+    );
+}
+
+#[test]
+fn build_alert_carries_rule_output_and_fields() {
+    let yaml = "- rule: r\n  desc: d\n  condition: fd.name = /etc/passwd\n  output: \"read %fd.name by %proc.name\"\n  priority: ERROR\n  tags: [t1]\n";
+    let rs = load(yaml).ruleset;
+    let st = state();
+    let ev = bash_open("/etc/passwd");
+    let mut out = Vec::new();
+    rs.evaluate(&ev, &st, &mut out);
+    let alert = rs.build_alert(&out[0], &ev, &st);
+    assert_eq!(alert.rule, "r");
+    assert_eq!(alert.output, "read /etc/passwd by bash");
+    assert_eq!(alert.priority, Priority::Error as i32);
+    assert_eq!(alert.tags, ["t1"]);
+    assert_eq!(
+        alert.output_fields.get("fd.name").map(String::as_str),
+        Some("/etc/passwd")
+    );
+    assert_eq!(
+        alert.output_fields.get("k8s.pod.name").map(String::as_str),
+        Some("web-0")
+    );
+}
+
+#[test]
+fn positions_count_characters_in_non_ascii_files() {
+    let yaml = "# règles é ü ✓\n- rule: r\n  desc: \"détection ✓\"\n  condition: fd.name = \"é✓\" and proc.nme = x\n  output: o\n  priority: WARNING\n";
+    let e = load_err(yaml);
+    assert_eq!((e.location.line, e.location.col), (4, 33), "{e}");
+    let yaml = "- rule: r\n  desc: d\n  condition: 'fd.name = \"ü\" and proc.nme = x'\n  output: o\n  priority: WARNING\n";
+    let e = load_err(yaml);
+    assert_eq!((e.location.line, e.location.col), (3, 33), "{e}");
+}
+
+#[test]
+fn deeply_chained_macros_are_an_error_not_a_stack_overflow() {
+    let mut yaml = String::from("- macro: m0\n  condition: fd.name = x\n");
+    for i in 1..5000 {
+        yaml.push_str(&format!("- macro: m{i}\n  condition: m{}\n", i - 1));
+    }
+    yaml.push_str(&rule("r", "evt.type = openat and m4999"));
+    let e = load_err(&yaml);
+    assert!(matches!(e.kind, ErrorKind::Recursion(_)), "{e}");
+    // Realistic nesting still works.
+    let mut yaml = String::from("- macro: m0\n  condition: fd.name = /x\n");
+    for i in 1..20 {
+        yaml.push_str(&format!("- macro: m{i}\n  condition: m{}\n", i - 1));
+    }
+    yaml.push_str(&rule("r", "evt.type = openat and m19"));
+    let rs = load(&yaml).ruleset;
+    assert_eq!(matched(&rs, &bash_open("/x"), &state()), ["r"]);
+}

@@ -548,6 +548,30 @@ static __always_inline __u64 inode_time_ns(struct inode *ino, bool ctime)
 }
 
 /*
+ * Whether an overlayfs inode has an upper-layer dentry, i.e. the file was
+ * written (or copied up) inside the container rather than shipped in the
+ * image. When overlayfs is a module its types are not in vmlinux BTF; then
+ * rely on struct ovl_inode's layout, stable since 4.x: `struct inode
+ * vfs_inode` immediately followed by `struct dentry *__upperdentry`.
+ */
+static __always_inline bool exe_in_overlay_upper(struct inode *ino)
+{
+	struct dentry *upper = 0;
+
+	if (BPF_CORE_READ(ino, i_sb, s_magic) != OVERLAYFS_SUPER_MAGIC)
+		return false;
+	if (bpf_core_type_exists(struct ovl_inode)) {
+		struct ovl_inode *oi = container_of(ino, struct ovl_inode, vfs_inode);
+
+		upper = BPF_CORE_READ(oi, __upperdentry);
+	} else {
+		bpf_probe_read_kernel(&upper, sizeof(upper),
+				      (void *)ino + bpf_core_type_size(struct inode));
+	}
+	return upper != 0;
+}
+
+/*
  * Successful exec. var: 0 filename, 1 argv (NUL-separated), 2 env, 3 exe
  * path, 4 cwd, 5 cgroup path. aux: 0 exe inode, 1 mtime ns, 2 ctime ns,
  * 3 SENSOR_EXE_* flags.
@@ -611,6 +635,8 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 		if (name[0] == 'm' && name[1] == 'e' && name[2] == 'm' && name[3] == 'f' &&
 		    name[4] == 'd' && name[5] == ':')
 			flags |= SENSOR_EXE_MEMFD;
+		if (exe_in_overlay_upper(ino))
+			flags |= SENSOR_EXE_UPPER;
 		r->hdr.aux[3] = flags;
 	}
 	submit(r, off);

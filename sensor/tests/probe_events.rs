@@ -144,6 +144,26 @@ fn exec_open_and_exit_of_a_child_process() {
     assert_eq!(cg, &cgroup);
     assert_eq!(exe_file.ino, std::fs::metadata(&real_exe).unwrap().ino());
     assert!(!exe_file.from_memfd);
+    assert!(!exe_file.upper_layer);
+    let ns_ino = |name: &str| {
+        std::fs::metadata(format!("/proc/self/ns/{name}"))
+            .unwrap()
+            .ino() as u32
+    };
+    assert_eq!(exec.task.pidns_ino, ns_ino("pid"));
+    assert_eq!(exec.task.mntns_ino, ns_ino("mnt"));
+    assert_eq!(exec.task.vpid, pid, "host pid namespace");
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let cap_eff = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
+        .unwrap();
+    assert_eq!(exec.task.cap_effective, cap_eff);
+    let loginuid: u32 = std::fs::read_to_string("/proc/self/loginuid")
+        .map(|s| s.trim().parse().unwrap())
+        .unwrap_or(u32::MAX);
+    assert_eq!(exec.task.loginuid, loginuid);
 
     let open = wait_for(&rx, &mut seen, "open of /etc/shadow", |e| {
         e.task.pid == pid
@@ -566,6 +586,79 @@ fn open_prefilter_sends_only_matching_absolute_paths() {
         probe
             .set_open_prefixes(Some(&["relative".to_string()]))
             .is_err()
+    );
+    probe.stop();
+}
+
+#[test]
+fn exec_from_an_overlayfs_upper_layer_is_flagged() {
+    if !privileged() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let [lower, upper, work, merged] = ["lower", "upper", "work", "merged"].map(|d| {
+        let p = dir.path().join(d);
+        std::fs::create_dir(&p).unwrap();
+        p
+    });
+    std::fs::copy("/bin/true", lower.join("from-image")).unwrap();
+    let opts = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lower.display(),
+        upper.display(),
+        work.display()
+    );
+    let status = Command::new("mount")
+        .args(["-t", "overlay", "overlay", "-o", &opts])
+        .arg(&merged)
+        .status()
+        .unwrap();
+    assert!(status.success(), "mount -t overlay failed");
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _guard = Unmount(merged.clone());
+    std::fs::copy("/bin/true", merged.join("written")).unwrap();
+    std::fs::set_permissions(
+        merged.join("written"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+
+    let (probe, rx) = start(&[EventType::Execve]);
+    let run = |name: &str| {
+        let child = Command::new(merged.join(name)).spawn().unwrap();
+        let pid = i64::from(child.id());
+        assert!(child.wait_with_output().unwrap().status.success());
+        pid
+    };
+    let image_pid = run("from-image");
+    let written_pid = run("written");
+    let mut seen = Vec::new();
+    let upper_flag = |pid: i64, seen: &mut Vec<Event>| {
+        let ev = wait_for(&rx, seen, "exec in overlay", |e| e.task.pid == pid);
+        let EventKind::Exec {
+            exe_file, exe_path, ..
+        } = &ev.kind
+        else {
+            unreachable!()
+        };
+        assert!(
+            exe_path.ends_with("/merged/from-image") || exe_path.ends_with("/merged/written"),
+            "{exe_path}"
+        );
+        exe_file.upper_layer
+    };
+    assert!(
+        !upper_flag(image_pid, &mut seen),
+        "a lower-layer binary is not upper"
+    );
+    assert!(
+        upper_flag(written_pid, &mut seen),
+        "a binary written through the mount is upper"
     );
     probe.stop();
 }

@@ -538,7 +538,9 @@ fn open_prefilter_sends_only_matching_absolute_paths() {
     let wanted_dir = dir.path().join("wanted");
     std::fs::create_dir(&wanted_dir).unwrap();
     let prefix = format!("{}/", wanted_dir.to_str().unwrap());
-    probe.set_open_prefixes(Some(&[prefix.clone()])).unwrap();
+    probe
+        .set_open_prefixes(Some(std::slice::from_ref(&prefix)))
+        .unwrap();
     // Events stamped after this instant were all subject to the prefilter
     // (the margin covers the boot-to-wall clock offset's error).
     let filtered_from = unix_ns() + 20_000_000;

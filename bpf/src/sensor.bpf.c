@@ -330,7 +330,7 @@ static __always_inline bool open_path_wanted(struct scratch_record *r, __u32 len
 {
 	__u32 zero = 0;
 	struct open_filter_cfg *cfg = bpf_map_lookup_elem(&open_filter, &zero);
-	struct prefix_search ps = { .path = r->var, .path_len = len, .found = false };
+	struct prefix_search ps = {.path = r->var, .path_len = len, .found = false};
 	__u8 c;
 
 	if (!cfg || !cfg->on || len == 0 || r->var[0] != '/')
@@ -478,8 +478,7 @@ int BPF_PROG(handle_exec_fail, struct pt_regs *regs, long ret)
 	if (!r)
 		return 0;
 	syscall_args(&r->hdr, regs);
-	off = put_user_str(r, 0, 0, (const char *)arg_at(&r->hdr, d->str_arg[0]),
-			   SENSOR_PATH_MAX);
+	off = put_user_str(r, 0, 0, (const char *)arg_at(&r->hdr, d->str_arg[0]), SENSOR_PATH_MAX);
 	argv = (const char *const *)arg_at(&r->hdr, d->exec_argv_arg);
 	start = off;
 	for (int i = 0; i < 32 && argv; i++) {
@@ -506,7 +505,7 @@ int BPF_PROG(handle_pipe, struct pt_regs *regs, long ret)
 {
 	const struct syscall_desc *d = desc_of(regs);
 	struct scratch_record *r;
-	int fds[2] = { -1, -1 };
+	int fds[2] = {-1, -1};
 
 	if (!d)
 		return 0;
@@ -631,7 +630,8 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 		r->hdr.aux[0] = BPF_CORE_READ(ino, i_ino);
 		r->hdr.aux[1] = inode_time_ns(ino, false);
 		r->hdr.aux[2] = inode_time_ns(ino, true);
-		bpf_probe_read_kernel(name, sizeof(name), BPF_CORE_READ(exe, f_path.dentry, d_name.name));
+		bpf_probe_read_kernel(name, sizeof(name),
+				      BPF_CORE_READ(exe, f_path.dentry, d_name.name));
 		if (name[0] == 'm' && name[1] == 'e' && name[2] == 'm' && name[3] == 'f' &&
 		    name[4] == 'd' && name[5] == ':')
 			flags |= SENSOR_EXE_MEMFD;

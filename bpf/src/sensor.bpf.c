@@ -135,6 +135,12 @@ static __always_inline __u64 arg_at(const struct sensor_hdr *h, __u8 i)
 	return 0;
 }
 
+static __always_inline void set_var_len(struct scratch_record *r, int idx, __u32 len)
+{
+	if (idx >= 0 && idx < SENSOR_NVAR)
+		r->hdr.var_len[idx] = len;
+}
+
 static __always_inline struct scratch_record *scratch_record(void)
 {
 	__u32 cpu = bpf_get_smp_processor_id();
@@ -217,7 +223,7 @@ static __always_inline __u32 put_user_str(struct scratch_record *r, int idx, __u
 	n = bpf_probe_read_user_str(&r->var[off & SENSOR_VAR_MASK], max, src);
 	if (n <= 1)
 		return off;
-	r->hdr.var_len[idx & (SENSOR_NVAR - 1)] = n - 1;
+	set_var_len(r, idx, n - 1);
 	return off + n - 1;
 }
 
@@ -230,7 +236,7 @@ static __always_inline __u32 put_user_bytes(struct scratch_record *r, int idx, _
 		len = SENSOR_PATH_MAX - 1;
 	if (bpf_probe_read_user(&r->var[off & SENSOR_VAR_MASK], len & (SENSOR_PATH_MAX - 1), src))
 		return off;
-	r->hdr.var_len[idx & (SENSOR_NVAR - 1)] = len;
+	set_var_len(r, idx, len);
 	return off + len;
 }
 

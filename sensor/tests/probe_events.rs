@@ -664,3 +664,133 @@ fn exec_from_an_overlayfs_upper_layer_is_flagged() {
     );
     probe.stop();
 }
+
+#[test]
+fn udp_sendto_and_recvfrom_carry_addresses_and_leading_data() {
+    if !privileged() {
+        return;
+    }
+    let cfg = ProbeConfig {
+        io_buffer_bytes: 8,
+        ..ProbeConfig::default()
+    };
+    let (probe, rx) = Probe::start(cfg, &[EventType::Sendto, EventType::Recvfrom]).unwrap();
+    let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let server_port = server.local_addr().unwrap().port();
+    let client_port = client.local_addr().unwrap().port();
+    client
+        .send_to(b"falco-udp-payload", ("127.0.0.1", server_port))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let (n, _) = server.recv_from(&mut buf).unwrap();
+    assert_eq!(n, 17);
+    let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let mut seen = Vec::new();
+
+    let send = wait_for(&rx, &mut seen, "sendto", |e| {
+        e.task.pid == me() && e.etype == EventType::Sendto
+    });
+    assert_eq!(send.res, 17);
+    let EventKind::Io {
+        addr, tuple, data, ..
+    } = &send.kind
+    else {
+        panic!("{send:?}")
+    };
+    assert_eq!(
+        addr,
+        &Some(SockAddr::Inet {
+            ip: lo,
+            port: server_port
+        })
+    );
+    assert_eq!(data.as_slice(), b"falco-ud", "first io_buffer_bytes bytes");
+    let t = tuple.as_ref().unwrap();
+    assert_eq!(t.l4, L4Proto::Udp);
+    assert_eq!(
+        t.local,
+        SockAddr::Inet {
+            ip: lo,
+            port: client_port
+        }
+    );
+
+    let recv = wait_for(&rx, &mut seen, "recvfrom", |e| {
+        e.task.pid == me() && e.etype == EventType::Recvfrom
+    });
+    assert_eq!(recv.res, 17);
+    let EventKind::Io { addr, data, .. } = &recv.kind else {
+        panic!("{recv:?}")
+    };
+    assert_eq!(
+        addr,
+        &Some(SockAddr::Inet {
+            ip: lo,
+            port: client_port
+        })
+    );
+    assert_eq!(data.as_slice(), b"falco-ud");
+    probe.stop();
+}
+
+#[test]
+fn exec_environment_on_demand_and_mount_strings() {
+    if !privileged() {
+        return;
+    }
+    let cfg = ProbeConfig {
+        capture_env: true,
+        ..ProbeConfig::default()
+    };
+    let (probe, rx) = Probe::start(cfg, &[EventType::Execve, EventType::Mount]).unwrap();
+    let child = Command::new("/bin/true")
+        .arg("env-marker")
+        .env("FALCO_PROBE_TEST", "env-value")
+        .spawn()
+        .unwrap();
+    let pid = i64::from(child.id());
+    child.wait_with_output().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().to_str().unwrap().to_string();
+    let status = Command::new("mount")
+        .args(["-t", "tmpfs", "falco-test-src", &target])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    Command::new("umount").arg(&target).status().unwrap();
+    let mut seen = Vec::new();
+
+    let exec = wait_for(&rx, &mut seen, "exec with env", |e| {
+        e.task.pid == pid && e.etype == EventType::Execve
+    });
+    let EventKind::Exec {
+        filename,
+        argv,
+        env,
+        ..
+    } = &exec.kind
+    else {
+        unreachable!()
+    };
+    assert_eq!(filename, "/bin/true");
+    assert_eq!(argv, &vec!["/bin/true".to_string(), "env-marker".into()]);
+    assert!(
+        env.iter().any(|v| v == "FALCO_PROBE_TEST=env-value"),
+        "{env:?}"
+    );
+
+    let mount = wait_for(
+        &rx,
+        &mut seen,
+        "mount",
+        |e| matches!(&e.kind, EventKind::Mount { target: t, .. } if *t == target),
+    );
+    assert_eq!(mount.res, 0);
+    let EventKind::Mount { source, fstype, .. } = &mount.kind else {
+        unreachable!()
+    };
+    assert_eq!(source, "falco-test-src");
+    assert_eq!(fstype, "tmpfs");
+    probe.stop();
+}

@@ -794,3 +794,46 @@ fn exec_environment_on_demand_and_mount_strings() {
     assert_eq!(fstype, "tmpfs");
     probe.stop();
 }
+
+#[test]
+fn controlling_tty_is_reported() {
+    if !privileged() {
+        return;
+    }
+    let (probe, rx) = start(&[EventType::Execve]);
+    // `script` runs the command on a fresh pseudo-terminal as its controlling tty.
+    let status = Command::new("script")
+        .args(["-qec", "/bin/true tty-marker", "/dev/null"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let no_tty = Command::new("/bin/true")
+        .arg("no-tty-marker")
+        .spawn()
+        .unwrap();
+    let no_tty_pid = i64::from(no_tty.id());
+    no_tty.wait_with_output().unwrap();
+    let mut seen = Vec::new();
+    let marker = |m: &'static str| move |e: &Event| matches!(&e.kind, EventKind::Exec { argv, .. } if argv.iter().any(|a| a == m));
+    let with_tty = wait_for(&rx, &mut seen, "exec on a pty", marker("tty-marker"));
+    // Unix98 ptys are major 136.
+    assert_eq!(with_tty.task.tty >> 20, 136, "tty {:#x}", with_tty.task.tty);
+    let without = wait_for(&rx, &mut seen, "exec without tty", marker("no-tty-marker"));
+    assert_eq!(without.task.pid, no_tty_pid);
+    let own_tty = std::fs::read_to_string("/proc/self/stat")
+        .unwrap()
+        .rsplit(')')
+        .next()
+        .and_then(|rest| {
+            rest.split_whitespace()
+                .nth(4)
+                .map(|s| s.parse::<i64>().unwrap())
+        })
+        .unwrap();
+    if own_tty == 0 {
+        assert_eq!(without.task.tty, 0, "a child of a tty-less test has no tty");
+    }
+    probe.stop();
+}

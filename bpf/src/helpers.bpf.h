@@ -159,13 +159,14 @@ static __always_inline void fill_task_context(struct sensor_hdr *h, struct task_
 
 static __always_inline struct file *fd_to_file(struct task_struct *t, __s64 fd)
 {
-	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
+	struct fdtable *fdt = t->files->fdt;
 	struct file **fds;
 	struct file *f = 0;
 
-	if (!fdt || fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
+	if (!fdt || fd < 0 || fd >= fdt->max_fds)
 		return 0;
-	fds = BPF_CORE_READ(fdt, fd);
+	fds = fdt->fd;
+	/* A variable index into the fd array needs a helper read. */
 	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd & 0xfffff]);
 	return f;
 }

@@ -247,6 +247,13 @@ static __always_inline void fill_file_info(struct sensor_hdr *h, __s64 fd)
 
 	if (!f)
 		return;
+	if (bpf_ksym_exists(bpf_rdonly_cast)) {
+		/* Kernels >= 6.2: a typed pointer allows direct loads. */
+		ino = bpf_core_cast(f, struct file)->f_inode;
+		h->aux[0] = ino->i_sb->s_dev;
+		h->aux[1] = ino->i_ino;
+		return;
+	}
 	ino = BPF_CORE_READ(f, f_inode);
 	h->aux[0] = BPF_CORE_READ(ino, i_sb, s_dev);
 	h->aux[1] = BPF_CORE_READ(ino, i_ino);

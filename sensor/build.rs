@@ -3,7 +3,9 @@
 //! bpftool; other targets compile the library without the probe.
 
 use std::env;
+#[cfg(target_os = "linux")]
 use std::path::{Path, PathBuf};
+#[cfg(target_os = "linux")]
 use std::process::Command;
 
 const BPF_SOURCE: &str = "../bpf/src/sensor.bpf.c";
@@ -24,6 +26,15 @@ fn main() {
     }
 }
 
+// libbpf-cargo is a build dependency of Linux targets only; build scripts
+// run on the host, so this assumes host and target agree (no cross builds
+// of the sensor from another OS).
+#[cfg(not(target_os = "linux"))]
+fn build_skeleton() -> Result<(), String> {
+    Err("the eBPF probe can only be built on a Linux host".into())
+}
+
+#[cfg(target_os = "linux")]
 fn build_skeleton() -> Result<(), String> {
     let out_dir = PathBuf::from(env::var("OUT_DIR").map_err(|e| format!("OUT_DIR: {e}"))?);
     let include_dir = out_dir.join("bpf-include");
@@ -59,6 +70,7 @@ fn build_skeleton() -> Result<(), String> {
     Ok(())
 }
 
+#[cfg(target_os = "linux")]
 /// Writes `vmlinux.h` from the running kernel's BTF, or copies the file named
 /// by FALCO_VMLINUX_H (cross builds, build hosts without BTF).
 fn provide_vmlinux_h(dst: &Path) -> Result<(), String> {

@@ -7,6 +7,7 @@
 #ifndef FALCO_HELPERS_BPF_H
 #define FALCO_HELPERS_BPF_H
 
+/* vmlinux.h first: sensor.h uses its __u* types. */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
@@ -71,11 +72,11 @@ static __always_inline struct path_scratch *path_scratch(void)
  * loads (relocated by CO-RE through vmlinux.h's preserve_access_index)
  * instead of one bpf_probe_read_kernel call per hop: this is the hot path.
  */
-#define UPID_AT(pid, i, ns_out)                                                        \
-	({                                                                             \
-		if (ns_out)                                                            \
-			*(ns_out) = (pid)->numbers[i].ns;                              \
-		(pid)->numbers[i].nr;                                                  \
+#define UPID_AT(pid, i, ns_out)                                                                    \
+	({                                                                                         \
+		if (ns_out)                                                                        \
+			*(ns_out) = (pid)->numbers[i].ns;                                          \
+		(pid)->numbers[i].nr;                                                              \
 	})
 
 /* The pid number in the pid's own (deepest) namespace. Pid namespaces
@@ -158,13 +159,14 @@ static __always_inline void fill_task_context(struct sensor_hdr *h, struct task_
 
 static __always_inline struct file *fd_to_file(struct task_struct *t, __s64 fd)
 {
-	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
+	struct fdtable *fdt = t->files->fdt;
 	struct file **fds;
 	struct file *f = 0;
 
-	if (!fdt || fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
+	if (!fdt || fd < 0 || fd >= fdt->max_fds)
 		return 0;
-	fds = BPF_CORE_READ(fdt, fd);
+	fds = fdt->fd;
+	/* A variable index into the fd array needs a helper read. */
 	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd & 0xfffff]);
 	return f;
 }

@@ -135,6 +135,12 @@ static __always_inline __u64 arg_at(const struct sensor_hdr *h, __u8 i)
 	return 0;
 }
 
+static __always_inline void set_var_len(struct scratch_record *r, int idx, __u32 len)
+{
+	if (idx >= 0 && idx < SENSOR_NVAR)
+		r->hdr.var_len[idx] = len;
+}
+
 static __always_inline struct scratch_record *scratch_record(void)
 {
 	__u32 cpu = bpf_get_smp_processor_id();
@@ -217,7 +223,7 @@ static __always_inline __u32 put_user_str(struct scratch_record *r, int idx, __u
 	n = bpf_probe_read_user_str(&r->var[off & SENSOR_VAR_MASK], max, src);
 	if (n <= 1)
 		return off;
-	r->hdr.var_len[idx & (SENSOR_NVAR - 1)] = n - 1;
+	set_var_len(r, idx, n - 1);
 	return off + n - 1;
 }
 
@@ -230,7 +236,7 @@ static __always_inline __u32 put_user_bytes(struct scratch_record *r, int idx, _
 		len = SENSOR_PATH_MAX - 1;
 	if (bpf_probe_read_user(&r->var[off & SENSOR_VAR_MASK], len & (SENSOR_PATH_MAX - 1), src))
 		return off;
-	r->hdr.var_len[idx & (SENSOR_NVAR - 1)] = len;
+	set_var_len(r, idx, len);
 	return off + len;
 }
 
@@ -241,6 +247,13 @@ static __always_inline void fill_file_info(struct sensor_hdr *h, __s64 fd)
 
 	if (!f)
 		return;
+	if (bpf_ksym_exists(bpf_rdonly_cast)) {
+		/* Kernels >= 6.2: a typed pointer allows direct loads. */
+		ino = bpf_core_cast(f, struct file)->f_inode;
+		h->aux[0] = ino->i_sb->s_dev;
+		h->aux[1] = ino->i_ino;
+		return;
+	}
 	ino = BPF_CORE_READ(f, f_inode);
 	h->aux[0] = BPF_CORE_READ(ino, i_sb, s_dev);
 	h->aux[1] = BPF_CORE_READ(ino, i_ino);
@@ -330,7 +343,7 @@ static __always_inline bool open_path_wanted(struct scratch_record *r, __u32 len
 {
 	__u32 zero = 0;
 	struct open_filter_cfg *cfg = bpf_map_lookup_elem(&open_filter, &zero);
-	struct prefix_search ps = { .path = r->var, .path_len = len, .found = false };
+	struct prefix_search ps = {.path = r->var, .path_len = len, .found = false};
 	__u8 c;
 
 	if (!cfg || !cfg->on || len == 0 || r->var[0] != '/')
@@ -478,8 +491,7 @@ int BPF_PROG(handle_exec_fail, struct pt_regs *regs, long ret)
 	if (!r)
 		return 0;
 	syscall_args(&r->hdr, regs);
-	off = put_user_str(r, 0, 0, (const char *)arg_at(&r->hdr, d->str_arg[0]),
-			   SENSOR_PATH_MAX);
+	off = put_user_str(r, 0, 0, (const char *)arg_at(&r->hdr, d->str_arg[0]), SENSOR_PATH_MAX);
 	argv = (const char *const *)arg_at(&r->hdr, d->exec_argv_arg);
 	start = off;
 	for (int i = 0; i < 32 && argv; i++) {
@@ -506,7 +518,7 @@ int BPF_PROG(handle_pipe, struct pt_regs *regs, long ret)
 {
 	const struct syscall_desc *d = desc_of(regs);
 	struct scratch_record *r;
-	int fds[2] = { -1, -1 };
+	int fds[2] = {-1, -1};
 
 	if (!d)
 		return 0;
@@ -545,6 +557,30 @@ static __always_inline __u64 inode_time_ns(struct inode *ino, bool ctime)
 		       BPF_CORE_READ(old, i_ctime.tv_nsec);
 	return BPF_CORE_READ(old, i_mtime.tv_sec) * 1000000000ULL +
 	       BPF_CORE_READ(old, i_mtime.tv_nsec);
+}
+
+/*
+ * Whether an overlayfs inode has an upper-layer dentry, i.e. the file was
+ * written (or copied up) inside the container rather than shipped in the
+ * image. When overlayfs is a module its types are not in vmlinux BTF; then
+ * rely on struct ovl_inode's layout, stable since 4.x: `struct inode
+ * vfs_inode` immediately followed by `struct dentry *__upperdentry`.
+ */
+static __always_inline bool exe_in_overlay_upper(struct inode *ino)
+{
+	struct dentry *upper = 0;
+
+	if (BPF_CORE_READ(ino, i_sb, s_magic) != OVERLAYFS_SUPER_MAGIC)
+		return false;
+	if (bpf_core_type_exists(struct ovl_inode)) {
+		struct ovl_inode *oi = container_of(ino, struct ovl_inode, vfs_inode);
+
+		upper = BPF_CORE_READ(oi, __upperdentry);
+	} else {
+		bpf_probe_read_kernel(&upper, sizeof(upper),
+				      (void *)ino + bpf_core_type_size(struct inode));
+	}
+	return upper != 0;
 }
 
 /*
@@ -607,10 +643,13 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 		r->hdr.aux[0] = BPF_CORE_READ(ino, i_ino);
 		r->hdr.aux[1] = inode_time_ns(ino, false);
 		r->hdr.aux[2] = inode_time_ns(ino, true);
-		bpf_probe_read_kernel(name, sizeof(name), BPF_CORE_READ(exe, f_path.dentry, d_name.name));
+		bpf_probe_read_kernel(name, sizeof(name),
+				      BPF_CORE_READ(exe, f_path.dentry, d_name.name));
 		if (name[0] == 'm' && name[1] == 'e' && name[2] == 'm' && name[3] == 'f' &&
 		    name[4] == 'd' && name[5] == ':')
 			flags |= SENSOR_EXE_MEMFD;
+		if (exe_in_overlay_upper(ino))
+			flags |= SENSOR_EXE_UPPER;
 		r->hdr.aux[3] = flags;
 	}
 	submit(r, off);

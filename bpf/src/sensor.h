@@ -36,40 +36,40 @@ enum sensor_handler {
 };
 
 /* syscall_desc.flags */
-#define SENSOR_SD_FD_INFO 0x01 /* res is a new fd: record dev/ino in aux[0..1] */
-#define SENSOR_SD_OPEN_HOW 0x02 /* openat2: flags/mode from struct open_how (arg 2) */
+#define SENSOR_SD_FD_INFO 0x01	 /* res is a new fd: record dev/ino in aux[0..1] */
+#define SENSOR_SD_OPEN_HOW 0x02	 /* openat2: flags/mode from struct open_how (arg 2) */
 #define SENSOR_SD_SKIP_ZERO 0x04 /* drop res == 0 (the child side of clone/fork) */
 #define SENSOR_SD_TUPLE_RES 0x08 /* socket tuple from the fd in res (accept) */
-#define SENSOR_SD_CLONE3 0x10 /* clone3: flags (first u64 of struct clone_args) in aux[0] */
+#define SENSOR_SD_CLONE3 0x10	 /* clone3: flags (first u64 of struct clone_args) in aux[0] */
 #define SENSOR_SD_FCNTL_DUP 0x20 /* fcntl: only F_DUPFD / F_DUPFD_CLOEXEC */
 
 /* syscall_desc.sock_mode: where the user socket address and data are. */
 enum sensor_sock_mode {
 	SENSOR_SOCK_NONE = 0,
 	SENSOR_SOCK_ADDR_ARG1 = 1, /* connect, bind: addr arg1, len arg2 */
-	SENSOR_SOCK_SENDTO = 2, /* buf arg1, addr arg4, len arg5 */
-	SENSOR_SOCK_RECVFROM = 3, /* buf arg1, addr arg4, len pointer arg5 */
-	SENSOR_SOCK_MSG = 4, /* struct msghdr at arg1 */
+	SENSOR_SOCK_SENDTO = 2,	   /* buf arg1, addr arg4, len arg5 */
+	SENSOR_SOCK_RECVFROM = 3,  /* buf arg1, addr arg4, len pointer arg5 */
+	SENSOR_SOCK_MSG = 4,	   /* struct msghdr at arg1 */
 };
 
 /* One entry per syscall number, filled by userspace for the target arch. */
 struct syscall_desc {
-	__u16 etype; /* 0: not captured */
-	__u8 handler; /* enum sensor_handler */
-	__u8 nstr; /* H_PATHS: number of user string arguments */
-	__u8 str_arg[3]; /* H_PATHS: argument index of each string */
-	__u8 flags; /* SENSOR_SD_* */
-	__u8 sock_mode; /* enum sensor_sock_mode */
+	__u16 etype;	    /* 0: not captured */
+	__u8 handler;	    /* enum sensor_handler */
+	__u8 nstr;	    /* H_PATHS: number of user string arguments */
+	__u8 str_arg[3];    /* H_PATHS: argument index of each string */
+	__u8 flags;	    /* SENSOR_SD_* */
+	__u8 sock_mode;	    /* enum sensor_sock_mode */
 	__u8 exec_argv_arg; /* H_EXEC_FAIL: index of the argv argument */
 	__u8 pad[6];
 };
 
 /* Socket endpoints as the kernel socket holds them after the syscall. */
 struct sensor_tuple {
-	__u16 family; /* AF_* */
-	__u16 sport; /* local port, host order */
-	__u16 dport; /* remote port, host order */
-	__u16 proto; /* IPPROTO_* of the socket; 0 for unix */
+	__u16 family;	 /* AF_* */
+	__u16 sport;	 /* local port, host order */
+	__u16 dport;	 /* remote port, host order */
+	__u16 proto;	 /* IPPROTO_* of the socket; 0 for unix */
 	__u16 sock_type; /* SOCK_STREAM, SOCK_DGRAM, ... */
 	__u16 pad[3];
 	__u8 saddr[16]; /* local address (IPv4 in the first 4 bytes) */
@@ -84,7 +84,7 @@ struct sensor_hdr {
 	__u64 cap_permitted;
 	__u64 cap_inheritable;
 	__u64 args[SENSOR_NARGS]; /* raw syscall arguments */
-	__u64 aux[SENSOR_NAUX]; /* per-type extra facts (docs/record-format.md) */
+	__u64 aux[SENSOR_NAUX];	  /* per-type extra facts (docs/record-format.md) */
 	__s32 tid;
 	__s32 pid;
 	__s32 ppid;

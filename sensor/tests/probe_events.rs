@@ -144,6 +144,26 @@ fn exec_open_and_exit_of_a_child_process() {
     assert_eq!(cg, &cgroup);
     assert_eq!(exe_file.ino, std::fs::metadata(&real_exe).unwrap().ino());
     assert!(!exe_file.from_memfd);
+    assert!(!exe_file.upper_layer);
+    let ns_ino = |name: &str| {
+        std::fs::metadata(format!("/proc/self/ns/{name}"))
+            .unwrap()
+            .ino() as u32
+    };
+    assert_eq!(exec.task.pidns_ino, ns_ino("pid"));
+    assert_eq!(exec.task.mntns_ino, ns_ino("mnt"));
+    assert_eq!(exec.task.vpid, pid, "host pid namespace");
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let cap_eff = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
+        .unwrap();
+    assert_eq!(exec.task.cap_effective, cap_eff);
+    let loginuid: u32 = std::fs::read_to_string("/proc/self/loginuid")
+        .map(|s| s.trim().parse().unwrap())
+        .unwrap_or(u32::MAX);
+    assert_eq!(exec.task.loginuid, loginuid);
 
     let open = wait_for(&rx, &mut seen, "open of /etc/shadow", |e| {
         e.task.pid == pid
@@ -518,7 +538,9 @@ fn open_prefilter_sends_only_matching_absolute_paths() {
     let wanted_dir = dir.path().join("wanted");
     std::fs::create_dir(&wanted_dir).unwrap();
     let prefix = format!("{}/", wanted_dir.to_str().unwrap());
-    probe.set_open_prefixes(Some(&[prefix.clone()])).unwrap();
+    probe
+        .set_open_prefixes(Some(std::slice::from_ref(&prefix)))
+        .unwrap();
     // Events stamped after this instant were all subject to the prefilter
     // (the margin covers the boot-to-wall clock offset's error).
     let filtered_from = unix_ns() + 20_000_000;
@@ -567,5 +589,251 @@ fn open_prefilter_sends_only_matching_absolute_paths() {
             .set_open_prefixes(Some(&["relative".to_string()]))
             .is_err()
     );
+    probe.stop();
+}
+
+#[test]
+fn exec_from_an_overlayfs_upper_layer_is_flagged() {
+    if !privileged() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let [lower, upper, work, merged] = ["lower", "upper", "work", "merged"].map(|d| {
+        let p = dir.path().join(d);
+        std::fs::create_dir(&p).unwrap();
+        p
+    });
+    std::fs::copy("/bin/true", lower.join("from-image")).unwrap();
+    let opts = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lower.display(),
+        upper.display(),
+        work.display()
+    );
+    let status = Command::new("mount")
+        .args(["-t", "overlay", "overlay", "-o", &opts])
+        .arg(&merged)
+        .status()
+        .unwrap();
+    assert!(status.success(), "mount -t overlay failed");
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _guard = Unmount(merged.clone());
+    std::fs::copy("/bin/true", merged.join("written")).unwrap();
+    std::fs::set_permissions(
+        merged.join("written"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+
+    let (probe, rx) = start(&[EventType::Execve]);
+    let run = |name: &str| {
+        let child = Command::new(merged.join(name)).spawn().unwrap();
+        let pid = i64::from(child.id());
+        assert!(child.wait_with_output().unwrap().status.success());
+        pid
+    };
+    let image_pid = run("from-image");
+    let written_pid = run("written");
+    let mut seen = Vec::new();
+    let upper_flag = |pid: i64, seen: &mut Vec<Event>| {
+        let ev = wait_for(&rx, seen, "exec in overlay", |e| e.task.pid == pid);
+        let EventKind::Exec {
+            exe_file, exe_path, ..
+        } = &ev.kind
+        else {
+            unreachable!()
+        };
+        assert!(
+            exe_path.ends_with("/merged/from-image") || exe_path.ends_with("/merged/written"),
+            "{exe_path}"
+        );
+        exe_file.upper_layer
+    };
+    assert!(
+        !upper_flag(image_pid, &mut seen),
+        "a lower-layer binary is not upper"
+    );
+    assert!(
+        upper_flag(written_pid, &mut seen),
+        "a binary written through the mount is upper"
+    );
+    probe.stop();
+}
+
+#[test]
+fn udp_sendto_and_recvfrom_carry_addresses_and_leading_data() {
+    if !privileged() {
+        return;
+    }
+    let cfg = ProbeConfig {
+        io_buffer_bytes: 8,
+        ..ProbeConfig::default()
+    };
+    let (probe, rx) = Probe::start(cfg, &[EventType::Sendto, EventType::Recvfrom]).unwrap();
+    let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let server_port = server.local_addr().unwrap().port();
+    let client_port = client.local_addr().unwrap().port();
+    client
+        .send_to(b"falco-udp-payload", ("127.0.0.1", server_port))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let (n, _) = server.recv_from(&mut buf).unwrap();
+    assert_eq!(n, 17);
+    let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let mut seen = Vec::new();
+
+    let send = wait_for(&rx, &mut seen, "sendto", |e| {
+        e.task.pid == me() && e.etype == EventType::Sendto
+    });
+    assert_eq!(send.res, 17);
+    let EventKind::Io {
+        addr, tuple, data, ..
+    } = &send.kind
+    else {
+        panic!("{send:?}")
+    };
+    assert_eq!(
+        addr,
+        &Some(SockAddr::Inet {
+            ip: lo,
+            port: server_port
+        })
+    );
+    assert_eq!(data.as_slice(), b"falco-ud", "first io_buffer_bytes bytes");
+    let t = tuple.as_ref().unwrap();
+    assert_eq!(t.l4, L4Proto::Udp);
+    assert_eq!(
+        t.local,
+        SockAddr::Inet {
+            ip: lo,
+            port: client_port
+        }
+    );
+
+    let recv = wait_for(&rx, &mut seen, "recvfrom", |e| {
+        e.task.pid == me() && e.etype == EventType::Recvfrom
+    });
+    assert_eq!(recv.res, 17);
+    let EventKind::Io { addr, data, .. } = &recv.kind else {
+        panic!("{recv:?}")
+    };
+    assert_eq!(
+        addr,
+        &Some(SockAddr::Inet {
+            ip: lo,
+            port: client_port
+        })
+    );
+    assert_eq!(data.as_slice(), b"falco-ud");
+    probe.stop();
+}
+
+#[test]
+fn exec_environment_on_demand_and_mount_strings() {
+    if !privileged() {
+        return;
+    }
+    let cfg = ProbeConfig {
+        capture_env: true,
+        ..ProbeConfig::default()
+    };
+    let (probe, rx) = Probe::start(cfg, &[EventType::Execve, EventType::Mount]).unwrap();
+    let child = Command::new("/bin/true")
+        .arg("env-marker")
+        .env("FALCO_PROBE_TEST", "env-value")
+        .spawn()
+        .unwrap();
+    let pid = i64::from(child.id());
+    child.wait_with_output().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().to_str().unwrap().to_string();
+    let status = Command::new("mount")
+        .args(["-t", "tmpfs", "falco-test-src", &target])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    Command::new("umount").arg(&target).status().unwrap();
+    let mut seen = Vec::new();
+
+    let exec = wait_for(&rx, &mut seen, "exec with env", |e| {
+        e.task.pid == pid && e.etype == EventType::Execve
+    });
+    let EventKind::Exec {
+        filename,
+        argv,
+        env,
+        ..
+    } = &exec.kind
+    else {
+        unreachable!()
+    };
+    assert_eq!(filename, "/bin/true");
+    assert_eq!(argv, &vec!["/bin/true".to_string(), "env-marker".into()]);
+    assert!(
+        env.iter().any(|v| v == "FALCO_PROBE_TEST=env-value"),
+        "{env:?}"
+    );
+
+    let mount = wait_for(
+        &rx,
+        &mut seen,
+        "mount",
+        |e| matches!(&e.kind, EventKind::Mount { target: t, .. } if *t == target),
+    );
+    assert_eq!(mount.res, 0);
+    let EventKind::Mount { source, fstype, .. } = &mount.kind else {
+        unreachable!()
+    };
+    assert_eq!(source, "falco-test-src");
+    assert_eq!(fstype, "tmpfs");
+    probe.stop();
+}
+
+#[test]
+fn controlling_tty_is_reported() {
+    if !privileged() {
+        return;
+    }
+    let (probe, rx) = start(&[EventType::Execve]);
+    // `script` runs the command on a fresh pseudo-terminal as its controlling tty.
+    let status = Command::new("script")
+        .args(["-qec", "/bin/true tty-marker", "/dev/null"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let no_tty = Command::new("/bin/true")
+        .arg("no-tty-marker")
+        .spawn()
+        .unwrap();
+    let no_tty_pid = i64::from(no_tty.id());
+    no_tty.wait_with_output().unwrap();
+    let mut seen = Vec::new();
+    let marker = |m: &'static str| move |e: &Event| matches!(&e.kind, EventKind::Exec { argv, .. } if argv.iter().any(|a| a == m));
+    let with_tty = wait_for(&rx, &mut seen, "exec on a pty", marker("tty-marker"));
+    // Unix98 ptys are major 136.
+    assert_eq!(with_tty.task.tty >> 20, 136, "tty {:#x}", with_tty.task.tty);
+    let without = wait_for(&rx, &mut seen, "exec without tty", marker("no-tty-marker"));
+    assert_eq!(without.task.pid, no_tty_pid);
+    let own_tty = std::fs::read_to_string("/proc/self/stat")
+        .unwrap()
+        .rsplit(')')
+        .next()
+        .and_then(|rest| {
+            rest.split_whitespace()
+                .nth(4)
+                .map(|s| s.parse::<i64>().unwrap())
+        })
+        .unwrap();
+    if own_tty == 0 {
+        assert_eq!(without.task.tty, 0, "a child of a tty-less test has no tty");
+    }
     probe.stop();
 }

@@ -75,7 +75,7 @@ impl Probe {
         cfg: ProbeConfig,
         interest: &[EventType],
     ) -> Result<(Probe, Receiver<Event>), ProbeError> {
-        let (tx, rx) = sync_channel(cfg.channel_capacity);
+        let (tx, rx) = sync_channel(cfg.channel_capacity.max(1));
         let sink = Sink::Events {
             decoder: Decoder::new(boot_to_wall_offset_ns()),
             tx,
@@ -89,7 +89,7 @@ impl Probe {
         cfg: ProbeConfig,
         interest: &[EventType],
     ) -> Result<(Probe, Receiver<Vec<u8>>), ProbeError> {
-        let (tx, rx) = sync_channel(cfg.channel_capacity);
+        let (tx, rx) = sync_channel(cfg.channel_capacity.max(1));
         Ok((Self::spawn(cfg, interest, Sink::Raw { tx })?, rx))
     }
 

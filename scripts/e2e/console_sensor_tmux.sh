@@ -98,6 +98,7 @@ keys -l "alerts"
 keys Enter
 
 # Acknowledge it, quit, start again: the triage state is still there.
+keys "c"
 keys "/"
 keys -l "$marker"
 keys Enter

@@ -3,9 +3,14 @@
 
 use super::RecordArgs;
 use crate::event::EventType;
+use crate::event::decode::Decoder;
 use crate::event::record::{RecordHeader, RecordWriter};
+use crate::pipeline::{RulesSource, interest};
 use crate::probe::{Probe, ProbeConfig};
+use crate::rules::LoadOptions;
+use crate::state::{StateConfig, StateTracker, StateView};
 use anyhow::{Context, bail};
+use std::collections::HashSet;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
@@ -29,21 +34,40 @@ fn install_signal_handlers() {
 
 /// Runs the capture until the duration, the event limit or Ctrl-C.
 pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
-    if !args.rules.is_empty() {
-        bail!(
-            "record -r: choosing event types from rules is not available in this build; \
-             omit -r to capture every event type"
-        );
-    }
+    // With -r, capture what those rules (and the state tracker) need;
+    // without, every event type.
+    let interest: Vec<EventType> = if args.rules.is_empty() {
+        EventType::ALL.to_vec()
+    } else {
+        let loaded = RulesSource::from_files(args.rules.clone(), LoadOptions::default())
+            .load()
+            .context("loading rules")?;
+        interest(&loaded.ruleset).into_iter().collect()
+    };
     let cfg = ProbeConfig {
-        filter_enabled: false,
+        filter_enabled: !args.rules.is_empty(),
         ..ProbeConfig::default()
     };
     let header = RecordHeader::current();
-    let (probe, rx) =
-        Probe::start_raw(cfg, EventType::ALL).context("cannot start the eBPF probe")?;
+    // The state tracker runs beside the capture so the file carries the
+    // thread table at start and the metadata of every container seen:
+    // replay then needs nothing from this machine.
+    let mut tracker = StateTracker::new(StateConfig::default());
+    tracker
+        .seed_from_proc()
+        .context("reading running processes from /proc")?;
+    let (probe, rx) = Probe::start_raw(cfg, &interest).context("cannot start the eBPF probe")?;
     let mut writer = RecordWriter::create_with_header(&args.output, &header)
         .with_context(|| format!("cannot create {}", args.output.display()))?;
+    for t in tracker.threads() {
+        writer.write_thread(t)?;
+    }
+    let mut containers_written: HashSet<String> = HashSet::new();
+    for c in tracker.containers() {
+        writer.write_container(c)?;
+        containers_written.insert(c.id.clone());
+    }
+    let mut decoder = Decoder::new(header.boot_to_wall_offset_ns);
     install_signal_handlers();
     let deadline = args
         .duration
@@ -56,6 +80,19 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
         }
         match rx.recv_timeout(Duration::from_millis(100)) {
             Ok(raw) => {
+                if let Ok(mut ev) = decoder.decode(&raw) {
+                    tracker.apply(&mut ev);
+                    let cid = tracker.thread(ev.task.tid).map(|t| t.container_id.clone());
+                    if let Some(cid) = cid
+                        && !containers_written.contains(&*cid)
+                        && let Some(c) = tracker.container(&cid)
+                        && c.resolved
+                    {
+                        writer.write_container(c)?;
+                        containers_written.insert(c.id.clone());
+                    }
+                    tracker.finish(&ev);
+                }
                 writer.write_raw(&raw)?;
                 written += 1;
             }

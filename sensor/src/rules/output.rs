@@ -38,6 +38,9 @@ fn is_field_char(c: u8) -> bool {
 
 impl OutputFormat {
     pub fn compile(format: &str) -> Result<OutputFormat, OutputError> {
+        // YAML block scalars (`output: >`) end with a newline that Falco
+        // does not print; surrounding whitespace is never part of an output.
+        let format = format.trim();
         let expanded;
         let format = if format.contains("%container.info") {
             expanded = format.replace("%container.info", CONTAINER_INFO);

@@ -850,3 +850,14 @@ fn deeply_chained_macros_are_an_error_not_a_stack_overflow() {
     let rs = load(&yaml).ruleset;
     assert_eq!(matched(&rs, &bash_open("/x"), &state()), ["r"]);
 }
+
+#[test]
+fn block_scalar_outputs_render_without_the_trailing_newline() {
+    let loaded = load(
+        "- rule: Folded\n  desc: d\n  condition: evt.type = openat\n  output: >\n    opened %fd.name\n    by %proc.name\n  priority: NOTICE\n",
+    );
+    let ev = bash_open("/etc/hosts");
+    let st = state();
+    let rule = loaded.ruleset.rule_by_name("Folded").expect("rule");
+    assert_eq!(rule.render_output(&ev, &st), "opened /etc/hosts by bash");
+}

@@ -4,9 +4,9 @@
 
 mod support;
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 #[test]
 fn a_recorded_detection_replays_with_the_same_alert() {
@@ -18,7 +18,7 @@ fn a_recorded_detection_replays_with_the_same_alert() {
     let rules =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("src/rules/defaults/falco-sensor_rules.yaml");
     let bin = env!("CARGO_BIN_EXE_falco-sensor");
-    let rec = Command::new(bin)
+    let mut rec = Command::new(bin)
         .args(["record", "--duration", "4", "-r"])
         .arg(&rules)
         .arg("-o")
@@ -26,7 +26,17 @@ fn a_recorded_detection_replays_with_the_same_alert() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start record");
-    std::thread::sleep(Duration::from_millis(1500));
+    // Wait until the probes are attached (record says so on stderr).
+    let stderr = rec.stderr.take().expect("record stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let mut seen = Vec::new();
+    loop {
+        match lines.next() {
+            Some(Ok(l)) if l.contains("recording") => break,
+            Some(Ok(l)) => seen.push(l),
+            _ => panic!("record ended before it started recording: {seen:?}"),
+        }
+    }
     // A uniquely named reader so the alert is ours.
     let reader = dir.path().join("rr-reader");
     std::fs::copy("/bin/cat", &reader).expect("copy cat");
@@ -36,12 +46,9 @@ fn a_recorded_detection_replays_with_the_same_alert() {
         .status()
         .expect("run reader");
     assert!(st.success());
-    let out = rec.wait_with_output().expect("record finished");
-    assert!(
-        out.status.success(),
-        "record failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = rec.wait().expect("record finished");
+    assert!(status.success(), "record failed: {rest:?}");
 
     let replay = Command::new(bin)
         .arg("replay")

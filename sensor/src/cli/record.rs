@@ -68,6 +68,12 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
         containers_written.insert(c.id.clone());
     }
     let mut decoder = Decoder::new(header.boot_to_wall_offset_ns);
+    // Scripts and tests wait for this line before they act.
+    eprintln!(
+        "falco-sensor: recording {} event types to {}",
+        interest.len(),
+        args.output.display()
+    );
     install_signal_handlers();
     let deadline = args
         .duration

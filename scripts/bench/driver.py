@@ -55,7 +55,7 @@ def sizes(smoke):
     return dict(
         reps=5, openclose=2_000_000, forkexec=20_000, connect=20_000,
         mixed_src="/usr/include", drop_secs=30,
-        drop_rates=[25_000, 50_000, 100_000, 200_000, 400_000, 800_000],
+        drop_rates=[25_000, 50_000, 100_000, 150_000, 200_000, 300_000],
         latency_n=10_000, latency_rate=1_000, sleepers=10_000, record_mix=1.0,
         idle_secs=5, console_alerts=100_000,
     )
@@ -131,7 +131,8 @@ class Sensor:
         self.proc = None
         self.grpc_port = free_port()
         self.metrics_port = free_port()
-        self.log_path = ctx.work / f"sensor-{name}.log"
+        ctx.sensor_starts += 1
+        self.log_path = ctx.work / f"sensor-{ctx.sensor_starts:02d}-{name}.log"
         self.start_secs = None
 
     def start(self, timeout=60):
@@ -152,6 +153,10 @@ class Sensor:
                     f"ready; log: {self.log_path}: {self.tail_log()}")
             if self.healthy():
                 self.start_secs = time.monotonic() - t0
+                m = re.search(rb"ready in (\d+) ms", self.log_path.read_bytes())
+                self.ctx.results["start_secs"].append(self.start_secs)
+                if m:
+                    self.ctx.results["start_self_ms"].append(int(m.group(1)))
                 return self
             time.sleep(0.01)
         self.stop()
@@ -235,7 +240,8 @@ class Ctx:
         self.work = Path(args.workdir)
         self.work.mkdir(parents=True, exist_ok=True)
         self.scratch = Path(tempfile.mkdtemp(prefix="falco-bench-", dir="/tmp"))
-        self.results = {"notes": [], "errors": {}}
+        self.results = {"notes": [], "errors": {}, "start_secs": [], "start_self_ms": []}
+        self.sensor_starts = 0
         self.all_rules = self.rules_files()
         self.bench_rules = self.write_bench_rules()
 
@@ -330,7 +336,6 @@ def section_overhead(ctx):
     times = {c: {w: [] for w in WORKLOADS} for c in configs}
     cpu = {c: [] for c in configs[1:]}
     rss_load = []
-    starts = []
     for rep in range(s["reps"]):
         order = configs[rep % 3:] + configs[:rep % 3]
         for cfg in order:
@@ -339,7 +344,6 @@ def section_overhead(ctx):
             if cfg != "baseline":
                 opts = ["probe.filter_enabled=false"] if cfg == "nofilter" else []
                 sensor = Sensor(ctx, cfg, ctx.all_rules, opts).start()
-                starts.append(sensor.start_secs)
                 time.sleep(0.5)
             try:
                 sampler = RssSampler(sensor.pid) if cfg == "rules" else None
@@ -369,7 +373,6 @@ def section_overhead(ctx):
     ctx.results["overhead"] = res
     ctx.results["cpu_openclose_pct"] = {cfg: summary(v) for cfg, v in cpu.items()}
     ctx.results.setdefault("memory", {})["load_rss"] = summary(rss_load)
-    ctx.results.setdefault("start_secs", []).extend(starts)
 
 
 def profile_openclose(ctx, sensor, run_openclose):
@@ -447,27 +450,29 @@ def section_engine(ctx):
             raise SectionError(f"replay failed: {out.stderr.strip()[-500:]}")
         return t, out.stderr
 
-    rates, ns = [], []
-    stats_rates = []
+    wall_rates, self_rates, self_ns = [], [], []
     for rep in range(max(3, s["reps"])):
         log(f"engine: replay rep {rep + 1}")
         t_big, err = replay(big)
         t_tiny, _ = replay(tiny)
         # Startup (rules compile, file open) is the tiny replay's time;
         # what remains is per-event work.
-        work = max(t_big - t_tiny, 1e-9)
-        rates.append((n_big - n_tiny) / work)
-        ns.append(work * 1e9 / max(n_big - n_tiny, 1))
-        m = re.search(r"([\d.]+)\s*events/s", err)
+        wall_rates.append((n_big - n_tiny) / max(t_big - t_tiny, 1e-9))
+        # replay's own figure, timed from its first to its last event.
+        m = re.search(r"([\d.]+) events/s, ([\d.]+) ns/event", err)
         if m:
-            stats_rates.append(float(m.group(1)))
-    ctx.results["engine"] = {
-        "events": n_big, "file_mib": big.stat().st_size / MIB,
-        "events_per_s": summary(rates), "ns_per_event": summary(ns),
-        "method": "wall time of replay minus that of a 50-event replay (startup)",
-    }
-    if stats_rates:
-        ctx.results["engine"]["stats_events_per_s"] = summary(stats_rates)
+            self_rates.append(float(m.group(1)))
+            self_ns.append(float(m.group(2)))
+    e = {"events": n_big, "file_mib": big.stat().st_size / MIB}
+    if self_rates:
+        e.update(events_per_s=summary(self_rates), ns_per_event=summary(self_ns),
+                 method="replay's own timing from first to last event",
+                 wall_events_per_s=summary(wall_rates))
+    else:
+        e.update(events_per_s=summary(wall_rates),
+                 ns_per_event=summary([1e9 / r for r in wall_rates]),
+                 method="wall time of replay minus that of a 50-event replay (startup)")
+    ctx.results["engine"] = e
     big.unlink()
     tiny.unlink()
 
@@ -479,7 +484,6 @@ def section_engine(ctx):
 def section_drops(ctx):
     s = ctx.size
     sensor = Sensor(ctx, "drops", ctx.all_rules + [ctx.bench_rules]).start()
-    ctx.results.setdefault("start_secs", []).append(sensor.start_secs)
     rows = []
     try:
         sampler = RssSampler(sensor.pid)
@@ -511,7 +515,13 @@ def section_drops(ctx):
         ctx.results.setdefault("memory", {})["drops_rss"] = sampler.stop()
     finally:
         sensor.stop()
-    zero = [r["achieved"] for r in rows if r["kernel_drops"] == 0 and r["userspace_drops"] == 0]
+    # A step counts only if its opens reached the engine (an in-kernel
+    # prefilter that discarded them would make "no drops" meaningless).
+    zero = [r["achieved"] for r in rows if r["kernel_drops"] == 0 and r["userspace_drops"] == 0
+            and r["opens_seen"] >= 0.95 * r["ops"]]
+    if any(r["opens_seen"] < 0.95 * r["ops"] for r in rows):
+        ctx.results["notes"].append("drops: some steps' opens did not all reach userspace "
+                                    "(opens decoded < opens made); those steps do not count as sustained")
     ctx.results["drops"] = {"steps": rows, "secs": s["drop_secs"],
                             "max_zero_drop_rate": max(zero) if zero else 0}
 
@@ -558,7 +568,6 @@ def section_memory(ctx):
     s = ctx.size
     mem = ctx.results.setdefault("memory", {})
     sensor = Sensor(ctx, "memory", ctx.all_rules).start()
-    ctx.results.setdefault("start_secs", []).append(sensor.start_secs)
     sleepers = None
     try:
         time.sleep(s["idle_secs"])
@@ -587,9 +596,7 @@ def section_memory(ctx):
         sensor.stop()
     if len(ctx.results["start_secs"]) < 3:
         for _ in range(3):
-            sensor = Sensor(ctx, "start", ctx.all_rules).start()
-            ctx.results["start_secs"].append(sensor.start_secs)
-            sensor.stop()
+            Sensor(ctx, "start", ctx.all_rules).start().stop()
 
 
 # --------------------------------------------------------------------------
@@ -696,15 +703,19 @@ def rows(r):
             "≤ 64 MiB", m["procs_load_rss"] <= 64 * MIB)
     if r.get("start_secs"):
         st = summary(r["start_secs"])
-        add("start → healthy (probes attached, rules compiled)", fmt_spread(st, "{:.2f}") + " s", "≤ 2 s",
+        add(f"start → /healthz ok ({st['n']} starts)", fmt_spread(st, "{:.2f}") + " s", "≤ 2 s",
             st["median"] <= 2)
+        if r.get("start_self_ms"):
+            add("start, as logged by the sensor (\"ready in N ms\")",
+                fmt_spread(summary(r["start_self_ms"]), "{:.0f}") + " ms", "≤ 2,000 ms",
+                statistics.median(r["start_self_ms"]) <= 2000)
     if "console" in r:
         c = r["console"]
         add(f"console ingest into the store ({c['alerts']:,} alerts)", f"{c['ingest_per_s']:,.0f} alerts/s",
             "≥ 20,000 /s", c["ingest_per_s"] >= 20_000)
-        add("console key → frame, 100k alerts", f"p50 {c['key_frame_ms_p50']:.1f} ms, max {c['key_frame_ms_max']:.1f} ms",
+        add(f"console key → frame, {c['alerts']:,} alerts", f"p50 {c['key_frame_ms_p50']:.1f} ms, max {c['key_frame_ms_max']:.1f} ms",
             "≤ 50 ms", c["key_frame_ms_max"] <= 50)
-        add("console filter, 100k alerts", f"p50 {c['filter_ms_p50']:.1f} ms, max {c['filter_ms_max']:.1f} ms",
+        add(f"console filter as you type, {c['alerts']:,} alerts", f"p50 {c['filter_ms_p50']:.1f} ms, max {c['filter_ms_max']:.1f} ms",
             "≤ 50 ms", c["filter_ms_max"] <= 50)
         add("console RSS with the alerts loaded", f"{c['rss_bytes'] / MIB:.1f} MiB", "≤ 200 MiB",
             c["rss_bytes"] <= 200 * MIB)
@@ -771,7 +782,7 @@ def markdown(ctx, table, elapsed):
         md.append("### Notes\n")
         md.extend(f"- {n}" for n in r["notes"])
         md.append("")
-    md.append(METHOD.format(**s, drop_rates=", ".join(f"{x:,}" for x in s["drop_rates"])))
+    md.append(METHOD.format(**{**s, "drop_rates": ", ".join(f"{x:,}" for x in s["drop_rates"])}))
     return "\n".join(md) + "\n"
 
 
@@ -793,9 +804,11 @@ METHOD = """## Method
 - **Engine**: `falco-sensor record` captures every event type while a mix runs
   (fork+exec, open+close, TCP connects, untar+grep, ls/cat/id/ps);
   `falco-sensor replay FILE -r <all four rulesets>` runs it through decode, state
-  and all rules on one thread. Events per second = (events) / (replay wall time
-  − wall time of replaying a 50-event file, which is the startup and rules
-  compile cost).
+  and all rules on one thread (alerts formatted to /dev/null). Events per
+  second as replay reports them (timed from its first to its last event, so
+  rules compile and startup are excluded); cross-checked with (events) /
+  (replay wall time − wall time of replaying a 50-event file). Host processes
+  only: the recording has no container events.
 - **Drops**: a paced open loop (`ratedopen`, 1 ms slots) opens files under a
   temporary directory that a benchmark rule evaluates (one open in 1,000
   matches and alerts) at {drop_rates} opens/s and then as fast as one thread

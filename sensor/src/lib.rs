@@ -9,6 +9,7 @@ pub mod delivery;
 pub mod event;
 pub mod interop;
 pub mod metrics;
+pub mod pipeline;
 pub mod probe;
 pub mod respond;
 pub mod rules;

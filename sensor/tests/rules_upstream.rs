@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! The three upstream Falco rulesets load unmodified, alone and together,
 //! with zero errors; counts are checked against an independent reading of
 //! the same YAML with serde_yaml.

@@ -4,6 +4,9 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+pub mod list_fields;
+pub mod replay;
+pub mod run;
 pub mod validate;
 
 /// Runtime security sensor: eBPF probes + Falco rules + alert delivery.
@@ -82,9 +85,22 @@ pub struct ValidateArgs {
 /// Runs the chosen subcommand.
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::ListFields => list_fields::run(),
         Command::Validate(args) => validate::run(&args),
-        Command::Run(_) | Command::Record(_) | Command::Replay(_) | Command::ListFields => {
+        Command::Run(args) => run::run(&args),
+        Command::Replay(args) => replay::run(&args),
+        Command::Record(_) => {
             anyhow::bail!("this subcommand is not built yet in this version")
         }
     }
+}
+
+/// Logs to stderr; `RUST_LOG` overrides the default `info` level.
+pub(crate) fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

@@ -252,9 +252,14 @@ impl<'a> Context<'a> {
                 self.list_test(op, ftype, values)
                     .map_err(|m| (c.span.start, m))?
             }
-            (Rhs::Value(lit), op) => self
-                .value_test(op, ftype, &lit.text)
-                .map_err(|m| (lit.span.start, m))?,
+            (Rhs::Value(lit), op) => self.value_test(op, ftype, &lit.text).map_err(|m| {
+                // A wrong operator is the check's fault, a bad literal the value's.
+                let at = match m {
+                    CompileErrorKind::BadOperator(_) => c.span.start,
+                    _ => lit.span.start,
+                };
+                (at, m)
+            })?,
         };
         if let (Test::Exists, false) = (&test, c.op == Op::Exists) {
             return Err(bad_op(format!("operator {} on {type_name}", c.op.name())));
@@ -448,7 +453,7 @@ fn parse_bool(v: &str) -> Option<bool> {
 
 fn parse_hex(v: &str) -> Option<Vec<u8>> {
     let v = v.trim();
-    if v.len() % 2 != 0 {
+    if !v.len().is_multiple_of(2) {
         return None;
     }
     (0..v.len())

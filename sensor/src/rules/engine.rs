@@ -529,10 +529,10 @@ fn rule_enabled(def: &RuleDef, opts: &LoadOptions) -> bool {
     {
         return false;
     }
-    if opts.enabled_rules.iter().any(|n| *n == def.name) {
+    if opts.enabled_rules.contains(&def.name) {
         return true;
     }
-    if opts.disabled_rules.iter().any(|n| *n == def.name) {
+    if opts.disabled_rules.contains(&def.name) {
         return false;
     }
     if def.tags.iter().any(|t| opts.disabled_tags.contains(t)) {
@@ -563,11 +563,7 @@ fn compile_rule(
                     .get(m)
                     .map(|d| d.condition.locate(e.offset))
                     .unwrap_or_else(|| def.location.clone());
-                let kind = match error_kind(e.kind) {
-                    ErrorKind::Schema(s) => ErrorKind::Schema(s),
-                    other => other,
-                };
-                (location, ItemKind::Macro, m.clone(), kind)
+                (location, ItemKind::Macro, m.clone(), error_kind(e.kind))
             }
             None => (
                 def.condition.locate(e.offset),

@@ -174,6 +174,7 @@ fn push_range(items: &mut Vec<(char, char)>, lo: char, hi: char, ci: bool) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -79,12 +79,10 @@ impl Cond {
         let (word_idx, intra) = word_position(text, local);
         let src: &str = &piece.src;
         let mut pos = piece.mark.offset.min(src.len());
-        match piece.style {
-            ScalarStyle::Block => {
-                pos = src[pos..].find('\n').map_or(src.len(), |i| pos + i + 1);
-            }
-            ScalarStyle::Quoted => pos = (pos + 1).min(src.len()),
-            ScalarStyle::Plain => {}
+        // Block scalars are marked at their first content character,
+        // quoted ones at the opening quote.
+        if piece.style == ScalarStyle::Quoted {
+            pos = (pos + 1).min(src.len());
         }
         let found = nth_word_start(&src[pos..], word_idx).map_or(pos, |w| pos + w);
         let byte = (found + intra).min(src.len());
@@ -344,6 +342,9 @@ impl ItemCx {
     }
 }
 
+/// `override:` modes by key, with the key's position.
+type Overrides = HashMap<String, (Mode, Mark)>;
+
 /// `override:` for one key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -409,7 +410,7 @@ impl FileCx<'_> {
         kind: ItemKind,
         key: &str,
         allowed: &[&str],
-    ) -> Result<(ItemCx, bool, HashMap<String, (Mode, Mark)>), LoadError> {
+    ) -> Result<(ItemCx, bool, Overrides), LoadError> {
         let mut cx = ItemCx {
             file: self.file.clone(),
             kind,

@@ -6,8 +6,10 @@
 //! turns condition text into an [`ast`], [`compile`] resolves macros, lists
 //! and fields into [`pred`] trees, and [`engine`] indexes and evaluates them.
 
+pub mod alert;
 pub mod ast;
 pub mod compile;
+pub mod defaults;
 pub mod engine;
 pub mod error;
 pub mod fields;
@@ -19,8 +21,13 @@ pub mod pred;
 pub mod typeset;
 pub mod yaml;
 
+pub use defaults::default_rules_yaml;
 pub use engine::{
     CompiledRuleView, LoadOptions, LoadSummary, LoadedRules, RuleId, RuleInfoView, RuleMatch,
     RuleMatching, RuleSet, load_files, load_sources,
 };
 pub use error::{ErrorKind, ItemKind, LoadError, LoadWarning, Location, WarningCode};
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;

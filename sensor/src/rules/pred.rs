@@ -470,6 +470,7 @@ fn compare_values(a: &Value<'_>, b: &Value<'_>, cmp: Cmp, op: StrOp) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -285,6 +285,7 @@ impl MarkedEventReceiver for Builder {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -7,7 +7,7 @@ use super::types::{ContainerInfo, ContainerMount, PodInfo};
 use falco_proto::cri::v1 as cri;
 use falco_proto::cri::v1::runtime_service_client::RuntimeServiceClient;
 use hyper_util::rt::TokioIo;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use tonic::transport::{Channel, Endpoint, Uri};
 
@@ -20,6 +20,10 @@ pub const DEFAULT_CRI_SOCKETS: &[&str] = &[
     "/run/k3s/containerd/containerd.sock",
     "/run/cri-dockerd.sock",
 ];
+
+/// `container.name` of a pod's sandbox (infrastructure) container, the
+/// name the kubelet has always given it.
+pub const SANDBOX_CONTAINER_NAME: &str = "POD";
 
 /// Kubelet's container labels.
 pub const LABEL_CONTAINER_NAME: &str = "io.kubernetes.container.name";
@@ -170,14 +174,24 @@ impl CriClient {
     /// Full metadata of a container (by full id) and its pod.
     pub async fn container_info(&self, id: &str) -> Result<ContainerInfo, CriError> {
         let mut rt = self.rt.clone();
-        let resp = rt
+        let resp = match rt
             .container_status(cri::ContainerStatusRequest {
                 container_id: id.to_string(),
                 verbose: true,
             })
             .await
-            .map_err(|s| self.rpc_err("ContainerStatus", id, s))?
-            .into_inner();
+        {
+            Ok(r) => r.into_inner(),
+            // The pod's sandbox ("pause") process has a container cgroup of
+            // its own, but the runtime knows it as a sandbox.
+            Err(s) if s.code() == tonic::Code::NotFound => {
+                return self
+                    .sandbox_info(id)
+                    .await
+                    .map_err(|_| self.rpc_err("ContainerStatus", id, s));
+            }
+            Err(s) => return Err(self.rpc_err("ContainerStatus", id, s)),
+        };
         let status = resp.status.ok_or_else(|| CriError::Missing {
             call: "ContainerStatus",
             id: id.to_string(),
@@ -219,6 +233,50 @@ impl CriClient {
             .and_then(|r| r.into_inner().status)
         };
         Ok(build_info(&status, &verbose, &sandbox_id, sandbox.as_ref()))
+    }
+}
+
+impl CriClient {
+    /// A pod sandbox described as a container named [`SANDBOX_CONTAINER_NAME`].
+    async fn sandbox_info(&self, id: &str) -> Result<ContainerInfo, CriError> {
+        let resp = self
+            .rt
+            .clone()
+            .pod_sandbox_status(cri::PodSandboxStatusRequest {
+                pod_sandbox_id: id.to_string(),
+                verbose: true,
+            })
+            .await
+            .map_err(|s| self.rpc_err("PodSandboxStatus", id, s))?
+            .into_inner();
+        let status = resp.status.ok_or_else(|| CriError::Missing {
+            call: "PodSandboxStatus",
+            id: id.to_string(),
+            socket: self.socket.display().to_string(),
+            what: "status",
+        })?;
+        let image = resp
+            .info
+            .get("info")
+            .and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok())
+            .and_then(|v| v.get("image").and_then(|i| i.as_str()).map(str::to_string))
+            .unwrap_or_default();
+        let parts = split_image_ref(&image);
+        Ok(ContainerInfo {
+            id: status.id.get(..12).unwrap_or(&status.id).to_string(),
+            full_id: status.id.clone(),
+            name: SANDBOX_CONTAINER_NAME.to_string(),
+            image_repository: parts.repository,
+            image_tag: parts.tag,
+            image_digest: parts.digest,
+            image,
+            privileged: false,
+            mounts: Vec::new(),
+            start_ns: u64::try_from(status.created_at).unwrap_or(0),
+            runtime: String::new(),
+            pod: pod_info(&HashMap::new(), &status.id, Some(&status)),
+            resolved: true,
+        })
     }
 }
 
@@ -352,13 +410,14 @@ fn pod_info(
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect()
             })
-            .unwrap_or_else(BTreeMap::new),
+            .unwrap_or_default(),
         sandbox_id: sandbox_id.to_string(),
     };
     (!pod.name.is_empty() || !pod.uid.is_empty()).then_some(pod)
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -65,6 +65,7 @@ pub fn resolve(base: &str, path: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::event::L4Proto;

@@ -31,6 +31,7 @@ pub fn split_image_ref(reference: &str) -> ImageParts {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -261,7 +261,7 @@ impl ProcReader {
                 })
                 .unwrap_or(0);
             let info = if let Some(ino) = bracketed(&target, "socket:") {
-                let table = sockets.table(&self.proc_root, dir, netns);
+                let table = sockets.table(dir, netns);
                 match table.get(&ino) {
                     Some(s) => s.to_fd(flags),
                     None => FdInfo {
@@ -459,8 +459,8 @@ pub fn apply_status(t: &mut ThreadInfo, status: &str) {
             "CapPrm" => t.cap_permitted = u64::from_str_radix(value, 16).unwrap_or(0),
             "CapInh" => t.cap_inheritable = u64::from_str_radix(value, 16).unwrap_or(0),
             // The last column is the id in the innermost pid namespace.
-            "NStgid" => t.vpid = nums().last().unwrap_or(t.vpid),
-            "NSpid" => t.vtid = nums().last().unwrap_or(t.vtid),
+            "NStgid" => t.vpid = nums().next_back().unwrap_or(t.vpid),
+            "NSpid" => t.vtid = nums().next_back().unwrap_or(t.vtid),
             _ => {}
         }
     }
@@ -501,7 +501,7 @@ pub struct SocketCache {
 }
 
 impl SocketCache {
-    fn table(&mut self, _proc_root: &Path, dir: &Path, netns: u64) -> &HashMap<u64, ProcSocket> {
+    fn table(&mut self, dir: &Path, netns: u64) -> &HashMap<u64, ProcSocket> {
         self.by_netns
             .entry(netns)
             .or_insert_with(|| read_socket_tables(&dir.join("net")))
@@ -611,6 +611,7 @@ pub fn parse_unix_line(line: &str) -> Option<(u64, ProcSocket)> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

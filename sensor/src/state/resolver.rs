@@ -21,7 +21,7 @@ struct Request {
 /// Outcome of one synchronous lookup.
 #[derive(Debug)]
 pub enum Lookup {
-    Found(ContainerInfo),
+    Found(Box<ContainerInfo>),
     Failed(CriError),
     TimedOut,
 }
@@ -68,7 +68,7 @@ impl CriResolver {
             return Lookup::TimedOut;
         }
         match rx.recv_timeout(self.timeout) {
-            Ok(Ok(info)) => Lookup::Found(info),
+            Ok(Ok(info)) => Lookup::Found(Box::new(info)),
             Ok(Err(e)) => Lookup::Failed(e),
             Err(_) => Lookup::TimedOut,
         }

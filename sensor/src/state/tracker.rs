@@ -61,10 +61,14 @@ pub const FD_EVENT_TYPES: &[EventType] = &[
     EventType::MemfdCreate,
 ];
 
+/// Runtime names [`ContainerRef`] uses, to turn a stored name back into one.
+const SCOPE_RUNTIMES: &[&str] = &["containerd", "cri-o", "docker", "podman"];
+
 const CLONE_THREAD: u64 = 0x0001_0000;
 const AT_FDCWD: i64 = -100;
 const O_DIRECTORY: u32 = 0o200_000;
 const O_CLOEXEC: u32 = 0o2_000_000;
+const MFD_CLOEXEC: u32 = 1;
 const EINPROGRESS: i64 = 115;
 const F_DUPFD: i64 = 0;
 const F_DUPFD_CLOEXEC: i64 = 1030;
@@ -244,6 +248,7 @@ impl StateTracker {
         self.collect_late_containers();
         self.ensure_thread(&ev.task);
         self.refresh_from_task(&ev.task);
+        self.retry_unresolved_container(ev.task.tid);
         self.resolve_paths(ev);
         let ok = ev.res >= 0;
         let tid = ev.task.tid;
@@ -252,12 +257,19 @@ impl StateTracker {
             EventKind::Clone { flags } if ev.res > 0 => self.on_clone(ev, *flags),
             EventKind::Exec { .. } if ev.res == 0 => self.on_exec(ev),
             EventKind::Open {
+                path,
                 resolved_path,
                 flags,
                 dev,
                 ino,
                 ..
             } if ok => {
+                // An unresolvable relative path is still better than no name.
+                let name = if resolved_path.is_empty() {
+                    path
+                } else {
+                    resolved_path
+                };
                 let kind = if flags & O_DIRECTORY != 0 {
                     FdKind::Directory
                 } else {
@@ -265,7 +277,7 @@ impl StateTracker {
                 };
                 let info = FdInfo {
                     kind,
-                    name: resolved_path.clone(),
+                    name: name.clone(),
                     flags: *flags,
                     tuple: None,
                     dev: *dev,
@@ -274,7 +286,9 @@ impl StateTracker {
                 };
                 self.set_fd(pid, ev.res, info);
             }
-            EventKind::Socket { domain, .. } if ok => {
+            EventKind::Socket {
+                domain, sock_type, ..
+            } if ok => {
                 let kind = match domain {
                     1 => FdKind::UnixSocket,
                     2 => FdKind::Ipv4Socket,
@@ -282,7 +296,9 @@ impl StateTracker {
                     16 => FdKind::NetlinkSocket,
                     _ => FdKind::Unknown,
                 };
-                self.set_fd(pid, ev.res, empty_fd(kind, String::new(), 0));
+                // SOCK_CLOEXEC has O_CLOEXEC's value.
+                let flags = sock_type & O_CLOEXEC;
+                self.set_fd(pid, ev.res, empty_fd(kind, String::new(), flags));
             }
             EventKind::Connect { fd, addr, tuple } if ok || ev.res == -EINPROGRESS => {
                 let (fd, addr, tuple) = (*fd, addr.clone(), tuple.clone());
@@ -347,7 +363,12 @@ impl StateTracker {
                 }
             }
             EventKind::MemfdCreate { name, flags } if ok => {
-                let info = empty_fd(FdKind::Memfd, format!("memfd:{name}"), *flags);
+                let cloexec = if flags & MFD_CLOEXEC != 0 {
+                    O_CLOEXEC
+                } else {
+                    0
+                };
+                let info = empty_fd(FdKind::Memfd, format!("memfd:{name}"), cloexec);
                 self.set_fd(pid, ev.res, info);
             }
             EventKind::Chdir {
@@ -358,10 +379,15 @@ impl StateTracker {
                 } else {
                     Some(resolved_path.clone())
                 };
-                if let Some(cwd) = cwd.filter(|c| c.starts_with('/'))
-                    && let Some(t) = self.threads.get_mut(&tid)
-                {
-                    t.info.cwd = cwd;
+                // The cwd belongs to the process (threads share it): keep the
+                // calling thread's and the main thread's copy current.
+                if let Some(cwd) = cwd.filter(|c| c.starts_with('/')) {
+                    if let Some(t) = self.threads.get_mut(&pid) {
+                        t.info.cwd.clone_from(&cwd);
+                    }
+                    if let Some(t) = self.threads.get_mut(&tid) {
+                        t.info.cwd = cwd;
+                    }
                 }
             }
             _ => {}
@@ -469,6 +495,13 @@ impl StateTracker {
             self.users
                 .ensure(&info.container_id, info.pid, info.uid, info.gid);
             self.insert_thread(info);
+            // Lookups by pid (parents, ancestors) need the main thread too.
+            if task.tid != task.pid
+                && !self.threads.contains_key(&task.pid)
+                && let Some((main, _)) = self.procfs.read_one_thread(task.pid, task.pid)
+            {
+                self.insert_thread(main);
+            }
             return;
         }
         self.stats.threads_from_event += 1;
@@ -721,11 +754,25 @@ impl StateTracker {
     /// Fills empty `resolved_*` fields from the thread's cwd or the dirfd's
     /// path in the fd table.
     fn resolve_paths(&self, ev: &mut Event) {
+        if !matches!(
+            ev.kind,
+            EventKind::Open { .. }
+                | EventKind::Unlink { .. }
+                | EventKind::Rename { .. }
+                | EventKind::Link { .. }
+                | EventKind::Mkdir { .. }
+                | EventKind::Symlink { .. }
+                | EventKind::Chmod { .. }
+                | EventKind::Chdir { .. }
+        ) {
+            return;
+        }
         let tid = ev.task.tid;
         let pid = ev.task.pid;
         let cwd = self
             .threads
-            .get(&tid)
+            .get(&pid)
+            .or_else(|| self.threads.get(&tid))
             .map(|e| e.info.cwd.clone())
             .filter(|c| c.starts_with('/'));
         let base_for = |dirfd: i64| -> Option<String> {
@@ -824,10 +871,10 @@ impl StateTracker {
             None => return,
         };
         for mut info in late {
-            if let Some(old) = self.containers.get(&info.full_id) {
-                if info.runtime.is_empty() {
-                    info.runtime.clone_from(&old.info.runtime);
-                }
+            if let Some(old) = self.containers.get(&info.full_id)
+                && info.runtime.is_empty()
+            {
+                info.runtime.clone_from(&old.info.runtime);
             }
             self.insert_container(info);
         }
@@ -868,7 +915,7 @@ impl StateTracker {
                 {
                     pod.uid.clone_from(uid);
                 }
-                placeholder = info;
+                placeholder = *info;
                 None
             }
             Some(Lookup::Failed(e)) => {
@@ -892,6 +939,37 @@ impl StateTracker {
                 retry_at,
             },
         );
+    }
+
+    /// A container whose lookup failed is asked again, once its retry time
+    /// has come, when one of its threads does anything.
+    fn retry_unresolved_container(&mut self, tid: i64) {
+        let Some(cid) = self.threads.get(&tid).map(|e| e.info.container_id.clone()) else {
+            return;
+        };
+        if &*cid == HOST_CONTAINER_ID {
+            return;
+        }
+        let Some(full) = self.short_ids.get(&*cid) else {
+            return;
+        };
+        let Some(e) = self.containers.get(full) else {
+            return;
+        };
+        if e.info.resolved || e.retry_at.is_none_or(|t| Instant::now() < t) {
+            return;
+        }
+        let runtime = SCOPE_RUNTIMES
+            .iter()
+            .copied()
+            .find(|r| *r == e.info.runtime)
+            .unwrap_or("containerd");
+        let c = ContainerRef {
+            id: e.info.full_id.clone(),
+            runtime,
+            pod_uid: e.info.pod.as_ref().map(|p| p.uid.clone()),
+        };
+        self.ensure_container(&c);
     }
 
     /// Drops containers no known thread runs in.
@@ -975,5 +1053,6 @@ impl StateView for StateTracker {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 #[path = "tracker_tests.rs"]
 mod tests;

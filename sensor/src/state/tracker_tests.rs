@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::event::{ExeFileInfo, L4Proto, SockTuple};
+use std::time::Duration;
 
 const BASE: i64 = 50_000_000;
 const CID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -116,7 +117,12 @@ fn fork_exec_exit_lifecycle_and_ancestry() {
 
     run(
         &mut st,
-        exec(task(child, child, sh, "cat"), &["cat", "/etc/hosts"], "/usr/bin/cat", "/process_api/5c979a74b00b18caa0db835341546e83"),
+        exec(
+            task(child, child, sh, "cat"),
+            &["cat", "/etc/hosts"],
+            "/usr/bin/cat",
+            "/process_api/5c979a74b00b18caa0db835341546e83",
+        ),
     );
     let c = st.thread(child).unwrap();
     assert_eq!(c.comm, "cat");
@@ -167,21 +173,64 @@ fn threads_share_the_process_and_main_thread_outlives_its_exit() {
     );
     let t = st.thread(t2).unwrap();
     assert_eq!((t.pid, t.ppid), (sh, 1));
-    run(&mut st, open(task(t2, sh, 1, "bash"), 5, "/etc/passwd", -100));
-    assert_eq!(st.fd(sh, 5).unwrap().name, "/etc/passwd", "one fd table per process");
+    run(
+        &mut st,
+        open(task(t2, sh, 1, "bash"), 5, "/etc/passwd", -100),
+    );
+    assert_eq!(
+        st.fd(sh, 5).unwrap().name,
+        "/etc/passwd",
+        "one fd table per process"
+    );
+    // chdir in one thread moves the whole process.
+    run(
+        &mut st,
+        ev(
+            EventType::Chdir,
+            0,
+            task(t2, sh, 1, "bash"),
+            EventKind::Chdir {
+                path: "/srv".into(),
+                resolved_path: String::new(),
+                fd: -1,
+            },
+        ),
+    );
+    assert_eq!(st.process(sh).unwrap().cwd, "/srv");
+    let e = run(&mut st, open(task(sh, sh, 1, "bash"), 6, "data", -100));
+    let EventKind::Open { resolved_path, .. } = &e.kind else {
+        unreachable!()
+    };
+    assert_eq!(resolved_path, "/srv/data");
 
     run(
         &mut st,
-        ev(EventType::Procexit, 0, task(sh, sh, 1, "bash"), EventKind::Exit { status: 0 }),
+        ev(
+            EventType::Procexit,
+            0,
+            task(sh, sh, 1, "bash"),
+            EventKind::Exit { status: 0 },
+        ),
     );
-    assert!(st.process(sh).is_some(), "main thread kept while a thread runs");
+    assert!(
+        st.process(sh).is_some(),
+        "main thread kept while a thread runs"
+    );
     assert!(st.fd(sh, 5).is_some());
     run(
         &mut st,
-        ev(EventType::Procexit, 0, task(t2, sh, 1, "bash"), EventKind::Exit { status: 0 }),
+        ev(
+            EventType::Procexit,
+            0,
+            task(t2, sh, 1, "bash"),
+            EventKind::Exit { status: 0 },
+        ),
     );
     assert!(st.process(sh).is_none());
-    assert!(st.fd(sh, 5).is_none(), "fd table dropped with the last thread");
+    assert!(
+        st.fd(sh, 5).is_none(),
+        "fd table dropped with the last thread"
+    );
 }
 
 #[test]
@@ -231,7 +280,12 @@ fn fd_lifecycle_and_relative_paths() {
     assert_eq!(st.fd(sh, 10).unwrap().name, "/etc/shadow");
     run(
         &mut st,
-        ev(EventType::Fcntl, 11, t(), EventKind::Fcntl { fd: 6, cmd: 1030 }),
+        ev(
+            EventType::Fcntl,
+            11,
+            t(),
+            EventKind::Fcntl { fd: 6, cmd: 1030 },
+        ),
     );
     assert_eq!(st.fd(sh, 11).unwrap().flags & 0o2_000_000, 0o2_000_000);
 
@@ -307,15 +361,17 @@ fn fd_lifecycle_and_relative_paths() {
             t(),
             EventKind::MemfdCreate {
                 name: "payload".into(),
-                flags: 0,
+                flags: 1,
             },
         ),
     );
     assert_eq!(st.fd(sh, 12).unwrap().name, "memfd:payload");
 
-    // exec drops close-on-exec fds.
+    // exec drops close-on-exec fds (fcntl F_DUPFD_CLOEXEC, MFD_CLOEXEC).
     run(&mut st, exec(t(), &["true"], "/usr/bin/true", ""));
     assert!(st.fd(sh, 11).is_none());
+    assert!(st.fd(sh, 12).is_none());
+    assert!(st.fd(sh, 7).is_some());
     assert!(st.fd(sh, 6).is_some());
 }
 
@@ -383,7 +439,10 @@ fn unknown_threads_are_created_from_the_event_and_inherit_from_parent() {
     let mut st = StateTracker::new(cfg());
     let sh = seeded_shell(&mut st);
     let stranger = BASE + 40;
-    run(&mut st, open(task(stranger, stranger, sh, "curl"), 3, "/x", -100));
+    run(
+        &mut st,
+        open(task(stranger, stranger, sh, "curl"), 3, "/x", -100),
+    );
     let t = st.thread(stranger).expect("created lazily");
     assert_eq!(t.comm, "curl");
     assert_eq!(t.ppid, sh);
@@ -407,7 +466,9 @@ fn container_exec_registers_an_unresolved_container() {
     );
     let t = st.thread(sh).unwrap();
     assert_eq!(&*t.container_id, &CID[..12]);
-    let c = st.container(&t.container_id).expect("container known by short id");
+    let c = st
+        .container(&t.container_id)
+        .expect("container known by short id");
     assert!(!c.resolved);
     assert_eq!(c.full_id, CID);
     assert_eq!(c.runtime, "containerd");
@@ -463,6 +524,80 @@ fn users_from_host_root() {
     run(&mut st, open(t, 3, "/x", -100));
     assert_eq!(st.user_name("host", 1000), Some("alice"));
     assert_eq!(st.group_name("host", 100), Some("users"));
-    assert_eq!(st.user_home_shell("host", 1000), Some(("/home/alice", "/bin/zsh")));
-    assert_eq!(st.thread(sh).unwrap().uid, 1000, "credentials follow the kernel");
+    assert_eq!(
+        st.user_home_shell("host", 1000),
+        Some(("/home/alice", "/bin/zsh"))
+    );
+    assert_eq!(
+        st.thread(sh).unwrap().uid,
+        1000,
+        "credentials follow the kernel"
+    );
+}
+
+#[test]
+fn tracker_can_move_to_the_pipeline_thread() {
+    fn assert_send<T: Send>() {}
+    assert_send::<StateTracker>();
+}
+
+#[test]
+fn unresolved_containers_are_retried_when_due() {
+    let mut st = StateTracker::new(StateConfig {
+        cri_retry_interval: Duration::ZERO,
+        ..cfg()
+    });
+    let sh = seeded_shell(&mut st);
+    run(
+        &mut st,
+        exec(
+            task(sh, sh, 1, "app"),
+            &["app"],
+            "/app",
+            &format!("/system.slice/docker-{CID}.scope"),
+        ),
+    );
+    assert_eq!(st.container(CID).unwrap().runtime, "docker");
+    // No runtime to ask: every due retry keeps the placeholder, never panics,
+    // and keeps what the cgroup told.
+    run(&mut st, open(task(sh, sh, 1, "app"), 3, "/x", -100));
+    let c = st.container(CID).unwrap();
+    assert!(!c.resolved);
+    assert_eq!(c.runtime, "docker");
+}
+
+#[test]
+fn runtime_that_does_not_answer_leaves_container_unresolved() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("cri.sock");
+    // Accepts connections and never answers.
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let _server = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().flatten() {
+            held.push(conn);
+        }
+    });
+    let mut st = StateTracker::new(StateConfig {
+        cri_enabled: true,
+        cri_sockets: vec![sock.clone()],
+        cri_timeout: Duration::from_millis(100),
+        ..cfg()
+    });
+    assert_eq!(st.stats().cri_socket, Some(sock.display().to_string()));
+    let sh = seeded_shell(&mut st);
+    run(
+        &mut st,
+        exec(
+            task(sh, sh, 1, "app"),
+            &["app"],
+            "/app",
+            &format!("/system.slice/crio-{CID}.scope"),
+        ),
+    );
+    let c = st.container(CID).expect("placeholder registered");
+    assert!(!c.resolved);
+    assert_eq!(c.runtime, "cri-o");
+    let stats = st.stats();
+    assert_eq!((stats.cri_lookups, stats.cri_timeouts), (1, 1));
 }

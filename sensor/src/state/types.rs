@@ -177,6 +177,11 @@ pub trait StateView {
     fn group_name(&self, container_id: &str, gid: u32) -> Option<&str>;
     /// The user's home directory and shell, for `user.homedir` / `user.shell`.
     fn user_home_shell(&self, container_id: &str, uid: u32) -> Option<(&str, &str)>;
+    /// Every open fd of a process, by fd number (for `fd.types`). Views that
+    /// cannot enumerate fds list none.
+    fn fds(&self, _pid: i64) -> Vec<(i64, &FdInfo)> {
+        Vec::new()
+    }
 }
 
 /// A simple in-memory [`StateView`] for tests and replay fixtures.
@@ -220,5 +225,15 @@ impl StateView for MemoryState {
         self.users
             .get(&(container_id.to_string(), uid))
             .map(|u| (u.1.as_str(), u.2.as_str()))
+    }
+    fn fds(&self, pid: i64) -> Vec<(i64, &FdInfo)> {
+        let mut v: Vec<(i64, &FdInfo)> = self
+            .fds
+            .iter()
+            .filter(|((p, _), _)| *p == pid)
+            .map(|((_, fd), info)| (*fd, info))
+            .collect();
+        v.sort_by_key(|(fd, _)| *fd);
+        v
     }
 }

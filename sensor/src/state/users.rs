@@ -101,19 +101,31 @@ impl UserDb {
     /// `pid` is a process of that container, used to reach its filesystem.
     pub fn ensure(&mut self, container_id: &str, pid: i64, uid: u32, gid: u32) {
         let is_host = container_id == super::HOST_CONTAINER_ID;
+        let existing = if is_host {
+            self.host.as_mut()
+        } else {
+            self.containers.get_mut(container_id)
+        };
+        // The common case, on every event: the ids are known. No allocation.
+        if let Some(cached) = existing {
+            let known =
+                cached.table.users.contains_key(&uid) && cached.table.groups.contains_key(&gid);
+            if known || cached.loaded_at.elapsed() < self.refresh_interval {
+                return;
+            }
+        }
         let root = if is_host {
             self.host_root.clone()
         } else {
             self.host_root.join(format!("proc/{pid}/root"))
         };
-        let interval = self.refresh_interval;
         let existing = if is_host {
             self.host.as_mut()
         } else {
             self.containers.get_mut(container_id)
         };
         if let Some(cached) = existing {
-            Self::refresh_slot(cached, &root, uid, gid, interval);
+            Self::refresh_slot(cached, &root);
             return;
         }
         let fresh = CachedTable {
@@ -130,16 +142,14 @@ impl UserDb {
         }
     }
 
-    fn refresh_slot(slot: &mut CachedTable, root: &Path, uid: u32, gid: u32, every: Duration) {
-        let known = slot.table.users.contains_key(&uid) && slot.table.groups.contains_key(&gid);
-        if !known && slot.loaded_at.elapsed() >= every {
-            let fresh = UserTable::load(root);
-            // A process that already exited leaves an empty read; keep what we had.
-            if !fresh.users.is_empty() || !fresh.groups.is_empty() {
-                slot.table = fresh;
-            }
-            slot.loaded_at = Instant::now();
+    /// Re-reads a table after a miss; the caller checked the interval.
+    fn refresh_slot(slot: &mut CachedTable, root: &Path) {
+        let fresh = UserTable::load(root);
+        // A process that already exited leaves an empty read; keep what we had.
+        if !fresh.users.is_empty() || !fresh.groups.is_empty() {
+            slot.table = fresh;
         }
+        slot.loaded_at = Instant::now();
     }
 
     /// Installs a table directly (replay and tests).
@@ -181,6 +191,7 @@ impl UserDb {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -40,14 +40,58 @@ pub(crate) enum Param<'a> {
     List(&'a [String]),
 }
 
+/// Most arguments any event has (execve).
+const MAX_PARAMS: usize = 24;
+
+/// The arguments of one event, in Falco's order, without heap allocation.
+pub(crate) struct Params<'a> {
+    items: [(&'static str, Param<'a>); MAX_PARAMS],
+    len: usize,
+}
+
+impl<'a> Params<'a> {
+    fn push(&mut self, item: (&'static str, Param<'a>)) {
+        if let Some(slot) = self.items.get_mut(self.len) {
+            *slot = item;
+            self.len += 1;
+        }
+    }
+
+    pub(crate) fn as_slice(&self) -> &[(&'static str, Param<'a>)] {
+        &self.items[..self.len]
+    }
+}
+
+impl<'a> From<&[(&'static str, Param<'a>)]> for Params<'a> {
+    fn from(items: &[(&'static str, Param<'a>)]) -> Self {
+        let mut p = Params {
+            items: [("", Param::Int(0)); MAX_PARAMS],
+            len: 0,
+        };
+        for &item in items {
+            p.push(item);
+        }
+        p
+    }
+}
+
+fn ps<'a>(items: &[(&'static str, Param<'a>)]) -> Params<'a> {
+    Params::from(items)
+}
+
 /// The i-th argument of the event, with Falco's parameter name.
 pub(crate) fn param<'a>(cx: &Cx<'a>, i: usize) -> Option<(&'static str, Param<'a>)> {
+    params(cx).as_slice().get(i).copied()
+}
+
+/// Every argument of the event, with Falco's parameter names.
+pub(crate) fn params<'a>(cx: &Cx<'a>) -> Params<'a> {
     use EventType as T;
     use Param as P;
     let ev = cx.ev;
     let res = P::Res(ev.res);
     let et = ev.etype;
-    let list: &[(&'static str, Param<'a>)] = &match &ev.kind {
+    match &ev.kind {
         EventKind::Exec {
             filename,
             argv,
@@ -57,7 +101,7 @@ pub(crate) fn param<'a>(cx: &Cx<'a>, i: usize) -> Option<(&'static str, Param<'a
             exe_file,
             flags,
             ..
-        } => [
+        } => ps(&[
             ("res", res),
             ("exe", P::Str(argv.first().map_or("", String::as_str))),
             ("args", P::List(argv.get(1..).unwrap_or(&[]))),
@@ -87,9 +131,8 @@ pub(crate) fn param<'a>(cx: &Cx<'a>, i: usize) -> Option<(&'static str, Param<'a
             ("trusted_exepath", P::Str(exe_path)),
             ("gid", P::Gid(ev.task.gid)),
             ("filename", P::Str(filename)),
-        ]
-        .to_vec(),
-        EventKind::Clone { flags } => vec![
+        ]),
+        EventKind::Clone { flags } => ps(&[
             ("res", P::Int(ev.res)),
             (
                 "exe",
@@ -109,15 +152,15 @@ pub(crate) fn param<'a>(cx: &Cx<'a>, i: usize) -> Option<(&'static str, Param<'a
             ("gid", P::Gid(ev.task.gid)),
             ("vtid", P::Int(ev.task.vtid)),
             ("vpid", P::Int(ev.task.vpid)),
-        ],
+        ]),
         EventKind::Exit { status } => {
             let s = *status;
-            vec![
+            ps(&[
                 ("status", P::Int(s.into())),
                 ("ret", P::Int(((s >> 8) & 0xff).into())),
                 ("sig", P::Int((s & 0x7f).into())),
                 ("core", P::UInt(u64::from(s & 0x80 != 0))),
-            ]
+            ])
         }
         EventKind::Open {
             path,
@@ -130,7 +173,7 @@ pub(crate) fn param<'a>(cx: &Cx<'a>, i: usize) -> Option<(&'static str, Param<'a
         } => {
             let ppm = flags::open_flags_to_ppm(*f);
             let fl = P::Flags(ppm.into(), ppm.into(), flags::OPEN_FLAGS);
-            let mut v = vec![("fd", P::Fd(ev.res))];
+            let mut v = ps(&[("fd", P::Fd(ev.res))]);
             if matches!(et, T::Openat | T::Openat2) {
                 v.push(("dirfd", P::Fd(*dirfd)));
             }
@@ -143,14 +186,14 @@ pub(crate) fn param<'a>(cx: &Cx<'a>, i: usize) -> Option<(&'static str, Param<'a
             v.push(("ino", P::UInt(*ino)));
             v
         }
-        EventKind::Close { fd } => vec![("res", res), ("fd", P::Fd(*fd))],
+        EventKind::Close { fd } => ps(&[("res", res), ("fd", P::Fd(*fd))]),
         EventKind::Unlink {
             path,
             dirfd,
             flags: f,
             ..
         } => match et {
-            T::Unlinkat => vec![
+            T::Unlinkat => ps(&[
                 ("res", res),
                 ("dirfd", P::Fd(*dirfd)),
                 ("name", P::Str(path)),
@@ -158,8 +201,8 @@ pub(crate) fn param<'a>(cx: &Cx<'a>, i: usize) -> Option<(&'static str, Param<'a
                     "flags",
                     P::Flags((*f).into(), (*f).into(), flags::UNLINKAT_FLAGS),
                 ),
-            ],
-            _ => vec![("res", res), ("path", P::Str(path))],
+            ]),
+            _ => ps(&[("res", res), ("path", P::Str(path))]),
         },
         EventKind::Rename {
             oldpath,
@@ -167,11 +210,11 @@ pub(crate) fn param<'a>(cx: &Cx<'a>, i: usize) -> Option<(&'static str, Param<'a
             flags: f,
             ..
         } => {
-            let mut v = vec![
+            let mut v = ps(&[
                 ("res", res),
                 ("oldpath", P::Str(oldpath)),
                 ("newpath", P::Str(newpath)),
-            ];
+            ]);
             if et == T::Renameat2 {
                 v.push((
                     "flags",
@@ -180,22 +223,22 @@ pub(crate) fn param<'a>(cx: &Cx<'a>, i: usize) -> Option<(&'static str, Param<'a
             }
             v
         }
-        EventKind::Mkdir { path, mode, .. } => vec![
+        EventKind::Mkdir { path, mode, .. } => ps(&[
             ("res", res),
             ("path", P::Str(path)),
             ("mode", P::Octal(*mode)),
-        ],
+        ]),
         EventKind::Link {
             oldpath,
             newpath,
             flags: f,
             ..
         } => {
-            let mut v = vec![
+            let mut v = ps(&[
                 ("res", res),
                 ("oldpath", P::Str(oldpath)),
                 ("newpath", P::Str(newpath)),
-            ];
+            ]);
             if et == T::Linkat {
                 v.push((
                     "flags",
@@ -206,80 +249,80 @@ pub(crate) fn param<'a>(cx: &Cx<'a>, i: usize) -> Option<(&'static str, Param<'a
         }
         EventKind::Symlink {
             target, linkpath, ..
-        } => vec![
+        } => ps(&[
             ("res", res),
             ("target", P::Str(target)),
             ("linkpath", P::Str(linkpath)),
-        ],
+        ]),
         EventKind::Chmod { path, fd, mode, .. } => match et {
-            T::Fchmod => vec![("res", res), ("fd", P::Fd(*fd)), ("mode", P::Mode(*mode))],
-            _ => vec![
+            T::Fchmod => ps(&[("res", res), ("fd", P::Fd(*fd)), ("mode", P::Mode(*mode))]),
+            _ => ps(&[
                 ("res", res),
                 ("filename", P::Str(path)),
                 ("mode", P::Mode(*mode)),
-            ],
+            ]),
         },
         EventKind::Dup {
             oldfd,
             newfd,
             flags: f,
         } => match et {
-            T::Dup => vec![("res", P::Fd(ev.res)), ("oldfd", P::Fd(*oldfd))],
-            T::Dup2 => vec![
+            T::Dup => ps(&[("res", P::Fd(ev.res)), ("oldfd", P::Fd(*oldfd))]),
+            T::Dup2 => ps(&[
                 ("res", P::Fd(ev.res)),
                 ("oldfd", P::Fd(*oldfd)),
                 ("newfd", P::Fd(*newfd)),
-            ],
-            _ => vec![
+            ]),
+            _ => ps(&[
                 ("res", P::Fd(ev.res)),
                 ("oldfd", P::Fd(*oldfd)),
                 ("newfd", P::Fd(*newfd)),
                 ("flags", P::UInt((*f).into())),
-            ],
+            ]),
         },
         EventKind::Socket {
             domain,
             sock_type,
             proto,
-        } => vec![
+        } => ps(&[
             ("fd", P::Fd(ev.res)),
             ("domain", P::Code((*domain).into(), flags::SOCKET_FAMILIES)),
             ("type", P::UInt((*sock_type).into())),
             ("proto", P::UInt((*proto).into())),
-        ],
-        EventKind::Connect { fd, addr, tuple } => vec![
+        ]),
+        EventKind::Connect { fd, addr, tuple } => ps(&[
             ("res", res),
             ("tuple", P::Tuple(tuple.as_ref())),
             ("fd", P::Fd(*fd)),
             ("addr", P::Addr(addr)),
-        ],
+        ]),
         EventKind::Accept { tuple, flags: f } => {
-            let mut v = vec![("fd", P::Fd(ev.res)), ("tuple", P::Tuple(tuple.as_ref()))];
+            let mut v = ps(&[("fd", P::Fd(ev.res)), ("tuple", P::Tuple(tuple.as_ref()))]);
             if et == T::Accept4 {
                 v.push(("flags", P::UInt((*f).into())));
             }
             v
         }
         EventKind::Bind { fd, addr } => {
-            vec![("res", res), ("addr", P::Addr(addr)), ("fd", P::Fd(*fd))]
+            ps(&[("res", res), ("addr", P::Addr(addr)), ("fd", P::Fd(*fd))])
         }
-        EventKind::Listen { fd, backlog } => vec![
+        EventKind::Listen { fd, backlog } => ps(&[
             ("res", res),
             ("fd", P::Fd(*fd)),
             ("backlog", P::Int((*backlog).into())),
-        ],
+        ]),
         EventKind::Io {
             fd,
             addr,
             tuple,
             data,
         } => {
-            let mut v = vec![
+            let mut v = ps(&[
                 ("res", res),
                 ("data", P::Bytes(data)),
                 ("fd", P::Fd(*fd)),
                 ("tuple", P::Tuple(tuple.as_ref())),
-            ];
+            ]);
             if let Some(a) = addr {
                 v.push(("addr", P::Addr(a)));
             }
@@ -297,94 +340,91 @@ pub(crate) fn param<'a>(cx: &Cx<'a>, i: usize) -> Option<(&'static str, Param<'a
                 ("ruid", "euid", "suid")
             };
             match et {
-                T::Setuid => vec![("res", res), ("uid", id(*real))],
-                T::Setgid => vec![("res", res), ("gid", id(*real))],
+                T::Setuid => ps(&[("res", res), ("uid", id(*real))]),
+                T::Setgid => ps(&[("res", res), ("gid", id(*real))]),
                 T::Setreuid | T::Setregid => {
-                    vec![("res", res), (r, id(*real)), (e, id(*effective))]
+                    ps(&[("res", res), (r, id(*real)), (e, id(*effective))])
                 }
-                _ => vec![
+                _ => ps(&[
                     ("res", res),
                     (r, id(*real)),
                     (e, id(*effective)),
                     (s, id(*saved)),
-                ],
+                ]),
             }
         }
-        EventKind::Ptrace { request, pid } => vec![
+        EventKind::Ptrace { request, pid } => ps(&[
             ("res", res),
             ("request", P::Code(*request, flags::PTRACE_REQUESTS)),
             ("pid", P::Pid(*pid)),
-        ],
+        ]),
         EventKind::Mount {
             source,
             target,
             fstype,
             flags: f,
-        } => vec![
+        } => ps(&[
             ("res", res),
             ("dev", P::Str(source)),
             ("dir", P::Str(target)),
             ("type", P::Str(fstype)),
             ("flags", P::UInt(*f)),
-        ],
-        EventKind::Umount { target, flags: f } => vec![
+        ]),
+        EventKind::Umount { target, flags: f } => ps(&[
             ("res", res),
             ("name", P::Str(target)),
             ("flags", P::UInt((*f).into())),
-        ],
+        ]),
         EventKind::Namespace { flags: f, fd } => match et {
-            T::Setns => vec![
+            T::Setns => ps(&[
                 ("res", res),
                 ("fd", P::Fd(*fd)),
                 ("nstype", P::Flags(*f, *f, flags::CLONE_FLAGS)),
-            ],
-            _ => vec![
+            ]),
+            _ => ps(&[
                 ("res", res),
                 ("flags", P::Flags(*f, *f, flags::CLONE_FLAGS)),
-            ],
+            ]),
         },
-        EventKind::Bpf { cmd } => vec![
+        EventKind::Bpf { cmd } => ps(&[
             ("res_or_fd", P::Int(ev.res)),
             ("cmd", P::Code(*cmd, flags::BPF_COMMANDS)),
-        ],
+        ]),
         EventKind::ModuleLoad { fd, params } => match et {
-            T::FinitModule => vec![("res", res), ("fd", P::Fd(*fd)), ("uargs", P::Str(params))],
-            _ => vec![("res", res), ("uargs", P::Str(params))],
+            T::FinitModule => ps(&[("res", res), ("fd", P::Fd(*fd)), ("uargs", P::Str(params))]),
+            _ => ps(&[("res", res), ("uargs", P::Str(params))]),
         },
-        EventKind::MemfdCreate { name, flags: f } => vec![
+        EventKind::MemfdCreate { name, flags: f } => ps(&[
             ("fd", P::Fd(ev.res)),
             ("name", P::Str(name)),
             (
                 "flags",
                 P::Flags((*f).into(), (*f).into(), flags::MEMFD_FLAGS),
             ),
-        ],
-        EventKind::Userfaultfd { flags: f } => {
-            vec![("res", res), ("flags", P::UInt((*f).into()))]
-        }
-        EventKind::Prctl { option, arg2 } => vec![
+        ]),
+        EventKind::Userfaultfd { flags: f } => ps(&[("res", res), ("flags", P::UInt((*f).into()))]),
+        EventKind::Prctl { option, arg2 } => ps(&[
             ("res", res),
             ("option", P::Code(*option, flags::PRCTL_OPTIONS)),
             ("arg2_int", P::UInt(*arg2)),
-        ],
+        ]),
         EventKind::Chdir { path, fd, .. } => match et {
-            T::Fchdir => vec![("res", res), ("fd", P::Fd(*fd))],
-            _ => vec![("res", res), ("path", P::Str(path))],
+            T::Fchdir => ps(&[("res", res), ("fd", P::Fd(*fd))]),
+            _ => ps(&[("res", res), ("path", P::Str(path))]),
         },
         EventKind::Pipe { fds, flags: f } => {
-            let mut v = vec![("res", res), ("fd1", P::Fd(fds[0])), ("fd2", P::Fd(fds[1]))];
+            let mut v = ps(&[("res", res), ("fd1", P::Fd(fds[0])), ("fd2", P::Fd(fds[1]))]);
             if et == T::Pipe2 {
                 v.push(("flags", P::UInt((*f).into())));
             }
             v
         }
-        EventKind::Fcntl { fd, cmd } => vec![
+        EventKind::Fcntl { fd, cmd } => ps(&[
             ("res", P::Fd(ev.res)),
             ("fd", P::Fd(*fd)),
             ("cmd", P::Code(*cmd, flags::FCNTL_COMMANDS)),
-        ],
-    };
-    list.get(i).copied()
+        ]),
+    }
 }
 
 fn is_gid(t: EventType) -> bool {
@@ -396,10 +436,11 @@ fn is_gid(t: EventType) -> bool {
 
 /// The argument called `name`.
 pub(crate) fn param_by_name<'a>(cx: &Cx<'a>, name: &str) -> Option<Param<'a>> {
-    (0..64)
-        .map_while(|i| param(cx, i))
+    params(cx)
+        .as_slice()
+        .iter()
         .find(|(n, _)| *n == name)
-        .map(|(_, p)| p)
+        .map(|(_, p)| *p)
 }
 
 /// Writes the raw (numeric or literal) form of an argument.
@@ -539,7 +580,7 @@ fn rawarg_value<'a>(cx: &Cx<'a>, p: Param<'a>) -> Value<'a> {
 /// `evt.args`: `name=raw(resolved) name=raw ...`.
 fn all_args(cx: &Cx<'_>) -> String {
     let mut out = String::new();
-    for (i, (name, p)) in (0..64).map_while(|i| param(cx, i)).enumerate() {
+    for (i, &(name, p)) in params(cx).as_slice().iter().enumerate() {
         if i > 0 {
             out.push(' ');
         }

@@ -305,9 +305,18 @@ pub(super) fn extract<'a>(key: Key, arg: Option<&FieldArg>, cx: &Cx<'a>) -> Opti
     let ev = cx.ev;
     let f = event_fd(cx);
     let v = match key {
-        Key::FdNum => Value::Int(f.num?),
+        // A failed open has no fd; Falco reports -1.
+        Key::FdNum => match (&ev.kind, f.num) {
+            (EventKind::Open { .. }, None) => Value::Int(-1),
+            (_, n) => Value::Int(n?),
+        },
         Key::FdType => str_value(kind_name(fd_kind(cx, &f)?)),
-        Key::FdTypechar => str_value(kind_char(fd_kind(cx, &f)?)),
+        Key::FdTypechar => match (fd_kind(cx, &f), &ev.kind) {
+            (Some(k), _) => str_value(kind_char(k)),
+            // Falco derives the letter from the event type when the fd is unknown.
+            (None, EventKind::Open { .. }) => str_value("f"),
+            (None, _) => return None,
+        },
         Key::FdName => Value::Str(fd_name(cx, &f)?),
         Key::FdDirectory => {
             let kind = fd_kind(cx, &f);
@@ -322,8 +331,7 @@ pub(super) fn extract<'a>(key: Key, arg: Option<&FieldArg>, cx: &Cx<'a>) -> Opti
             }
         }
         Key::FdFilename => {
-            let kind = fd_kind(cx, &f);
-            if !is_file_like(kind, cx) || kind == Some(FdKind::Directory) {
+            if fd_kind(cx, &f) != Some(FdKind::File) {
                 return None;
             }
             Value::Str(sub(&fd_name(cx, &f)?, basename))
@@ -420,26 +428,27 @@ pub(super) fn extract<'a>(key: Key, arg: Option<&FieldArg>, cx: &Cx<'a>) -> Opti
             };
             Value::Int(i64::try_from(ino).ok()?)
         }
-        Key::FdTypes => {
-            let mut kinds: Vec<Value<'a>> = Vec::with_capacity(2);
-            if let Some(k) = fd_kind(cx, &f) {
-                kinds.push(str_value(kind_name(k)));
+        Key::FdTypes => match arg {
+            // fd.types[N]: the type of the process's fd number N.
+            Some(FieldArg::Index(n)) => {
+                let n = i64::try_from(*n).ok()?;
+                str_value(kind_name(cx.st.fd(ev.task.pid, n)?.kind))
             }
-            match &ev.kind {
-                EventKind::Dup { .. } if ev.res >= 0 => {
-                    if let Some(i) = cx.st.fd(ev.task.pid, ev.res) {
-                        kinds.push(str_value(kind_name(i.kind)));
+            // fd.types: the distinct types of every open fd of the process.
+            _ => {
+                let mut kinds: Vec<&'static str> = Vec::new();
+                for (_, info) in cx.st.fds(ev.task.pid) {
+                    let k = kind_name(info.kind);
+                    if !kinds.contains(&k) {
+                        kinds.push(k);
                     }
                 }
-                EventKind::Pipe { .. } if ev.res >= 0 => kinds.push(str_value("pipe")),
-                _ => {}
+                if kinds.is_empty() {
+                    return None;
+                }
+                Value::List(kinds.into_iter().map(str_value).collect())
             }
-            match arg {
-                Some(FieldArg::Index(n)) => kinds.into_iter().nth(*n)?,
-                _ if kinds.is_empty() => return None,
-                _ => Value::List(kinds),
-            }
-        }
+        },
         _ => return None,
     };
     Some(v)

@@ -11,8 +11,16 @@
 //!   be computed, e.g. `proc.cmdline` or flag names).
 //! - `None` from [`extract`] means the value is missing: Falco renders it as
 //!   `<NA>` and comparisons with it are false (except `exists`, which is false too).
+//! - [`render_field`] prints a value the way Falco's outputs do (ancestor
+//!   fields without an index as a space-separated list); [`render`] is the
+//!   type-only rendering.
+//!
+//! Layout: `registry` (the table), `evt`, `process` (proc/thread/user/group),
+//! `fd` (fd and fs.path), `container` (container and k8s), `flags` (symbolic
+//! names of flags, modes and codes), `doc` (list-fields text, docs/fields.md).
 
 mod container;
+pub mod doc;
 mod evt;
 mod fd;
 mod flags;
@@ -195,8 +203,11 @@ pub fn resolve(name: &str, arg: Option<&str>) -> Result<FieldSpec, FieldError> {
     })
 }
 
-/// `evt.arg.flags` style names: the longest keyed field that is a dotted
-/// prefix of `name` takes the rest as its key.
+/// Fields that Falco also accepts with the key after a dot.
+const DOTTED_KEY_FIELDS: &[&str] = &["evt.arg", "evt.rawarg", "k8s.pod.label"];
+
+/// `evt.arg.flags` style names: the keyed field that is a dotted prefix of
+/// `name` takes the rest as its key.
 fn dotted_key<'n>(
     name: &'n str,
     arg: Option<&'n str>,
@@ -205,7 +216,7 @@ fn dotted_key<'n>(
     let (idx, key) = REGISTRY
         .iter()
         .enumerate()
-        .filter(|(_, f)| matches!(f.arg, ArgKind::RequiredKey | ArgKind::OptionalKey))
+        .filter(|(_, f)| DOTTED_KEY_FIELDS.contains(&f.name))
         .filter_map(|(i, f)| {
             let rest = name.strip_prefix(f.name)?.strip_prefix('.')?;
             Some((i, rest))
@@ -267,7 +278,9 @@ pub(crate) fn str_value(s: &str) -> Value<'_> {
     Value::Str(Cow::Borrowed(s))
 }
 
-/// Renders a value as Falco prints it in outputs (`<NA>` is the caller's job).
+/// Renders a value as Falco prints it in outputs (`<NA>` is the caller's
+/// job): numbers in decimal, booleans as `true`/`false`, IPs in their usual
+/// text form, lists as `(a,b)`, byte buffers with non-printable bytes as `.`.
 pub fn render(value: &Value<'_>, out: &mut String) {
     use std::fmt::Write;
     match value {
@@ -282,7 +295,15 @@ pub fn render(value: &Value<'_>, out: &mut String) {
         Value::Ip(ip) => {
             let _ = write!(out, "{ip}");
         }
-        Value::Bytes(b) => out.push_str(&String::from_utf8_lossy(b)),
+        Value::Bytes(b) => {
+            for &c in b.iter() {
+                out.push(if c.is_ascii_graphic() || c == b' ' {
+                    char::from(c)
+                } else {
+                    '.'
+                });
+            }
+        }
         Value::List(items) => {
             out.push('(');
             for (i, v) in items.iter().enumerate() {
@@ -295,3 +316,29 @@ pub fn render(value: &Value<'_>, out: &mut String) {
         }
     }
 }
+
+/// Renders the value of a specific field: like [`render`], except that
+/// ancestor fields used without an index (`%proc.aname`, `%proc.apid`...)
+/// print every ancestor separated by spaces, as Falco does.
+pub fn render_field(spec: &FieldSpec, value: &Value<'_>, out: &mut String) {
+    let info = spec.info();
+    match value {
+        Value::List(items)
+            if info.arg == ArgKind::OptionalIndex && info.ftype != FieldType::StrList =>
+        {
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                render(v, out);
+            }
+        }
+        _ => render(value, out),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;
+
+#[cfg(test)]
+mod upstream_tests;

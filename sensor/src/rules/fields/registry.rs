@@ -166,7 +166,7 @@ fields! {
     FdDevMinor => "fd.dev.minor", UInt, None, "Minor part of fd.dev.";
     FdIno => "fd.ino", Int, None, "Inode number of the file.";
     FdNameraw => "fd.nameraw", Str, None, "For files, the path exactly as the syscall received it (not made absolute).";
-    FdTypes => "fd.types", StrList, OptionalIndex, "fd.type of every fd the event uses (e.g. both ends of dup2); fd.types[N] is the N-th.";
+    FdTypes => "fd.types", StrList, OptionalIndex, "The distinct fd.type values of every fd the process has open; fd.types[N] is the type of the process's fd number N (fd.types[0] is stdin).";
 
     // ---- fs.path: paths of filesystem syscalls ---------------------------------
     FsPathName => "fs.path.name", Str, None, "For syscalls on one path (mkdir, unlink, chmod, open...), that path made absolute.";

@@ -1,0 +1,269 @@
+//! `falco-sensor run`: attach the probes, keep state, evaluate rules and
+//! deliver alerts until SIGINT/SIGTERM. SIGHUP (or an edit of a rules file)
+//! reloads the rules; a set that does not compile leaves the old one running.
+
+use super::RunArgs;
+use crate::config::{Config, LineFormat, ProbeSection, StateSection};
+use crate::delivery::{Delivery, DeliveryHandle};
+use crate::event::EventType;
+use crate::metrics::SensorCounters;
+use crate::pipeline::internal::{self, DropWatch};
+use crate::pipeline::{Detector, RulesSource, Shared, interest};
+use crate::probe::{self, Probe, ProbeConfig};
+use crate::pipeline::cri_runtime::CriRuntime;
+use crate::respond::{RecordSink, Responder, ResponderDeps, ResponseConfig, ResponseReport};
+use crate::state::{StateConfig, StateTracker};
+use falco_proto::v1::RunActionRequest;
+use anyhow::Context;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::{Duration, Instant};
+
+/// How often the loop checks signals, drops, stats and rule files.
+const HOUSEKEEPING: Duration = Duration::from_millis(250);
+/// How often rules files are checked for changes.
+const RULES_WATCH: Duration = Duration::from_secs(2);
+/// Least time between two drop alerts.
+const DROP_ALERT_INTERVAL: Duration = Duration::from_secs(30);
+
+pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
+    super::init_logging();
+    let mut cfg = Config::load(args.config.as_deref(), &args.options)?;
+    if !args.rules.is_empty() {
+        cfg.rules.files = args.rules.clone();
+    }
+    if args.json {
+        cfg.outputs.stdout.format = LineFormat::Json;
+    }
+    let started = Instant::now();
+    let kernel = probe::preflight()?;
+
+    let source = RulesSource::from_config(&cfg.rules);
+    let loaded = source.load().context("loading rules")?;
+    for w in &loaded.warnings {
+        tracing::warn!("rules: {w}");
+    }
+    let rules = Arc::new(loaded.ruleset);
+    tracing::info!(
+        "rules loaded: {} rules ({} enabled), {} macros, {} lists",
+        loaded.summary.rules,
+        loaded.summary.enabled_rules,
+        loaded.summary.macros,
+        loaded.summary.lists
+    );
+
+    let counters = SensorCounters::new();
+    let mut tracker = StateTracker::new(state_config(&cfg.state));
+    let seeded = tracker
+        .seed_from_proc()
+        .context("reading running processes from /proc")?;
+    tracing::info!("state seeded from /proc: {seeded} threads");
+
+    let wanted = interest_vec(&rules);
+    let (probe, events) = Probe::start(probe_config(&cfg.probe), &wanted)?;
+    let shared = Arc::new(Shared::new(
+        rules.clone(),
+        source,
+        counters.clone(),
+        kernel.release.clone(),
+    ));
+    let delivery = Delivery::start(&cfg, shared.clone(), counters.clone())?;
+    let responder = start_responder(&cfg, &delivery, &shared)?;
+    tracing::info!(
+        "falco-sensor ready in {} ms: probes attached ({} event types), gRPC on {}, metrics on {}",
+        started.elapsed().as_millis(),
+        wanted.len(),
+        addr_text(delivery.grpc_addr()),
+        addr_text(delivery.metrics_addr()),
+    );
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let reload = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone()).context("installing signal handlers")?;
+    }
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, reload.clone())
+        .context("installing the SIGHUP handler")?;
+
+    let mut detector = Detector::new(rules, tracker);
+    let mut lp = Loop {
+        delivery: &delivery,
+        probe: &probe,
+        shared: &shared,
+        counters: &counters,
+        generation: shared.generation(),
+        drops: DropWatch::default(),
+        last_drop_alert: None,
+        fingerprint: shared.source().fingerprint(),
+        last_watch: Instant::now(),
+    };
+    let mut last_housekeeping = Instant::now();
+    let result = loop {
+        if stop.load(Ordering::Relaxed) {
+            break Ok(());
+        }
+        match events.recv_timeout(HOUSEKEEPING) {
+            Ok(mut ev) => {
+                counters.event_seen(ev.etype);
+                detector.process(&mut ev, |mut alert| {
+                    alert.seq = delivery.publish(alert.clone());
+                    let records = responder.submit(&alert);
+                    if !records.is_empty() {
+                        delivery.publish_response(alert.seq, records);
+                    }
+                });
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                break Err(anyhow::anyhow!("the probe reader thread stopped"));
+            }
+        }
+        if last_housekeeping.elapsed() >= HOUSEKEEPING {
+            last_housekeeping = Instant::now();
+            lp.housekeeping(&mut detector, reload.swap(false, Ordering::Relaxed));
+        }
+    };
+    tracing::info!("stopping");
+    probe.stop();
+    // The API's action runner may still hold a reference; then the worker
+    // stops when the process exits.
+    if let Ok(r) = Arc::try_unwrap(responder) {
+        r.shutdown();
+    }
+    delivery.shutdown(Duration::from_secs(5));
+    result.map(|()| ExitCode::SUCCESS)
+}
+
+/// Periodic work of the detection loop.
+struct Loop<'a> {
+    delivery: &'a DeliveryHandle,
+    probe: &'a Probe,
+    shared: &'a Shared,
+    counters: &'a SensorCounters,
+    generation: u64,
+    drops: DropWatch,
+    last_drop_alert: Option<Instant>,
+    fingerprint: crate::pipeline::rules_source::Fingerprint,
+    last_watch: Instant,
+}
+
+impl Loop<'_> {
+    fn housekeeping(&mut self, detector: &mut Detector, sighup: bool) {
+        let stats = self.probe.stats();
+        self.counters
+            .kernel_drops
+            .store(stats.kernel_drops, Ordering::Relaxed);
+        self.counters
+            .userspace_drops
+            .store(stats.userspace_drops, Ordering::Relaxed);
+        let may_alert = self
+            .last_drop_alert
+            .is_none_or(|t| t.elapsed() >= DROP_ALERT_INTERVAL);
+        if may_alert
+            && let Some(alert) =
+                self.drops
+                    .check(stats.kernel_drops, stats.userspace_drops, stats.events_received)
+        {
+            tracing::warn!("{}", alert.output);
+            self.delivery.publish(alert);
+            self.last_drop_alert = Some(Instant::now());
+        }
+
+        let mut want_reload = sighup;
+        if self.last_watch.elapsed() >= RULES_WATCH {
+            self.last_watch = Instant::now();
+            let now = self.shared.source().fingerprint();
+            if now != self.fingerprint {
+                self.fingerprint = now;
+                want_reload = true;
+            }
+        }
+        if want_reload {
+            match self.shared.reload() {
+                Ok(_) => tracing::info!("rules reloaded"),
+                Err(e) => {
+                    tracing::error!("rules reload failed, keeping the previous rules: {e}");
+                    self.delivery.publish(internal::reload_failed(&e));
+                }
+            }
+        }
+        // PutRulesFile reloads from the API thread; pick up any new set here.
+        let generation = self.shared.generation();
+        if generation != self.generation {
+            self.generation = generation;
+            let rules = self.shared.rules();
+            let wanted = interest_vec(&rules);
+            if let Err(e) = self.probe.set_interest(&wanted) {
+                tracing::error!("updating the kernel interest set: {e}");
+            }
+            detector.set_rules(rules);
+        }
+    }
+}
+
+/// Starts the responder; its audit records go onto the bus, and when it
+/// accepts manual actions the API's `RunAction` reaches it.
+fn start_responder(
+    cfg: &Config,
+    delivery: &DeliveryHandle,
+    shared: &Arc<Shared>,
+) -> anyhow::Result<Arc<Responder>> {
+    let rcfg = ResponseConfig::from_yaml_value(&cfg.response).context("config key response")?;
+    let bus = delivery.bus().clone();
+    let sink: RecordSink = Arc::new(move |report: ResponseReport| {
+        bus.publish_response(report.alert.seq, vec![report.record]);
+    });
+    let mut deps = ResponderDeps::new(&rcfg, sink);
+    deps.runtime = Some(Arc::new(CriRuntime::new(cfg.state.cri_sockets.clone())));
+    let responder = Arc::new(Responder::start(rcfg, deps).context("starting the responder")?);
+    tracing::info!("responder mode: {:?}", responder.mode());
+    if responder.manual_allowed() {
+        let r = responder.clone();
+        let bus = delivery.bus().clone();
+        shared.set_action_runner(Box::new(move |req: &RunActionRequest| {
+            let alert = bus.get(req.alert_seq).ok_or_else(|| {
+                tonic::Status::not_found(format!(
+                    "alert {} is no longer held by this sensor",
+                    req.alert_seq
+                ))
+            })?;
+            let handle = tokio::runtime::Handle::try_current().map_err(|_| {
+                tonic::Status::internal("RunAction called outside the API runtime")
+            })?;
+            Ok(tokio::task::block_in_place(|| {
+                handle.block_on(r.run_manual(&alert, &req.action, &req.reason))
+            }))
+        }));
+    }
+    Ok(responder)
+}
+
+fn interest_vec(rules: &crate::rules::RuleSet) -> Vec<EventType> {
+    interest(rules).into_iter().collect()
+}
+
+fn addr_text(a: Option<std::net::SocketAddr>) -> String {
+    a.map_or_else(|| "(disabled)".to_string(), |a| a.to_string())
+}
+
+pub(crate) fn probe_config(p: &ProbeSection) -> ProbeConfig {
+    ProbeConfig {
+        ring_buffer_bytes: p.ring_buffer_bytes,
+        channel_capacity: p.channel_capacity,
+        capture_env: p.capture_env,
+        io_buffer_bytes: p.io_buffer_bytes,
+        filter_enabled: p.filter_enabled,
+    }
+}
+
+pub(crate) fn state_config(s: &StateSection) -> StateConfig {
+    StateConfig {
+        cri_sockets: s.cri_sockets.clone(),
+        cri_timeout: Duration::from_millis(s.lookup_timeout_ms),
+        max_threads: s.max_threads,
+        host_root: s.host_root.clone(),
+        ..StateConfig::default()
+    }
+}

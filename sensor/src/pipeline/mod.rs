@@ -1,0 +1,13 @@
+//! The detection pipeline that `falco-sensor run` and `replay` drive:
+//! events → state → rules → alerts, plus rule sources, reloads and the
+//! sensor's own alerts.
+
+pub mod cri_runtime;
+pub mod detector;
+pub mod internal;
+pub mod rules_source;
+pub mod shared;
+
+pub use detector::{Detector, interest};
+pub use rules_source::RulesSource;
+pub use shared::Shared;

@@ -38,7 +38,7 @@ profile_flag=(--profile "$profile")
 [ "$profile" = dev ] && bindir="$CARGO_TARGET_DIR/debug" || bindir="$CARGO_TARGET_DIR/$profile"
 
 log "building falco-sensor, the latency subscriber and the console bench ($profile)"
-cargo build --locked "${profile_flag[@]}" -p falco-sensor --bin falco-sensor --example bench_latency
+cargo build --locked "${profile_flag[@]}" -p falco-sensor --bin falco-sensor --example bench_latency --example bench_rules
 console_bin=""
 if [ -f console/examples/bench_console.rs ]; then
   cargo build --locked "${profile_flag[@]}" -p falco-console --example bench_console
@@ -53,7 +53,7 @@ for src in scripts/bench/workloads/*.c; do
 done
 
 args=(--repo "$REPO_ROOT" --sensor-bin "$bindir/falco-sensor"
-      --latency-bin "$bindir/examples/bench_latency"
+      --latency-bin "$bindir/examples/bench_latency" --rules-bin "$bindir/examples/bench_rules"
       --workloads "$wl" --workdir "$CARGO_TARGET_DIR/bench/work" --profile "$profile")
 [ -n "$console_bin" ] && args+=(--console-bin "$console_bin")
 [ -n "$output" ] && args+=(--output "$output")

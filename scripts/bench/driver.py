@@ -472,6 +472,13 @@ def section_engine(ctx):
         e.update(events_per_s=summary(wall_rates),
                  ns_per_event=summary([1e9 / r for r in wall_rates]),
                  method="wall time of replay minus that of a 50-event replay (startup)")
+    if ctx.args.rules_bin:
+        iters = "20000" if ctx.smoke else "500000"
+        out = subprocess.run([ctx.args.rules_bin, "--iters", iters] + [str(r) for r in ctx.all_rules],
+                             capture_output=True, text=True, timeout=600)
+        if out.returncode != 0:
+            raise SectionError(f"bench_rules failed: {out.stderr.strip()[-500:]}")
+        e["micro"] = json.loads(out.stdout.strip().splitlines()[-1])
     ctx.results["engine"] = e
     big.unlink()
     tiny.unlink()
@@ -677,6 +684,12 @@ def rows(r):
             "≥ 1,000,000 events/s", e["events_per_s"]["median"] >= 1_000_000)
         add("engine: ns per event", fmt_spread(e["ns_per_event"], "{:.0f}") + " ns", "≤ 1,000 ns",
             e["ns_per_event"]["median"] <= 1000)
+        if "micro" in e:
+            mi = e["micro"]
+            add(f"evaluator micro-bench ({mi['rules_enabled']} rules; open, open, connect)",
+                f"{mi['mean_ns']:,.0f} ns/event ({mi['evals_per_s']:,.0f} /s)", "≥ 1,000,000 /s",
+                mi["evals_per_s"] >= 1_000_000)
+            add("rules compile, all four rulesets", f"{mi['compile_ms']:.0f} ms", "", None)
     if "drops" in r:
         d = r["drops"]
         add(f"drops: highest rate with zero drops ({d['secs']} s steps)",
@@ -844,6 +857,7 @@ def main():
     ap.add_argument("--sensor-bin", required=True)
     ap.add_argument("--latency-bin", required=True)
     ap.add_argument("--console-bin")
+    ap.add_argument("--rules-bin", help="the condition evaluator micro-bench (bench_rules example)")
     ap.add_argument("--workloads", required=True, help="directory of the compiled workloads")
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--upstream-rules", default="../shared/compat/falco-rules/")

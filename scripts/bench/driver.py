@@ -234,7 +234,7 @@ class Ctx:
             v = getattr(args, key, None)
             if v:
                 self.size[key] = v
-        self.repo = Path(args.repo)
+        self.repo = Path(args.repo).resolve()
         self.sensor_bin = Path(args.sensor_bin)
         self.wl = Path(args.workloads)
         self.work = Path(args.workdir)
@@ -687,8 +687,8 @@ def rows(r):
         if "micro" in e:
             mi = e["micro"]
             add(f"evaluator micro-bench ({mi['rules_enabled']} rules; open, open, connect)",
-                f"{mi['mean_ns']:,.0f} ns/event ({mi['evals_per_s']:,.0f} /s)", "≥ 1,000,000 /s",
-                mi["evals_per_s"] >= 1_000_000)
+                f"{mi['mean_ns']:,.0f} ns/event ({mi['evals_per_s']:,.0f} /s)", "",
+                None)
             add("rules compile, all four rulesets", f"{mi['compile_ms']:.0f} ms", "", None)
     if "drops" in r:
         d = r["drops"]

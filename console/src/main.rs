@@ -1,1 +1,479 @@
-fn main() {}
+//! falco-console binary: CLI, terminal setup and the UI loop.
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use crossterm::event::{Event as TermEvent, KeyEventKind};
+use falco_console::app::{App, now_ns};
+use falco_console::event::{AppEvent, Event, SensorUpdate, SensorUpdateKind};
+use falco_console::filter::Filter;
+use falco_console::kube::Kube;
+use falco_console::source::{
+    SensorClient, SensorTarget, TlsOptions, file, grpc, kube as kube_source,
+};
+use falco_console::store::Store;
+use falco_console::{headless, ui};
+use falco_proto::v1::Priority;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+const TICK: Duration = Duration::from_millis(100);
+
+#[derive(Parser)]
+#[command(
+    name = "falco-console",
+    version,
+    about = "Terminal console for falco-sensor alerts"
+)]
+struct Cli {
+    #[command(flatten)]
+    conn: ConnArgs,
+    /// SQLite store (default: <data dir>/falco-console/console.db).
+    #[arg(long, global = true)]
+    store: Option<PathBuf>,
+    /// Alerts kept in the store; the oldest are deleted first.
+    #[arg(long, global = true, default_value_t = 100_000)]
+    retention: usize,
+    /// Show times in UTC instead of local time.
+    #[arg(long, global = true)]
+    utc: bool,
+    /// Rules file drafted exceptions are appended to
+    /// (default: <data dir>/falco-console/console-tuning.yaml).
+    #[arg(long, global = true)]
+    rules_out: Option<PathBuf>,
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+}
+
+#[derive(Args, Clone)]
+struct ConnArgs {
+    /// Sensor gRPC address HOST:PORT (repeatable).
+    #[arg(long = "sensor", global = true)]
+    sensors: Vec<String>,
+    /// CA certificate (PEM) to verify sensors; enables TLS.
+    #[arg(long, global = true)]
+    tls_ca: Option<PathBuf>,
+    /// Client certificate (PEM) for mTLS.
+    #[arg(long, global = true)]
+    tls_cert: Option<PathBuf>,
+    /// Client key (PEM) for mTLS.
+    #[arg(long, global = true)]
+    tls_key: Option<PathBuf>,
+    /// Bearer token sent to sensors.
+    #[arg(long, global = true)]
+    token: Option<String>,
+    /// Discover sensor pods in the cluster and port-forward to them.
+    #[arg(long, global = true)]
+    kube: bool,
+    /// Kubeconfig context (default: current context).
+    #[arg(long, global = true)]
+    context: Option<String>,
+    /// Kubeconfig file (default: $KUBECONFIG or ~/.kube/config).
+    #[arg(long, global = true)]
+    kubeconfig: Option<PathBuf>,
+    /// Namespace of the sensor DaemonSet.
+    #[arg(long, global = true, default_value = "falco")]
+    namespace: String,
+    /// Label selector of the sensor pods.
+    #[arg(
+        long,
+        global = true,
+        default_value = "app.kubernetes.io/name=falco-sensor"
+    )]
+    selector: String,
+    /// Sensor gRPC port inside the pods.
+    #[arg(long, global = true, default_value_t = 5060)]
+    sensor_port: u16,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Open a JSON-lines file of alerts (Falco json_output, or a console export).
+    Open { file: PathBuf },
+    /// Print alerts, one line each (or JSON with --json), until interrupted.
+    Tail {
+        /// Falco json_output lines instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Read alerts from a file instead of (or besides) sensors.
+        #[arg(long = "file")]
+        files: Vec<PathBuf>,
+        /// Only alerts at least this severe (Falco priority name).
+        #[arg(long)]
+        min_priority: Option<Priority>,
+        /// Only this rule (exact name).
+        #[arg(long)]
+        rule: Option<String>,
+        /// Only this Kubernetes namespace.
+        #[arg(long = "ns")]
+        ns: Option<String>,
+        /// NAMESPACE/POD
+        #[arg(long)]
+        pod: Option<String>,
+        /// Only this node (hostname).
+        #[arg(long)]
+        node: Option<String>,
+        /// Free text that must appear in the alert.
+        #[arg(long)]
+        grep: Option<String>,
+    },
+    /// Print GetVersion and GetStats of each sensor; fails if one is unreachable.
+    Stats,
+}
+
+impl ConnArgs {
+    fn targets(&self) -> Vec<SensorTarget> {
+        let tls = (self.tls_ca.is_some() || self.tls_cert.is_some()).then(|| TlsOptions {
+            ca: self.tls_ca.clone(),
+            cert: self.tls_cert.clone(),
+            key: self.tls_key.clone(),
+        });
+        self.sensors
+            .iter()
+            .map(|s| SensorTarget {
+                name: s.clone(),
+                address: s.clone(),
+                tls: tls.clone(),
+                token: self.token.clone(),
+            })
+            .collect()
+    }
+}
+
+fn data_file(name: &str) -> PathBuf {
+    dirs::data_dir()
+        .map(|d| d.join("falco-console").join(name))
+        .unwrap_or_else(|| PathBuf::from(name))
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match &cli.cmd {
+        Some(Cmd::Stats) => stats(&cli.conn).await,
+        Some(Cmd::Tail {
+            json,
+            files,
+            min_priority,
+            rule,
+            ns,
+            pod,
+            node,
+            grep,
+        }) => {
+            let targets = cli.conn.targets();
+            if targets.is_empty() && files.is_empty() {
+                bail!("tail needs at least one --sensor HOST:PORT or --file FILE");
+            }
+            let filter = Filter {
+                text: grep.clone().unwrap_or_default().to_lowercase(),
+                min_priority: min_priority.unwrap_or(Priority::Unspecified),
+                rule: rule.clone(),
+                namespace: ns.clone(),
+                pod: pod.clone(),
+                node: node.clone(),
+                state: None,
+            };
+            tokio::select! {
+                r = headless::tail(targets, files.clone(), filter, *json) => r.context("tail"),
+                _ = tokio::signal::ctrl_c() => Ok(()),
+            }
+        }
+        Some(Cmd::Open { file }) => {
+            if !file.exists() {
+                bail!("{}: no such file", file.display());
+            }
+            tui(&cli, Some(file.clone())).await
+        }
+        None => tui(&cli, None).await,
+    }
+}
+
+async fn stats(conn: &ConnArgs) -> Result<()> {
+    let targets = conn.targets();
+    if targets.is_empty() {
+        bail!("stats needs --sensor HOST:PORT");
+    }
+    for t in targets {
+        let fetch = async {
+            let mut c = SensorClient::connect(&t).await?;
+            let v = c.version().await?;
+            let s = c.stats().await?;
+            Ok::<_, falco_console::source::SourceError>((v, s))
+        };
+        let (v, s) = tokio::time::timeout(Duration::from_secs(5), fetch)
+            .await
+            .with_context(|| format!("sensor {}: no answer within 5s", t.name))??;
+        print!("{}", headless::stats_text(&t.name, &v, &s));
+    }
+    Ok(())
+}
+
+async fn tui(cli: &Cli, file: Option<PathBuf>) -> Result<()> {
+    let conn = &cli.conn;
+    let targets = conn.targets();
+    let store_path = cli
+        .store
+        .clone()
+        .or_else(Store::default_path)
+        .context("no data directory for the store; pass --store PATH")?;
+    let store = Store::open(&store_path, cli.retention)?;
+    let resume = store.last_seqs()?;
+
+    // Kubernetes access for drilldown and discovery: with --kube, or whenever a
+    // kubeconfig is available. Building a client does no network I/O.
+    let has_kubeconfig = conn.kubeconfig.is_some()
+        || std::env::var_os("KUBECONFIG").is_some()
+        || dirs::home_dir().is_some_and(|h| h.join(".kube/config").exists());
+    let kube = if conn.kube || has_kubeconfig {
+        match Kube::connect(conn.kubeconfig.as_deref(), conn.context.as_deref()).await {
+            Ok(k) => Some(k),
+            Err(e) if conn.kube => return Err(e).context("--kube"),
+            Err(_) => None,
+        }
+    } else {
+        None
+    };
+
+    let mut origin = Vec::new();
+    if let Some(k) = &kube
+        && conn.kube
+    {
+        origin.push(format!("ctx {} ns {}", k.context, conn.namespace));
+    }
+    if !targets.is_empty() {
+        origin.push(format!("sensors {}", conn.sensors.join(",")));
+    }
+    if let Some(f) = &file {
+        origin.push(format!("file {}", f.display()));
+    }
+    if origin.is_empty() {
+        origin.push("no sources (history only): use --sensor, --kube or open FILE".into());
+    }
+
+    let mut app = App::new(
+        &falco_console::sanitize::sanitized(&origin.join(" │ ")),
+        now_ns(),
+    );
+    app.color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    app.utc = cli.utc;
+    app.exceptions_path = cli
+        .rules_out
+        .clone()
+        .unwrap_or_else(|| data_file("console-tuning.yaml"));
+    app.attach_store(store)?;
+    app.kube = kube.clone();
+    app.targets = targets.clone();
+
+    let (tx, mut rx) = mpsc::channel::<Event>(10_000);
+    app.tx = Some(tx.clone());
+    for t in targets {
+        tokio::spawn(grpc::run_sensor(t, resume.clone(), tx.clone()));
+    }
+    if let Some(f) = file {
+        spawn_file(f, tx.clone());
+    }
+    if conn.kube
+        && let Some(k) = kube
+    {
+        spawn_discovery(k, conn.clone(), resume.clone(), tx.clone());
+    }
+    spawn_input(tx.clone());
+    {
+        // SIGINT/SIGTERM from outside (raw mode turns a typed ^C into a key):
+        // quit through the loop so the terminal is restored.
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminated() => {}
+            }
+            let _ = tx.send(Event::Quit).await;
+        });
+    }
+    {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(TICK);
+            loop {
+                tick.tick().await;
+                if tx.send(Event::Tick).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+
+    // ratatui::init enters raw mode and the alternate screen and installs a
+    // panic hook that restores the terminal before the panic message prints.
+    let mut terminal = ratatui::init();
+    let result = ui_loop(&mut terminal, &mut app, &mut rx).await;
+    ratatui::restore();
+    result
+}
+
+async fn ui_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    app: &mut App,
+    rx: &mut mpsc::Receiver<Event>,
+) -> Result<()> {
+    let mut redraw = true;
+    loop {
+        if redraw {
+            terminal.draw(|f| {
+                app.page = ui::page_size(f.area().height);
+                f.render_widget(&*app, f.area());
+            })?;
+        }
+        let Some(first) = rx.recv().await else {
+            break;
+        };
+        redraw = app.handle(first);
+        // Drain what queued up meanwhile so a burst of alerts is one redraw.
+        for _ in 0..1000 {
+            match rx.try_recv() {
+                Ok(ev) => redraw |= app.handle(ev),
+                Err(_) => break,
+            }
+        }
+        if app.quit {
+            break;
+        }
+    }
+    app.flush();
+    Ok(())
+}
+
+#[cfg(unix)]
+async fn terminated() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut s) => {
+            s.recv().await;
+        }
+        Err(_) => std::future::pending().await,
+    }
+}
+
+#[cfg(not(unix))]
+async fn terminated() {
+    std::future::pending().await
+}
+
+/// Terminal input on a plain thread: crossterm's read blocks.
+fn spawn_input(tx: mpsc::Sender<Event>) {
+    std::thread::spawn(move || {
+        loop {
+            let ev = match crossterm::event::read() {
+                Ok(TermEvent::Key(k)) if k.kind != KeyEventKind::Release => Event::Key(k),
+                Ok(TermEvent::Resize(w, h)) => Event::Resize(w, h),
+                Ok(_) => continue,
+                Err(_) => return,
+            };
+            if tx.blocking_send(ev).is_err() {
+                return;
+            }
+        }
+    });
+}
+
+fn spawn_file(path: PathBuf, tx: mpsc::Sender<Event>) {
+    tokio::task::spawn_blocking(move || {
+        let source = file::source_key(&path);
+        let update = |kind| {
+            Event::App(AppEvent::Sensor(SensorUpdate {
+                source: source.clone(),
+                kind,
+            }))
+        };
+        match file::read_alerts(&path) {
+            Ok(r) => {
+                let n = r.alerts.len();
+                for a in r.alerts {
+                    if tx
+                        .blocking_send(Event::App(AppEvent::Alert(Box::new(a))))
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                let _ = tx.blocking_send(update(SensorUpdateKind::FileLoaded {
+                    alerts: n,
+                    errors: r.errors,
+                }));
+            }
+            Err(e) => {
+                let _ = tx.blocking_send(update(SensorUpdateKind::Disconnected {
+                    error: format!("{}: {e}", path.display()),
+                    retry_in_ms: 0,
+                }));
+            }
+        }
+    });
+}
+
+fn spawn_discovery(
+    kube: Kube,
+    conn: ConnArgs,
+    resume: HashMap<String, u64>,
+    tx: mpsc::Sender<Event>,
+) {
+    tokio::spawn(async move {
+        let source = format!("kube {}/{}", conn.namespace, conn.selector);
+        let report = |kind| {
+            Event::App(AppEvent::Sensor(SensorUpdate {
+                source: source.clone(),
+                kind,
+            }))
+        };
+        let pods =
+            match falco_console::kube::discover_sensors(&kube, &conn.namespace, &conn.selector)
+                .await
+            {
+                Ok(p) => p,
+                Err(e) => {
+                    let _ = tx
+                        .send(report(SensorUpdateKind::Disconnected {
+                            error: e.to_string(),
+                            retry_in_ms: 0,
+                        }))
+                        .await;
+                    return;
+                }
+            };
+        let _ = tx
+            .send(report(SensorUpdateKind::FileLoaded {
+                alerts: 0,
+                errors: if pods.is_empty() {
+                    vec!["no running sensor pods matched".into()]
+                } else {
+                    Vec::new()
+                },
+            }))
+            .await;
+        for pod in pods {
+            match kube_source::forward(kube.clone(), pod.clone(), conn.sensor_port).await {
+                Ok(addr) => {
+                    let target = kube_source::target_for(&pod, addr, conn.token.clone());
+                    tokio::spawn(grpc::run_sensor(target, resume.clone(), tx.clone()));
+                }
+                Err(e) => {
+                    let _ = tx
+                        .send(report(SensorUpdateKind::Disconnected {
+                            error: format!("port-forward {}/{}: {e}", pod.namespace, pod.name),
+                            retry_in_ms: 0,
+                        }))
+                        .await;
+                }
+            }
+        }
+    });
+}

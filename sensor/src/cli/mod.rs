@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 pub mod list_fields;
+pub mod record;
 pub mod replay;
 pub mod run;
 pub mod validate;
@@ -85,13 +86,11 @@ pub struct ValidateArgs {
 /// Runs the chosen subcommand.
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::ListFields => list_fields::run(),
-        Command::Validate(args) => validate::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::Record(args) => record::run(args),
         Command::Replay(args) => replay::run(&args),
-        Command::Record(_) => {
-            anyhow::bail!("this subcommand is not built yet in this version")
-        }
+        Command::Validate(args) => validate::run(&args),
+        Command::ListFields => list_fields::run(),
     }
 }
 

@@ -1,5 +1,10 @@
-//! Events: the typed model (`types`), and the decoder from kernel records.
+//! Events: the typed model (`types`), the kernel record layout (`raw`), the
+//! decoder from kernel records (`decode`) and the record file (`record`).
 
+pub mod clock;
+pub mod decode;
+pub mod raw;
+pub mod record;
 mod types;
 
 pub use types::*;

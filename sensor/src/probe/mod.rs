@@ -1,1 +1,190 @@
-//! See docs/architecture.md for what this module owns.
+//! Kernel probes: preflight checks, loading the CO-RE programs, and the
+//! reader thread that drains the ring buffer into a bounded channel of
+//! decoded events. See docs/probes.md.
+
+#[cfg(target_os = "linux")]
+mod loader;
+mod preflight;
+#[cfg(target_os = "linux")]
+mod reader;
+#[cfg(target_os = "linux")]
+mod skel;
+pub mod syscalls;
+
+pub use preflight::{BTF_PATH, KernelInfo, MIN_KERNEL, preflight};
+
+/// Capacity of the kernel's open prefilter (see [`Probe::set_open_prefixes`]).
+pub const MAX_OPEN_PREFIXES: usize = 32;
+/// Longest prefix the open prefilter accepts, in bytes.
+pub const MAX_OPEN_PREFIX_LEN: usize = 63;
+
+#[cfg(not(target_os = "linux"))]
+use crate::event::Event;
+use crate::event::EventType;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Settings fixed at probe start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeConfig {
+    /// Ring buffer size; rounded up to a power of two of at least one page.
+    pub ring_buffer_bytes: usize,
+    /// Capacity of the channel to the consumer; a full channel drops (and counts).
+    pub channel_capacity: usize,
+    /// Capture the environment at exec (`proc.env`).
+    pub capture_env: bool,
+    /// Capture this many leading bytes of send/recv buffers (0: none).
+    pub io_buffer_bytes: usize,
+    /// false: every event type crosses the ring buffer, whatever the interest set.
+    pub filter_enabled: bool,
+}
+
+impl Default for ProbeConfig {
+    fn default() -> Self {
+        ProbeConfig {
+            ring_buffer_bytes: 8 * 1024 * 1024,
+            channel_capacity: 65536,
+            capture_env: false,
+            io_buffer_bytes: 0,
+            filter_enabled: true,
+        }
+    }
+}
+
+/// Counters of a running probe.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProbeStats {
+    /// Records taken from the ring buffer.
+    pub events_received: u64,
+    /// Records the kernel could not reserve ring-buffer space for (all CPUs).
+    pub kernel_drops: u64,
+    /// Records dropped because the consumer's channel was full.
+    pub userspace_drops: u64,
+    /// Records that failed to decode.
+    pub decode_errors: u64,
+    /// Records received per event type (types never seen are absent).
+    pub per_type: BTreeMap<EventType, u64>,
+}
+
+/// Why the probe could not start or be reconfigured. Every message says what
+/// is missing and how to check it.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("eBPF probes need Linux; this build runs on {0}")]
+    NotLinux(&'static str),
+    #[error("eBPF probes are not built for the {0} architecture (supported: x86_64)")]
+    UnsupportedArch(&'static str),
+    #[error("cannot parse the kernel version from `{release}` (check with `uname -r`)")]
+    KernelVersion { release: String },
+    #[error(
+        "kernel {release} is too old: the eBPF probes need Linux >= {}.{} (check with `uname -r`)",
+        need.0, need.1
+    )]
+    KernelTooOld { release: String, need: (u32, u32) },
+    #[error(
+        "kernel BTF is missing: {path} does not exist; the probes need a kernel built with \
+         CONFIG_DEBUG_INFO_BTF=y (check with `ls {path}`)"
+    )]
+    NoBtf { path: &'static str },
+    #[error(
+        "missing capability {missing} (effective set {cap_effective:#x}); run as root or grant \
+         the capabilities (check with `grep Cap /proc/self/status` or `capsh --print`)"
+    )]
+    MissingCapabilities {
+        missing: &'static str,
+        cap_effective: u64,
+    },
+    #[error(
+        "permission denied while {step}: {detail}; loading eBPF needs CAP_BPF and CAP_PERFMON \
+         (or CAP_SYS_ADMIN) and must not be blocked by a security module or \
+         kernel.unprivileged_bpf_disabled (check with `grep Cap /proc/self/status`)"
+    )]
+    PermissionDenied { step: &'static str, detail: String },
+    #[error("eBPF probe failed while {step}: {detail}")]
+    Load { step: &'static str, detail: String },
+    #[error("{what}: {source}")]
+    Io {
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid kernel prefilter: {0}")]
+    InvalidFilter(String),
+    #[error("the probe reader thread has stopped")]
+    ReaderGone,
+}
+
+/// Counters shared between the reader thread and `Probe::stats`.
+#[derive(Debug)]
+struct Counters {
+    received: AtomicU64,
+    userspace_drops: AtomicU64,
+    decode_errors: AtomicU64,
+    per_type: Vec<AtomicU64>,
+}
+
+impl Counters {
+    fn new() -> Self {
+        Counters {
+            received: AtomicU64::new(0),
+            userspace_drops: AtomicU64::new(0),
+            decode_errors: AtomicU64::new(0),
+            per_type: (0..=EventType::COUNT).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    fn snapshot(&self, kernel_drops: u64) -> ProbeStats {
+        let per_type = EventType::ALL
+            .iter()
+            .filter_map(|t| {
+                let n = self
+                    .per_type
+                    .get(usize::from(t.id()))?
+                    .load(Ordering::Relaxed);
+                (n > 0).then_some((*t, n))
+            })
+            .collect();
+        ProbeStats {
+            events_received: self.received.load(Ordering::Relaxed),
+            kernel_drops,
+            userspace_drops: self.userspace_drops.load(Ordering::Relaxed),
+            decode_errors: self.decode_errors.load(Ordering::Relaxed),
+            per_type,
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+pub use reader::Probe;
+
+/// Stand-in on systems without eBPF: starting always fails with a clear error.
+#[cfg(not(target_os = "linux"))]
+pub struct Probe {
+    counters: Counters,
+}
+
+#[cfg(not(target_os = "linux"))]
+impl Probe {
+    pub fn start(
+        _cfg: ProbeConfig,
+        _interest: &[EventType],
+    ) -> Result<(Probe, std::sync::mpsc::Receiver<Event>), ProbeError> {
+        Err(ProbeError::NotLinux(std::env::consts::OS))
+    }
+    pub fn start_raw(
+        _cfg: ProbeConfig,
+        _interest: &[EventType],
+    ) -> Result<(Probe, std::sync::mpsc::Receiver<Vec<u8>>), ProbeError> {
+        Err(ProbeError::NotLinux(std::env::consts::OS))
+    }
+    pub fn set_interest(&self, _interest: &[EventType]) -> Result<(), ProbeError> {
+        Err(ProbeError::NotLinux(std::env::consts::OS))
+    }
+    pub fn set_open_prefixes(&self, _prefixes: Option<&[String]>) -> Result<(), ProbeError> {
+        Err(ProbeError::NotLinux(std::env::consts::OS))
+    }
+    pub fn stats(&self) -> ProbeStats {
+        self.counters.snapshot(0)
+    }
+    pub fn stop(self) {}
+}

@@ -1,0 +1,633 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Falco-style sensor probes: exit-only syscall capture through one
+ * tp_btf/sys_exit dispatcher that checks the interest map and tail-calls a
+ * handler per argument shape, plus the sched_process_exec/exit tracepoints.
+ * Each event is built in a per-CPU scratch record and sent as ONE compact
+ * record (struct sensor_hdr + variable parts) on ONE ring buffer.
+ */
+#include "helpers.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Load-time settings, written by userspace into .rodata before load. */
+const volatile bool capture_env = false;
+const volatile __u32 io_buffer_bytes = 0;
+const volatile bool cgroup_v1_memory = true;
+
+struct scratch_record {
+	struct sensor_hdr hdr;
+	__u8 var[SENSOR_VAR_AREA];
+};
+
+/* One scratch record per CPU, indexed by CPU id. A plain array because
+ * per-CPU map values are limited to 32 KiB; userspace sets max_entries to the
+ * number of possible CPUs before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct scratch_record);
+} scratch SEC(".maps");
+
+/* Userspace resizes this with set_max_entries before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 * 1024 * 1024);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps");
+
+/* interest[etype] != 0: capture; interest[0] != 0: capture every type. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SENSOR_MAX_ETYPE);
+	__type(key, __u32);
+	__type(value, __u8);
+} interest SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SENSOR_MAX_SYSCALL);
+	__type(key, __u32);
+	__type(value, struct syscall_desc);
+} syscall_table SEC(".maps");
+
+/* open_filter[0].on != 0: the open prefilter is on (see open_prefixes). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct open_filter_cfg);
+} open_filter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SENSOR_MAX_PREFIXES);
+	__type(key, __u32);
+	__type(value, struct open_prefix);
+} open_prefixes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, SENSOR_H_COUNT);
+	__type(key, __u32);
+	__type(value, __u32);
+} handlers SEC(".maps");
+
+#if defined(__TARGET_ARCH_x86)
+#define SYSCALL_NR(regs) ((regs)->orig_ax)
+#elif defined(__TARGET_ARCH_arm64)
+#define SYSCALL_NR(regs) ((regs)->syscallno)
+#else
+#error "the sensor supports x86_64 and arm64"
+#endif
+
+static __always_inline bool interested(__u32 etype)
+{
+	__u32 all = 0;
+	__u8 *on = bpf_map_lookup_elem(&interest, &all);
+
+	if (on && *on)
+		return true;
+	on = bpf_map_lookup_elem(&interest, &etype);
+	return on && *on;
+}
+
+static __always_inline const struct syscall_desc *desc_of(struct pt_regs *regs)
+{
+	__u32 nr = (__u32)SYSCALL_NR(regs);
+
+	return bpf_map_lookup_elem(&syscall_table, &nr);
+}
+
+static __always_inline void syscall_args(struct sensor_hdr *h, struct pt_regs *regs)
+{
+	h->args[0] = PT_REGS_PARM1_SYSCALL(regs);
+	h->args[1] = PT_REGS_PARM2_SYSCALL(regs);
+	h->args[2] = PT_REGS_PARM3_SYSCALL(regs);
+	h->args[3] = PT_REGS_PARM4_SYSCALL(regs);
+	h->args[4] = PT_REGS_PARM5_SYSCALL(regs);
+	h->args[5] = PT_REGS_PARM6_SYSCALL(regs);
+}
+
+static __always_inline __u64 arg_at(const struct sensor_hdr *h, __u8 i)
+{
+	switch (i) {
+	case 0:
+		return h->args[0];
+	case 1:
+		return h->args[1];
+	case 2:
+		return h->args[2];
+	case 3:
+		return h->args[3];
+	case 4:
+		return h->args[4];
+	case 5:
+		return h->args[5];
+	}
+	return 0;
+}
+
+static __always_inline struct scratch_record *scratch_record(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+
+	return bpf_map_lookup_elem(&scratch, &cpu);
+}
+
+/* Resets the header of `r` and fills in the event and task context. */
+static __always_inline void begin_in(struct scratch_record *r, __u16 etype, __s64 res)
+{
+	__builtin_memset(&r->hdr, 0, sizeof(r->hdr));
+	r->hdr.etype = etype;
+	r->hdr.res = res;
+	fill_task_context(&r->hdr, bpf_get_current_task_btf());
+}
+
+/* Starts a record in this CPU's scratch space with the header filled in. */
+static __always_inline struct scratch_record *begin(__u16 etype, __s64 res)
+{
+	struct scratch_record *r = scratch_record();
+
+	if (r)
+		begin_in(r, etype, res);
+	return r;
+}
+
+static __always_inline __u64 syscall_arg(struct pt_regs *regs, __u8 i)
+{
+	switch (i) {
+	case 0:
+		return PT_REGS_PARM1_SYSCALL(regs);
+	case 1:
+		return PT_REGS_PARM2_SYSCALL(regs);
+	case 2:
+		return PT_REGS_PARM3_SYSCALL(regs);
+	case 3:
+		return PT_REGS_PARM4_SYSCALL(regs);
+	case 4:
+		return PT_REGS_PARM5_SYSCALL(regs);
+	case 5:
+		return PT_REGS_PARM6_SYSCALL(regs);
+	}
+	return 0;
+}
+
+static __always_inline void count_drop(void)
+{
+	__u32 zero = 0;
+	__u64 *d = bpf_map_lookup_elem(&drops, &zero);
+
+	if (d)
+		*d += 1;
+}
+
+/* Sends header + `var_total` bytes of variable parts. */
+static __always_inline void submit(struct scratch_record *r, __u32 var_total)
+{
+	__u32 len = sizeof(struct sensor_hdr) + (var_total & SENSOR_VAR_MASK);
+
+	r->hdr.len = len;
+	if (len > sizeof(*r))
+		return;
+	/* Never wake the reader: a wakeup is an IPI (a VM exit on virtual
+	 * machines) and costs more than the capture itself. The reader drains
+	 * the buffer on its own clock instead. */
+	if (bpf_ringbuf_output(&events, r, len, BPF_RB_NO_WAKEUP))
+		count_drop();
+}
+
+/* Appends a user string as variable part `idx`; returns the new offset. */
+static __always_inline __u32 put_user_str(struct scratch_record *r, int idx, __u32 off,
+					  const char *src, __u32 max)
+{
+	long n;
+
+	if (!src || idx >= SENSOR_NVAR)
+		return off;
+	if (max > SENSOR_PATH_MAX)
+		max = SENSOR_PATH_MAX;
+	n = bpf_probe_read_user_str(&r->var[off & SENSOR_VAR_MASK], max, src);
+	if (n <= 1)
+		return off;
+	r->hdr.var_len[idx & (SENSOR_NVAR - 1)] = n - 1;
+	return off + n - 1;
+}
+
+static __always_inline __u32 put_user_bytes(struct scratch_record *r, int idx, __u32 off,
+					    const void *src, __u64 len)
+{
+	if (!src || len == 0)
+		return off;
+	if (len > SENSOR_PATH_MAX - 1)
+		len = SENSOR_PATH_MAX - 1;
+	if (bpf_probe_read_user(&r->var[off & SENSOR_VAR_MASK], len & (SENSOR_PATH_MAX - 1), src))
+		return off;
+	r->hdr.var_len[idx & (SENSOR_NVAR - 1)] = len;
+	return off + len;
+}
+
+static __always_inline void fill_file_info(struct sensor_hdr *h, __s64 fd)
+{
+	struct file *f = fd_to_file(bpf_get_current_task_btf(), fd);
+	struct inode *ino;
+
+	if (!f)
+		return;
+	ino = BPF_CORE_READ(f, f_inode);
+	h->aux[0] = BPF_CORE_READ(ino, i_sb, s_dev);
+	h->aux[1] = BPF_CORE_READ(ino, i_ino);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit_dispatch, struct pt_regs *regs, long ret)
+{
+	const struct syscall_desc *d = desc_of(regs);
+
+	if (!d || !d->etype)
+		return 0;
+	if ((d->flags & SENSOR_SD_SKIP_ZERO) && ret == 0)
+		return 0;
+	if (d->handler == SENSOR_H_EXEC_FAIL && ret >= 0)
+		return 0; /* successful execs come from sched_process_exec */
+	if (d->flags & SENSOR_SD_FCNTL_DUP) {
+		__u64 cmd = PT_REGS_PARM2_SYSCALL(regs);
+
+		if (cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC)
+			return 0;
+	}
+	if (!interested(d->etype))
+		return 0;
+	bpf_tail_call(ctx, &handlers, d->handler);
+	return 0;
+}
+
+/* Syscalls whose arguments are all plain integers. */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(handle_args, struct pt_regs *regs, long ret)
+{
+	const struct syscall_desc *d = desc_of(regs);
+	struct scratch_record *r;
+
+	if (!d)
+		return 0;
+	r = begin(d->etype, ret);
+	if (!r)
+		return 0;
+	syscall_args(&r->hdr, regs);
+	if (d->flags & SENSOR_SD_CLONE3)
+		bpf_probe_read_user(&r->hdr.aux[0], sizeof(__u64), (void *)r->hdr.args[0]);
+	submit(r, 0);
+	return 0;
+}
+
+struct prefix_search {
+	const __u8 *path;
+	__u32 path_len;
+	bool found;
+};
+
+static long prefix_step(__u64 idx, void *ctx)
+{
+	struct prefix_search *ps = ctx;
+	__u32 key = idx;
+	const struct open_prefix *p = bpf_map_lookup_elem(&open_prefixes, &key);
+	const __u8 *path = ps->path;
+	__u32 len;
+
+	if (!p || !path)
+		return 1;
+	len = p->len;
+	if (len == 0)
+		return 1; /* slots are filled from the front */
+	if (len > sizeof(p->s) || len > ps->path_len)
+		return 0;
+	for (int i = 0; i < sizeof(p->s); i++) {
+		if (i >= len) {
+			ps->found = true;
+			return 1;
+		}
+		if (path[i] != p->s[i])
+			return 0;
+	}
+	ps->found = true;
+	return 1;
+}
+
+/*
+ * The open prefilter: false when the filter is on, `path` (len bytes, in
+ * the scratch record) is absolute and no configured prefix matches it.
+ * Relative paths always pass: only the state tracker knows the cwd.
+ */
+static __always_inline bool open_path_wanted(struct scratch_record *r, __u32 len)
+{
+	__u32 zero = 0;
+	struct open_filter_cfg *cfg = bpf_map_lookup_elem(&open_filter, &zero);
+	struct prefix_search ps = { .path = r->var, .path_len = len, .found = false };
+	__u8 c;
+
+	if (!cfg || !cfg->on || len == 0 || r->var[0] != '/')
+		return true;
+	c = r->var[1];
+	if (!(cfg->second_byte[(c >> 6) & 3] & (1ULL << (c & 63))))
+		return false;
+	bpf_loop(SENSOR_MAX_PREFIXES, prefix_step, &ps, 0);
+	return ps.found;
+}
+
+/* Syscalls with up to three user path/name strings (open, rename, mount...). */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(handle_paths, struct pt_regs *regs, long ret)
+{
+	const struct syscall_desc *d = desc_of(regs);
+	struct scratch_record *r;
+	__u32 off = 0;
+	long n;
+
+	if (!d)
+		return 0;
+	r = scratch_record();
+	if (!r)
+		return 0;
+	/* The first string goes in before the header so the open prefilter
+	 * can reject the event before any task context is read. */
+	n = bpf_probe_read_user_str(&r->var[0], SENSOR_PATH_MAX,
+				    (const char *)syscall_arg(regs, d->str_arg[0]));
+	off = n > 1 ? n - 1 : 0;
+	if ((d->flags & SENSOR_SD_FD_INFO) && !open_path_wanted(r, off))
+		return 0;
+	begin_in(r, d->etype, ret);
+	syscall_args(&r->hdr, regs);
+	r->hdr.var_len[0] = off;
+	for (int i = 1; i < 3; i++) {
+		if (i >= d->nstr)
+			break;
+		off = put_user_str(r, i, off, (const char *)arg_at(&r->hdr, d->str_arg[i]),
+				   SENSOR_PATH_MAX);
+	}
+	if ((d->flags & SENSOR_SD_FD_INFO) && ret >= 0)
+		fill_file_info(&r->hdr, ret);
+	if (d->flags & SENSOR_SD_OPEN_HOW) {
+		struct open_how how = {};
+
+		bpf_probe_read_user(&how, sizeof(how), (void *)r->hdr.args[2]);
+		r->hdr.aux[2] = how.flags;
+		r->hdr.aux[3] = how.mode;
+	}
+	submit(r, off);
+	return 0;
+}
+
+/*
+ * Socket syscalls. var[0]: user sockaddr, var[1]: struct sensor_tuple of the
+ * kernel socket, var[2]: first io_buffer_bytes of data.
+ */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(handle_sock, struct pt_regs *regs, long ret)
+{
+	const struct syscall_desc *d = desc_of(regs);
+	struct scratch_record *r;
+	struct sensor_tuple *tp;
+	struct file *f;
+	const void *addr = 0, *buf = 0;
+	__u64 addrlen = 0, buflen = 0;
+	__u32 off = 0;
+
+	if (!d)
+		return 0;
+	r = begin(d->etype, ret);
+	if (!r)
+		return 0;
+	syscall_args(&r->hdr, regs);
+	switch (d->sock_mode) {
+	case SENSOR_SOCK_ADDR_ARG1:
+		addr = (const void *)r->hdr.args[1];
+		addrlen = r->hdr.args[2];
+		break;
+	case SENSOR_SOCK_SENDTO:
+		buf = (const void *)r->hdr.args[1];
+		addr = (const void *)r->hdr.args[4];
+		addrlen = r->hdr.args[5];
+		break;
+	case SENSOR_SOCK_RECVFROM: {
+		__u32 len = 0;
+
+		buf = (const void *)r->hdr.args[1];
+		addr = (const void *)r->hdr.args[4];
+		if (addr)
+			bpf_probe_read_user(&len, sizeof(len), (void *)r->hdr.args[5]);
+		addrlen = len;
+		break;
+	}
+	case SENSOR_SOCK_MSG: {
+		struct user_msghdr msg = {};
+		struct iovec iov = {};
+
+		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)r->hdr.args[1]))
+			break;
+		addr = msg.msg_name;
+		addrlen = msg.msg_namelen;
+		if (msg.msg_iovlen > 0 && !bpf_probe_read_user(&iov, sizeof(iov), msg.msg_iov))
+			buf = iov.iov_base;
+		break;
+	}
+	}
+	if (addrlen > SENSOR_SOCKADDR_MAX)
+		addrlen = SENSOR_SOCKADDR_MAX;
+	off = put_user_bytes(r, 0, off, addr, addrlen);
+
+	f = fd_to_file(bpf_get_current_task_btf(),
+		       (d->flags & SENSOR_SD_TUPLE_RES) ? ret : (__s64)r->hdr.args[0]);
+	if (f && !((d->flags & SENSOR_SD_TUPLE_RES) && ret < 0)) {
+		tp = (struct sensor_tuple *)&r->var[off & SENSOR_VAR_MASK];
+		__builtin_memset(tp, 0, sizeof(*tp));
+		fill_tuple(tp, f);
+		if (tp->family) {
+			r->hdr.var_len[1] = sizeof(*tp);
+			off += sizeof(*tp);
+		}
+	}
+
+	if (io_buffer_bytes > 0 && buf && ret > 0) {
+		buflen = ret < io_buffer_bytes ? ret : io_buffer_bytes;
+		off = put_user_bytes(r, 2, off, buf, buflen);
+	}
+	submit(r, off);
+	return 0;
+}
+
+/* Failed execve/execveat: the filename and argv from user memory. */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(handle_exec_fail, struct pt_regs *regs, long ret)
+{
+	const struct syscall_desc *d = desc_of(regs);
+	struct scratch_record *r;
+	const char *const *argv;
+	__u32 off, start;
+
+	if (!d)
+		return 0;
+	r = begin(d->etype, ret);
+	if (!r)
+		return 0;
+	syscall_args(&r->hdr, regs);
+	off = put_user_str(r, 0, 0, (const char *)arg_at(&r->hdr, d->str_arg[0]),
+			   SENSOR_PATH_MAX);
+	argv = (const char *const *)arg_at(&r->hdr, d->exec_argv_arg);
+	start = off;
+	for (int i = 0; i < 32 && argv; i++) {
+		const char *arg = 0;
+		long n;
+
+		if (off - start >= SENSOR_ARGV_MAX - 256)
+			break;
+		if (bpf_probe_read_user(&arg, sizeof(arg), &argv[i]) || !arg)
+			break;
+		n = bpf_probe_read_user_str(&r->var[off & SENSOR_VAR_MASK], 256, arg);
+		if (n <= 0)
+			break;
+		off += n; /* keep the NUL as the separator, like /proc/pid/cmdline */
+	}
+	r->hdr.var_len[1] = off - start;
+	submit(r, off);
+	return 0;
+}
+
+/* pipe/pipe2: the two new fds from the user array. */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(handle_pipe, struct pt_regs *regs, long ret)
+{
+	const struct syscall_desc *d = desc_of(regs);
+	struct scratch_record *r;
+	int fds[2] = { -1, -1 };
+
+	if (!d)
+		return 0;
+	r = begin(d->etype, ret);
+	if (!r)
+		return 0;
+	syscall_args(&r->hdr, regs);
+	if (ret == 0)
+		bpf_probe_read_user(fds, sizeof(fds), (void *)r->hdr.args[0]);
+	r->hdr.aux[0] = (__u64)(__s64)fds[0];
+	r->hdr.aux[1] = (__u64)(__s64)fds[1];
+	submit(r, 0);
+	return 0;
+}
+
+static __always_inline __u32 put_mm_range(struct scratch_record *r, int idx, __u32 off,
+					  unsigned long start, unsigned long end)
+{
+	if (end <= start)
+		return off;
+	return put_user_bytes(r, idx, off, (const void *)start, end - start);
+}
+
+static __always_inline __u64 inode_time_ns(struct inode *ino, bool ctime)
+{
+	if (bpf_core_field_exists(ino->i_mtime_sec)) {
+		if (ctime)
+			return BPF_CORE_READ(ino, i_ctime_sec) * 1000000000ULL +
+			       BPF_CORE_READ(ino, i_ctime_nsec);
+		return BPF_CORE_READ(ino, i_mtime_sec) * 1000000000ULL +
+		       BPF_CORE_READ(ino, i_mtime_nsec);
+	}
+	struct inode___pre611 *old = (void *)ino;
+	if (ctime)
+		return BPF_CORE_READ(old, i_ctime.tv_sec) * 1000000000ULL +
+		       BPF_CORE_READ(old, i_ctime.tv_nsec);
+	return BPF_CORE_READ(old, i_mtime.tv_sec) * 1000000000ULL +
+	       BPF_CORE_READ(old, i_mtime.tv_nsec);
+}
+
+/*
+ * Successful exec. var: 0 filename, 1 argv (NUL-separated), 2 env, 3 exe
+ * path, 4 cwd, 5 cgroup path. aux: 0 exe inode, 1 mtime ns, 2 ctime ns,
+ * 3 SENSOR_EXE_* flags.
+ */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(p);
+	__u32 nr = (__u32)SYSCALL_NR(regs);
+	const struct syscall_desc *d = bpf_map_lookup_elem(&syscall_table, &nr);
+	__u16 etype = (d && d->etype == SENSOR_ET_EXECVEAT) ? SENSOR_ET_EXECVEAT : SENSOR_ET_EXECVE;
+	struct scratch_record *r;
+	struct mm_struct *mm;
+	struct file *exe;
+	struct inode *ino;
+	__u32 off = 0;
+	long n;
+
+	if (!interested(etype))
+		return 0;
+	r = begin(etype, 0);
+	if (!r)
+		return 0;
+	syscall_args(&r->hdr, regs);
+
+	n = bpf_probe_read_kernel_str(&r->var[0], SENSOR_PATH_MAX, BPF_CORE_READ(bprm, filename));
+	if (n > 1) {
+		r->hdr.var_len[0] = n - 1;
+		off = n - 1;
+	}
+	mm = BPF_CORE_READ(p, mm);
+	off = put_mm_range(r, 1, off, BPF_CORE_READ(mm, arg_start), BPF_CORE_READ(mm, arg_end));
+	if (capture_env)
+		off = put_mm_range(r, 2, off, BPF_CORE_READ(mm, env_start),
+				   BPF_CORE_READ(mm, env_end));
+
+	exe = BPF_CORE_READ(bprm, file);
+	n = write_d_path((char *)&r->var[off & SENSOR_VAR_MASK], BPF_CORE_READ(exe, f_path.dentry),
+			 BPF_CORE_READ(exe, f_path.mnt));
+	r->hdr.var_len[3] = n;
+	off += n;
+
+	n = write_d_path((char *)&r->var[off & SENSOR_VAR_MASK], BPF_CORE_READ(p, fs, pwd.dentry),
+			 BPF_CORE_READ(p, fs, pwd.mnt));
+	r->hdr.var_len[4] = n;
+	off += n;
+
+	n = write_cgroup_path((char *)&r->var[off & SENSOR_VAR_MASK], p, cgroup_v1_memory);
+	r->hdr.var_len[5] = n;
+	off += n;
+
+	ino = BPF_CORE_READ(exe, f_inode);
+	if (ino) {
+		char name[6] = {};
+		__u64 flags = 0;
+
+		r->hdr.aux[0] = BPF_CORE_READ(ino, i_ino);
+		r->hdr.aux[1] = inode_time_ns(ino, false);
+		r->hdr.aux[2] = inode_time_ns(ino, true);
+		bpf_probe_read_kernel(name, sizeof(name), BPF_CORE_READ(exe, f_path.dentry, d_name.name));
+		if (name[0] == 'm' && name[1] == 'e' && name[2] == 'm' && name[3] == 'f' &&
+		    name[4] == 'd' && name[5] == ':')
+			flags |= SENSOR_EXE_MEMFD;
+		r->hdr.aux[3] = flags;
+	}
+	submit(r, off);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(sched_exit, struct task_struct *p)
+{
+	struct scratch_record *r;
+
+	if (!interested(SENSOR_ET_PROCEXIT))
+		return 0;
+	r = begin(SENSOR_ET_PROCEXIT, 0);
+	if (!r)
+		return 0;
+	r->hdr.args[0] = BPF_CORE_READ(p, exit_code);
+	submit(r, 0);
+	return 0;
+}

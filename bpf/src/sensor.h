@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR Apache-2.0 */
+/*
+ * Record layout shared by the eBPF programs and the Rust decoder (the
+ * skeleton's generated `types` module mirrors these structs; a Rust unit
+ * test checks sizes and offsets). Every record is one `struct sensor_hdr`
+ * followed by `var_len[0] + var_len[1] + ...` bytes of variable parts, in
+ * order, without padding. Which part means what depends on the event type
+ * and is documented in docs/record-format.md.
+ */
+#ifndef FALCO_SENSOR_H
+#define FALCO_SENSOR_H
+
+#define SENSOR_NVAR 6
+#define SENSOR_NARGS 6
+#define SENSOR_NAUX 4
+/* Interest map size; index 0 is the "capture every type" switch. */
+#define SENSOR_MAX_ETYPE 128
+#define SENSOR_MAX_SYSCALL 512
+#define SENSOR_PATH_MAX 4096
+#define SENSOR_ARGV_MAX 4096
+#define SENSOR_SOCKADDR_MAX 128
+/* Variable area of the per-CPU scratch record: writes start at an offset
+ * masked with SENSOR_VAR_MASK and are at most SENSOR_PATH_MAX long, so the
+ * area needs SENSOR_VAR_MASK + 1 + SENSOR_PATH_MAX bytes. */
+#define SENSOR_VAR_MASK 0xffff
+#define SENSOR_VAR_AREA (SENSOR_VAR_MASK + 1 + SENSOR_PATH_MAX)
+
+/* Tail-call handler slots (index into the `handlers` prog array). */
+enum sensor_handler {
+	SENSOR_H_ARGS = 0,
+	SENSOR_H_PATHS = 1,
+	SENSOR_H_SOCK = 2,
+	SENSOR_H_EXEC_FAIL = 3,
+	SENSOR_H_PIPE = 4,
+	SENSOR_H_COUNT = 5,
+};
+
+/* syscall_desc.flags */
+#define SENSOR_SD_FD_INFO 0x01 /* res is a new fd: record dev/ino in aux[0..1] */
+#define SENSOR_SD_OPEN_HOW 0x02 /* openat2: flags/mode from struct open_how (arg 2) */
+#define SENSOR_SD_SKIP_ZERO 0x04 /* drop res == 0 (the child side of clone/fork) */
+#define SENSOR_SD_TUPLE_RES 0x08 /* socket tuple from the fd in res (accept) */
+#define SENSOR_SD_CLONE3 0x10 /* clone3: flags (first u64 of struct clone_args) in aux[0] */
+#define SENSOR_SD_FCNTL_DUP 0x20 /* fcntl: only F_DUPFD / F_DUPFD_CLOEXEC */
+
+/* syscall_desc.sock_mode: where the user socket address and data are. */
+enum sensor_sock_mode {
+	SENSOR_SOCK_NONE = 0,
+	SENSOR_SOCK_ADDR_ARG1 = 1, /* connect, bind: addr arg1, len arg2 */
+	SENSOR_SOCK_SENDTO = 2, /* buf arg1, addr arg4, len arg5 */
+	SENSOR_SOCK_RECVFROM = 3, /* buf arg1, addr arg4, len pointer arg5 */
+	SENSOR_SOCK_MSG = 4, /* struct msghdr at arg1 */
+};
+
+/* One entry per syscall number, filled by userspace for the target arch. */
+struct syscall_desc {
+	__u16 etype; /* 0: not captured */
+	__u8 handler; /* enum sensor_handler */
+	__u8 nstr; /* H_PATHS: number of user string arguments */
+	__u8 str_arg[3]; /* H_PATHS: argument index of each string */
+	__u8 flags; /* SENSOR_SD_* */
+	__u8 sock_mode; /* enum sensor_sock_mode */
+	__u8 exec_argv_arg; /* H_EXEC_FAIL: index of the argv argument */
+	__u8 pad[6];
+};
+
+/* Socket endpoints as the kernel socket holds them after the syscall. */
+struct sensor_tuple {
+	__u16 family; /* AF_* */
+	__u16 sport; /* local port, host order */
+	__u16 dport; /* remote port, host order */
+	__u16 proto; /* IPPROTO_* of the socket; 0 for unix */
+	__u16 sock_type; /* SOCK_STREAM, SOCK_DGRAM, ... */
+	__u16 pad[3];
+	__u8 saddr[16]; /* local address (IPv4 in the first 4 bytes) */
+	__u8 daddr[16]; /* remote address */
+};
+
+struct sensor_hdr {
+	__u64 ts_boot_ns; /* bpf_ktime_get_boot_ns() at syscall exit */
+	__s64 res;
+	__u64 cgroup_id;
+	__u64 cap_effective;
+	__u64 cap_permitted;
+	__u64 cap_inheritable;
+	__u64 args[SENSOR_NARGS]; /* raw syscall arguments */
+	__u64 aux[SENSOR_NAUX]; /* per-type extra facts (docs/record-format.md) */
+	__s32 tid;
+	__s32 pid;
+	__s32 ppid;
+	__s32 vtid;
+	__s32 vpid;
+	__s32 vsid;
+	__s32 vpgid;
+	__u32 uid;
+	__u32 gid;
+	__u32 loginuid;
+	__u32 tty;
+	__u32 pidns_ino;
+	__u32 mntns_ino;
+	__u32 len; /* whole record, header included */
+	__u16 etype;
+	__u16 cpu;
+	__u16 var_len[SENSOR_NVAR];
+	char comm[16];
+};
+
+/* Event type ids the kernel side needs (EventType::id in Rust). */
+#define SENSOR_ET_EXECVE 1
+#define SENSOR_ET_EXECVEAT 2
+#define SENSOR_ET_PROCEXIT 7
+
+/* Open prefilter: when enabled, an open-family event with an absolute path
+ * is sent only if the path starts with one of these prefixes. */
+#define SENSOR_MAX_PREFIXES 32
+#define SENSOR_PREFIX_LEN 64
+struct open_filter_cfg {
+	__u32 on;
+	__u32 pad;
+	/* Bit c set: some prefix has c as its second byte (the first is '/').
+	 * Rejects most paths without walking the prefix list. */
+	__u64 second_byte[4];
+};
+
+struct open_prefix {
+	__u8 len; /* 0: unused slot */
+	char s[SENSOR_PREFIX_LEN - 1];
+};
+
+/* exec aux[3] bits */
+#define SENSOR_EXE_MEMFD 0x1
+#define SENSOR_EXE_UPPER 0x2
+
+#endif

@@ -1,0 +1,301 @@
+//! Opens, configures, loads and attaches the skeleton, and fills the maps
+//! the kernel side reads (syscall table, handler prog array, interest).
+
+use super::skel::{OpenSensorSkel, SensorSkel, SensorSkelBuilder};
+use super::syscalls::{Handler, SyscallDesc};
+use super::{MAX_OPEN_PREFIX_LEN, MAX_OPEN_PREFIXES, ProbeConfig, ProbeError};
+use crate::event::EventType;
+use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
+use libbpf_rs::{ErrorKind, MapCore, MapFlags, MapHandle, OpenObject};
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, AsRawFd};
+
+/// Size of the kernel's interest array (index 0 = capture everything).
+const INTEREST_SLOTS: u32 = 128;
+
+fn bpf_err(step: &'static str, e: libbpf_rs::Error) -> ProbeError {
+    let detail = format!("{e:#}");
+    if e.kind() == ErrorKind::PermissionDenied {
+        ProbeError::PermissionDenied { step, detail }
+    } else {
+        ProbeError::Load { step, detail }
+    }
+}
+
+/// Ring buffer sizes must be a power of two and a multiple of the page size.
+fn ring_size(bytes: usize) -> Result<u32, ProbeError> {
+    let size = bytes.max(4096).checked_next_power_of_two();
+    size.and_then(|s| u32::try_from(s).ok())
+        .ok_or(ProbeError::Load {
+            step: "sizing the ring buffer",
+            detail: format!("{bytes} bytes is too large (limit 2 GiB)"),
+        })
+}
+
+/// Whether the memory controller is mounted as a cgroup v1 hierarchy (then
+/// container cgroup paths come from it, not from the unified hierarchy).
+fn cgroup_v1_memory() -> bool {
+    std::fs::read_to_string("/proc/self/cgroup")
+        .map(|s| {
+            s.lines().any(|l| {
+                l.split(':')
+                    .nth(1)
+                    .is_some_and(|c| c.split(',').any(|c| c == "memory"))
+            })
+        })
+        .unwrap_or(false)
+}
+
+fn configure(open: &mut OpenSensorSkel<'_>, cfg: &ProbeConfig) -> Result<(), ProbeError> {
+    let ncpus = libbpf_rs::num_possible_cpus().map_err(|e| bpf_err("counting CPUs", e))?;
+    open.maps
+        .events
+        .set_max_entries(ring_size(cfg.ring_buffer_bytes)?)
+        .map_err(|e| bpf_err("sizing the ring buffer", e))?;
+    open.maps
+        .scratch
+        .set_max_entries(u32::try_from(ncpus).unwrap_or(u32::MAX))
+        .map_err(|e| bpf_err("sizing the scratch map", e))?;
+    let rodata = open
+        .maps
+        .rodata_data
+        .as_deref_mut()
+        .ok_or(ProbeError::Load {
+            step: "setting load-time options",
+            detail: "the BPF object has no .rodata section".into(),
+        })?;
+    rodata.capture_env = cfg.capture_env;
+    rodata.io_buffer_bytes = u32::try_from(cfg.io_buffer_bytes).unwrap_or(u32::MAX);
+    rodata.cgroup_v1_memory = cgroup_v1_memory();
+    // Handlers run only through the dispatcher's tail calls.
+    open.progs.handle_args.set_autoattach(false);
+    open.progs.handle_paths.set_autoattach(false);
+    open.progs.handle_sock.set_autoattach(false);
+    open.progs.handle_exec_fail.set_autoattach(false);
+    open.progs.handle_pipe.set_autoattach(false);
+    Ok(())
+}
+
+fn fill_tables(skel: &SensorSkel<'_>, table: &[SyscallDesc]) -> Result<(), ProbeError> {
+    for desc in table {
+        skel.maps
+            .syscall_table
+            .update(&desc.nr.to_ne_bytes(), &desc.to_bytes(), MapFlags::ANY)
+            .map_err(|e| bpf_err("filling the syscall table", e))?;
+    }
+    let progs = [
+        (Handler::Args, skel.progs.handle_args.as_fd().as_raw_fd()),
+        (Handler::Paths, skel.progs.handle_paths.as_fd().as_raw_fd()),
+        (Handler::Sock, skel.progs.handle_sock.as_fd().as_raw_fd()),
+        (
+            Handler::ExecFail,
+            skel.progs.handle_exec_fail.as_fd().as_raw_fd(),
+        ),
+        (Handler::Pipe, skel.progs.handle_pipe.as_fd().as_raw_fd()),
+    ];
+    for (slot, fd) in progs {
+        skel.maps
+            .handlers
+            .update(
+                &u32::from(slot as u8).to_ne_bytes(),
+                &fd.to_ne_bytes(),
+                MapFlags::ANY,
+            )
+            .map_err(|e| bpf_err("filling the handler table", e))?;
+    }
+    Ok(())
+}
+
+/// Writes the interest set: 1 for each wanted type, 0 for the rest; slot 0
+/// switches filtering off.
+pub(super) fn write_interest(
+    map: &MapHandle,
+    interest: &[EventType],
+    filter_enabled: bool,
+) -> Result<(), ProbeError> {
+    let mut wanted = [0u8; INTEREST_SLOTS as usize];
+    for t in interest {
+        if let Some(slot) = wanted.get_mut(usize::from(t.id())) {
+            *slot = 1;
+        }
+    }
+    wanted[0] = u8::from(!filter_enabled);
+    // Enable new types before disabling old ones so a reload never has a
+    // window where a type wanted both before and after is off.
+    let order = (0..INTEREST_SLOTS)
+        .filter(|&i| wanted[i as usize] == 1)
+        .chain((0..INTEREST_SLOTS).filter(|&i| wanted[i as usize] == 0));
+    for i in order {
+        map.update(&i.to_ne_bytes(), &[wanted[i as usize]], MapFlags::ANY)
+            .map_err(|e| bpf_err("updating the interest map", e))?;
+    }
+    Ok(())
+}
+
+/// Writes the open prefilter. `None` turns it off (every open is sent).
+/// The switch is turned off while slots change, so a reload can briefly
+/// send more opens than wanted, never fewer.
+pub(super) fn write_open_prefixes(
+    maps: &SharedMaps,
+    prefixes: Option<&[String]>,
+) -> Result<(), ProbeError> {
+    if let Some(list) = prefixes {
+        if list.len() > MAX_OPEN_PREFIXES {
+            return Err(ProbeError::InvalidFilter(format!(
+                "{} open prefixes given, the kernel filter holds {MAX_OPEN_PREFIXES}",
+                list.len()
+            )));
+        }
+        if let Some(p) = list
+            .iter()
+            .find(|p| p.is_empty() || p.len() > MAX_OPEN_PREFIX_LEN || !p.starts_with('/'))
+        {
+            return Err(ProbeError::InvalidFilter(format!(
+                "open prefix `{p}` must be an absolute path of 1 to {MAX_OPEN_PREFIX_LEN} bytes"
+            )));
+        }
+    }
+    let write_cfg = |on: bool, second_byte: [u64; 4]| {
+        let mut value = [0u8; 40];
+        value[0..4].copy_from_slice(&u32::from(on).to_ne_bytes());
+        for (i, word) in second_byte.iter().enumerate() {
+            value[8 + 8 * i..16 + 8 * i].copy_from_slice(&word.to_ne_bytes());
+        }
+        maps.open_filter
+            .update(&0u32.to_ne_bytes(), &value, MapFlags::ANY)
+            .map_err(|e| bpf_err("updating the open prefilter", e))
+    };
+    write_cfg(false, [0; 4])?;
+    let Some(list) = prefixes else {
+        return Ok(());
+    };
+    let mut second_byte = [0u64; 4];
+    for p in list {
+        // A bare "/" matches everything: every second byte is possible.
+        match p.as_bytes().get(1) {
+            Some(&c) => second_byte[usize::from(c >> 6)] |= 1 << (c & 63),
+            None => second_byte = [u64::MAX; 4],
+        }
+    }
+    for slot in 0..MAX_OPEN_PREFIXES {
+        let mut value = [0u8; MAX_OPEN_PREFIX_LEN + 1];
+        if let Some(p) = list.get(slot) {
+            value[0] = p.len() as u8;
+            value[1..=p.len()].copy_from_slice(p.as_bytes());
+        }
+        maps.open_prefixes
+            .update(&(slot as u32).to_ne_bytes(), &value, MapFlags::ANY)
+            .map_err(|e| bpf_err("updating the open prefilter", e))?;
+    }
+    write_cfg(true, second_byte)
+}
+
+/// Handles to the maps other threads touch while the reader owns the skeleton.
+pub(super) struct SharedMaps {
+    pub interest: MapHandle,
+    pub drops: MapHandle,
+    pub open_filter: MapHandle,
+    pub open_prefixes: MapHandle,
+}
+
+/// Loads and attaches everything; the skeleton borrows `object`.
+pub(super) fn load<'obj>(
+    cfg: &ProbeConfig,
+    table: &[SyscallDesc],
+    interest: &[EventType],
+    object: &'obj mut MaybeUninit<OpenObject>,
+) -> Result<(SensorSkel<'obj>, SharedMaps), ProbeError> {
+    let mut open = SensorSkelBuilder::default()
+        .open(object)
+        .map_err(|e| bpf_err("opening the BPF object", e))?;
+    configure(&mut open, cfg)?;
+    let mut skel = open
+        .load()
+        .map_err(|e| bpf_err("loading the BPF programs (verifier)", e))?;
+    fill_tables(&skel, table)?;
+    let shared = SharedMaps {
+        interest: MapHandle::try_from(&skel.maps.interest)
+            .map_err(|e| bpf_err("duplicating the interest map fd", e))?,
+        drops: MapHandle::try_from(&skel.maps.drops)
+            .map_err(|e| bpf_err("duplicating the drop counter fd", e))?,
+        open_filter: MapHandle::try_from(&skel.maps.open_filter)
+            .map_err(|e| bpf_err("duplicating the open filter fd", e))?,
+        open_prefixes: MapHandle::try_from(&skel.maps.open_prefixes)
+            .map_err(|e| bpf_err("duplicating the open prefix fd", e))?,
+    };
+    write_interest(&shared.interest, interest, cfg.filter_enabled)?;
+    skel.attach()
+        .map_err(|e| bpf_err("attaching the programs to tracepoints", e))?;
+    Ok((skel, shared))
+}
+
+/// Sum of the per-CPU ring-buffer reservation failures.
+pub(super) fn kernel_drops(drops: &MapHandle) -> u64 {
+    match drops.lookup_percpu(&0u32.to_ne_bytes(), MapFlags::ANY) {
+        Ok(Some(per_cpu)) => per_cpu
+            .iter()
+            .filter_map(|v| v.get(..8)?.try_into().ok().map(u64::from_ne_bytes))
+            .sum(),
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ring_sizes_round_up_to_powers_of_two() {
+        assert_eq!(ring_size(0).unwrap(), 4096);
+        assert_eq!(ring_size(5000).unwrap(), 8192);
+        assert_eq!(ring_size(8 << 20).unwrap(), 8 << 20);
+        assert!(ring_size(usize::MAX).is_err());
+    }
+
+    #[test]
+    fn skeleton_types_match_the_decoder_layout() {
+        use crate::event::raw::{self, off};
+        use std::mem::{offset_of, size_of};
+        type H = super::super::skel::types::sensor_hdr;
+        assert_eq!(size_of::<H>(), raw::HDR_SIZE);
+        assert_eq!(offset_of!(H, ts_boot_ns), off::TS_BOOT_NS);
+        assert_eq!(offset_of!(H, res), off::RES);
+        assert_eq!(offset_of!(H, cgroup_id), off::CGROUP_ID);
+        assert_eq!(offset_of!(H, cap_effective), off::CAP_EFFECTIVE);
+        assert_eq!(offset_of!(H, cap_permitted), off::CAP_PERMITTED);
+        assert_eq!(offset_of!(H, cap_inheritable), off::CAP_INHERITABLE);
+        assert_eq!(offset_of!(H, args), off::ARGS);
+        assert_eq!(offset_of!(H, aux), off::AUX);
+        assert_eq!(offset_of!(H, tid), off::TID);
+        assert_eq!(offset_of!(H, pid), off::PID);
+        assert_eq!(offset_of!(H, ppid), off::PPID);
+        assert_eq!(offset_of!(H, vtid), off::VTID);
+        assert_eq!(offset_of!(H, vpid), off::VPID);
+        assert_eq!(offset_of!(H, vsid), off::VSID);
+        assert_eq!(offset_of!(H, vpgid), off::VPGID);
+        assert_eq!(offset_of!(H, uid), off::UID);
+        assert_eq!(offset_of!(H, gid), off::GID);
+        assert_eq!(offset_of!(H, loginuid), off::LOGINUID);
+        assert_eq!(offset_of!(H, tty), off::TTY);
+        assert_eq!(offset_of!(H, pidns_ino), off::PIDNS_INO);
+        assert_eq!(offset_of!(H, mntns_ino), off::MNTNS_INO);
+        assert_eq!(offset_of!(H, len), off::LEN);
+        assert_eq!(offset_of!(H, etype), off::ETYPE);
+        assert_eq!(offset_of!(H, cpu), off::CPU);
+        assert_eq!(offset_of!(H, var_len), off::VAR_LEN);
+        assert_eq!(offset_of!(H, comm), off::COMM);
+        let h = H::default();
+        assert_eq!(h.var_len.len(), raw::NVAR);
+        type D = super::super::skel::types::syscall_desc;
+        assert_eq!(size_of::<D>(), super::super::syscalls::DESC_SIZE);
+        assert_eq!(offset_of!(D, flags), 7);
+        assert_eq!(offset_of!(D, sock_mode), 8);
+        assert_eq!(offset_of!(D, exec_argv_arg), 9);
+        type F = super::super::skel::types::open_filter_cfg;
+        assert_eq!(size_of::<F>(), 40);
+        assert_eq!(offset_of!(F, second_byte), 8);
+        type P = super::super::skel::types::open_prefix;
+        assert_eq!(size_of::<P>(), MAX_OPEN_PREFIX_LEN + 1);
+    }
+}

@@ -1,0 +1,571 @@
+//! Privileged end-to-end tests of the eBPF probes against the running
+//! kernel: actions performed here must come back as decoded events with the
+//! right fields. They need root (CI runs as root) and fail loudly when eBPF
+//! is unavailable, unless SKIP_PRIVILEGED=1.
+#![cfg(target_os = "linux")]
+#![allow(clippy::unwrap_used)]
+
+use falco_sensor::event::{Event, EventKind, EventType, L4Proto, SockAddr};
+use falco_sensor::probe::{Probe, ProbeConfig, preflight};
+use std::ffi::CString;
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
+use std::os::unix::fs::MetadataExt;
+use std::process::{Command, Stdio};
+use std::sync::mpsc::Receiver;
+use std::time::{Duration, Instant};
+
+/// Upper bound on waiting for an event that should arrive within
+/// milliseconds; a generous limit only so a broken probe fails instead of
+/// hanging. Not a performance assertion.
+const WAIT: Duration = Duration::from_secs(20);
+
+fn privileged() -> bool {
+    if std::env::var("SKIP_PRIVILEGED").as_deref() == Ok("1") && preflight().is_err() {
+        eprintln!("SKIP_PRIVILEGED=1 and eBPF is unavailable: skipping");
+        return false;
+    }
+    if let Err(e) = preflight() {
+        panic!("eBPF probes unavailable (set SKIP_PRIVILEGED=1 to skip): {e}");
+    }
+    true
+}
+
+fn start(interest: &[EventType]) -> (Probe, Receiver<Event>) {
+    Probe::start(ProbeConfig::default(), interest).expect("probe starts")
+}
+
+/// Receives events until `want` matches one; returns it and everything seen.
+fn wait_for(
+    rx: &Receiver<Event>,
+    seen: &mut Vec<Event>,
+    what: &str,
+    want: impl Fn(&Event) -> bool,
+) -> Event {
+    if let Some(ev) = seen.iter().find(|e| want(e)) {
+        return ev.clone();
+    }
+    let deadline = Instant::now() + WAIT;
+    while Instant::now() < deadline {
+        if let Ok(ev) = rx.recv_timeout(Duration::from_millis(200)) {
+            let hit = want(&ev);
+            seen.push(ev.clone());
+            if hit {
+                return ev;
+            }
+        }
+    }
+    let ours: Vec<String> = seen
+        .iter()
+        .rev()
+        .take(40)
+        .map(|e| format!("{} pid={} {:?}", e.etype.name(), e.task.pid, e.kind))
+        .collect();
+    panic!("no event matched: {what}; last events: {ours:#?}");
+}
+
+fn memory_cgroup_of(pid: u32) -> String {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    text.lines()
+        .find_map(|l| {
+            let mut it = l.splitn(3, ':');
+            let (_, ctrl, path) = (it.next()?, it.next()?, it.next()?);
+            (ctrl.split(',').any(|c| c == "memory") || ctrl.is_empty()).then(|| path.to_string())
+        })
+        .unwrap()
+}
+
+fn unix_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+}
+
+fn me() -> i64 {
+    i64::from(std::process::id())
+}
+
+#[test]
+fn exec_open_and_exit_of_a_child_process() {
+    if !privileged() {
+        return;
+    }
+    let (probe, rx) = start(&[
+        EventType::Execve,
+        EventType::Openat,
+        EventType::Open,
+        EventType::Procexit,
+    ]);
+    let child = Command::new("/bin/cat")
+        .arg("/etc/shadow")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = i64::from(child.id());
+    let cgroup = memory_cgroup_of(std::process::id());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let mut seen = Vec::new();
+
+    let exec = wait_for(&rx, &mut seen, "execve of /bin/cat", |e| {
+        e.etype == EventType::Execve && e.task.pid == pid
+    });
+    assert_eq!(exec.res, 0);
+    assert_eq!(exec.task.ppid, me());
+    assert_eq!(exec.task.tid, pid);
+    assert_eq!(exec.task.comm, "cat");
+    assert_eq!(exec.task.uid, 0);
+    assert!(
+        exec.ts_ns > 1_600_000_000_000_000_000,
+        "timestamp is Unix ns: {}",
+        exec.ts_ns
+    );
+    let EventKind::Exec {
+        filename,
+        argv,
+        exe_path,
+        cwd,
+        cgroup: cg,
+        exe_file,
+        ..
+    } = &exec.kind
+    else {
+        panic!("{exec:?}")
+    };
+    assert_eq!(filename, "/bin/cat");
+    assert_eq!(
+        argv,
+        &vec!["/bin/cat".to_string(), "/etc/shadow".to_string()]
+    );
+    let real_exe = std::fs::canonicalize("/bin/cat").unwrap();
+    assert_eq!(exe_path, real_exe.to_str().unwrap());
+    assert_eq!(cwd, std::env::current_dir().unwrap().to_str().unwrap());
+    assert_eq!(cg, &cgroup);
+    assert_eq!(exe_file.ino, std::fs::metadata(&real_exe).unwrap().ino());
+    assert!(!exe_file.from_memfd);
+
+    let open = wait_for(&rx, &mut seen, "open of /etc/shadow", |e| {
+        e.task.pid == pid
+            && matches!(&e.kind, EventKind::Open { path, .. } if path == "/etc/shadow")
+    });
+    assert!(open.res >= 0, "{open:?}");
+    let EventKind::Open {
+        resolved_path,
+        flags,
+        ino,
+        ..
+    } = &open.kind
+    else {
+        unreachable!()
+    };
+    assert_eq!(resolved_path, "/etc/shadow");
+    assert_eq!(flags & 0o3, 0, "O_RDONLY");
+    assert_eq!(*ino, std::fs::metadata("/etc/shadow").unwrap().ino());
+
+    let exit = wait_for(&rx, &mut seen, "procexit of cat", |e| {
+        e.etype == EventType::Procexit && e.task.tid == pid
+    });
+    assert!(
+        matches!(exit.kind, EventKind::Exit { status: 0 }),
+        "{exit:?}"
+    );
+    let stats = probe.stats();
+    assert!(stats.events_received >= 3);
+    assert!(stats.per_type.get(&EventType::Execve).copied().unwrap_or(0) >= 1);
+    probe.stop();
+}
+
+#[test]
+fn file_operations_of_this_process() {
+    if !privileged() {
+        return;
+    }
+    let (probe, rx) = start(&[
+        EventType::Open,
+        EventType::Openat,
+        EventType::Rename,
+        EventType::Renameat,
+        EventType::Renameat2,
+        EventType::Mkdir,
+        EventType::Mkdirat,
+        EventType::Unlink,
+        EventType::Unlinkat,
+        EventType::Rmdir,
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("written.txt");
+    let moved = dir.path().join("moved.txt");
+    let sub = dir.path().join("sub");
+    let mut f = std::fs::File::create(&file).unwrap();
+    f.write_all(b"hello").unwrap();
+    let ino = f.metadata().unwrap().ino();
+    drop(f);
+    std::fs::rename(&file, &moved).unwrap();
+    std::fs::create_dir(&sub).unwrap();
+    std::fs::remove_file(&moved).unwrap();
+    std::fs::remove_dir(&sub).unwrap();
+    let s = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    let mut seen = Vec::new();
+
+    let open = wait_for(&rx, &mut seen, "open for write", |e| {
+        e.task.pid == me() && matches!(&e.kind, EventKind::Open { path, .. } if *path == s(&file))
+    });
+    let EventKind::Open {
+        flags,
+        ino: got_ino,
+        resolved_path,
+        ..
+    } = &open.kind
+    else {
+        unreachable!()
+    };
+    assert!(open.res >= 0);
+    assert_eq!(flags & 0o100, 0o100, "O_CREAT in {flags:o}");
+    assert_eq!(flags & 0o3, 0o1, "O_WRONLY in {flags:o}");
+    assert_eq!(*got_ino, ino);
+    assert_eq!(resolved_path, &s(&file));
+
+    let rename = wait_for(&rx, &mut seen, "rename", |e| {
+        e.task.pid == me()
+            && matches!(&e.kind, EventKind::Rename { oldpath, .. } if *oldpath == s(&file))
+    });
+    assert_eq!(rename.res, 0);
+    assert!(matches!(&rename.kind, EventKind::Rename { newpath, .. } if *newpath == s(&moved)));
+
+    wait_for(&rx, &mut seen, "mkdir", |e| {
+        e.task.pid == me()
+            && e.res == 0
+            && matches!(&e.kind, EventKind::Mkdir { path, .. } if *path == s(&sub))
+    });
+    wait_for(&rx, &mut seen, "unlink", |e| {
+        e.task.pid == me()
+            && e.res == 0
+            && matches!(&e.kind, EventKind::Unlink { path, .. } if *path == s(&moved))
+    });
+    let rmdir = wait_for(&rx, &mut seen, "rmdir", |e| {
+        e.task.pid == me() && matches!(&e.kind, EventKind::Unlink { path, .. } if *path == s(&sub))
+    });
+    assert!(matches!(
+        rmdir.etype,
+        EventType::Rmdir | EventType::Unlinkat
+    ));
+    probe.stop();
+}
+
+#[test]
+fn tcp_connect_and_accept_tuples() {
+    if !privileged() {
+        return;
+    }
+    let (probe, rx) = start(&[
+        EventType::Connect,
+        EventType::Accept,
+        EventType::Accept4,
+        EventType::Socket,
+    ]);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server_port = listener.local_addr().unwrap().port();
+    let client = TcpStream::connect(("127.0.0.1", server_port)).unwrap();
+    let client_port = client.local_addr().unwrap().port();
+    let (_conn, _) = listener.accept().unwrap();
+    let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let mut seen = Vec::new();
+
+    let connect = wait_for(&rx, &mut seen, "connect", |e| {
+        e.task.pid == me()
+            && matches!(&e.kind, EventKind::Connect { addr: SockAddr::Inet { port, .. }, .. } if *port == server_port)
+    });
+    assert_eq!(connect.res, 0);
+    let EventKind::Connect { tuple: Some(t), .. } = &connect.kind else {
+        panic!("{connect:?}")
+    };
+    assert_eq!(t.l4, L4Proto::Tcp);
+    assert_eq!(
+        t.local,
+        SockAddr::Inet {
+            ip: lo,
+            port: client_port
+        }
+    );
+    assert_eq!(
+        t.remote,
+        SockAddr::Inet {
+            ip: lo,
+            port: server_port
+        }
+    );
+
+    let accept = wait_for(&rx, &mut seen, "accept", |e| {
+        e.task.pid == me() && matches!(e.etype, EventType::Accept | EventType::Accept4)
+    });
+    assert!(accept.res >= 0);
+    let EventKind::Accept { tuple: Some(t), .. } = &accept.kind else {
+        panic!("{accept:?}")
+    };
+    assert_eq!(
+        t.local,
+        SockAddr::Inet {
+            ip: lo,
+            port: server_port
+        }
+    );
+    assert_eq!(
+        t.remote,
+        SockAddr::Inet {
+            ip: lo,
+            port: client_port
+        }
+    );
+
+    wait_for(&rx, &mut seen, "socket", |e| {
+        e.task.pid == me() && matches!(e.kind, EventKind::Socket { domain: 2, .. })
+    });
+    probe.stop();
+}
+
+#[test]
+fn fork_exec_with_args_chdir_and_failed_exec() {
+    if !privileged() {
+        return;
+    }
+    let (probe, rx) = start(&[
+        EventType::Clone,
+        EventType::Clone3,
+        EventType::Fork,
+        EventType::Vfork,
+        EventType::Execve,
+        EventType::Chdir,
+    ]);
+    let child = Command::new("/bin/sh")
+        .args(["-c", "cd /tmp && exec /bin/true one 'two words'"])
+        .spawn()
+        .unwrap();
+    let pid = i64::from(child.id());
+    assert!(child.wait_with_output().unwrap().status.success());
+    let missing = "/nonexistent/falco-probe-test";
+    assert!(Command::new(missing).spawn().is_err());
+    let mut seen = Vec::new();
+
+    let clone = wait_for(&rx, &mut seen, "clone of the child", |e| {
+        e.task.pid == me() && e.res == pid && matches!(e.kind, EventKind::Clone { .. })
+    });
+    assert_eq!(clone.task.pid, me());
+    wait_for(&rx, &mut seen, "chdir in sh", |e| {
+        e.task.pid == pid
+            && e.res == 0
+            && matches!(&e.kind, EventKind::Chdir { path, .. } if path == "/tmp")
+    });
+    let exec = wait_for(&rx, &mut seen, "exec of /bin/true", |e| {
+        e.task.pid == pid
+            && matches!(&e.kind, EventKind::Exec { filename, .. } if filename == "/bin/true")
+    });
+    let EventKind::Exec { argv, cwd, .. } = &exec.kind else {
+        unreachable!()
+    };
+    assert_eq!(
+        argv,
+        &vec!["/bin/true".to_string(), "one".into(), "two words".into()]
+    );
+    assert_eq!(cwd, "/tmp");
+    assert_eq!(exec.task.ppid, me());
+
+    let failed = wait_for(
+        &rx,
+        &mut seen,
+        "failed execve",
+        |e| matches!(&e.kind, EventKind::Exec { filename, .. } if filename == missing),
+    );
+    assert_eq!(failed.res, -libc::ENOENT as i64);
+    assert_eq!(failed.task.ppid, me());
+    let EventKind::Exec { argv, exe_path, .. } = &failed.kind else {
+        unreachable!()
+    };
+    assert_eq!(argv, &vec![missing.to_string()]);
+    assert_eq!(exe_path, "");
+    probe.stop();
+}
+
+#[test]
+fn memfd_create_and_fileless_exec() {
+    if !privileged() {
+        return;
+    }
+    let (probe, rx) = start(&[EventType::MemfdCreate, EventType::Execve]);
+    let name = CString::new("falco-probe-test").unwrap();
+    // SAFETY: `name` is a valid NUL-terminated string; flags 0 are valid.
+    let fd = unsafe { libc::memfd_create(name.as_ptr(), 0) };
+    assert!(fd >= 0);
+    let bin = std::fs::read("/bin/true").unwrap();
+    // SAFETY: fd is a memfd we own; the buffer is valid for its length.
+    let n = unsafe { libc::write(fd, bin.as_ptr().cast(), bin.len()) };
+    assert_eq!(n as usize, bin.len());
+    let child = Command::new(format!("/proc/self/fd/{fd}")).spawn().unwrap();
+    let pid = i64::from(child.id());
+    assert!(child.wait_with_output().unwrap().status.success());
+    let mut seen = Vec::new();
+
+    let memfd = wait_for(&rx, &mut seen, "memfd_create", |e| {
+        e.task.pid == me() && e.etype == EventType::MemfdCreate
+    });
+    assert_eq!(memfd.res, i64::from(fd));
+    assert!(
+        matches!(&memfd.kind, EventKind::MemfdCreate { name, flags: 0 } if name == "falco-probe-test")
+    );
+    let exec = wait_for(&rx, &mut seen, "exec from memfd", |e| {
+        e.task.pid == pid && e.etype == EventType::Execve
+    });
+    let EventKind::Exec {
+        exe_file, exe_path, ..
+    } = &exec.kind
+    else {
+        unreachable!()
+    };
+    assert!(exe_file.from_memfd, "exe {exe_path} not flagged as memfd");
+    // SAFETY: closing the fd we opened above.
+    unsafe { libc::close(fd) };
+    probe.stop();
+}
+
+#[test]
+fn interest_filter_is_applied_in_the_kernel_and_updatable() {
+    if !privileged() {
+        return;
+    }
+    let (probe, rx) = start(&[EventType::Execve]);
+    let dir = tempfile::tempdir().unwrap();
+    let before = dir.path().join("before-interest");
+    std::fs::write(&before, b"x").unwrap();
+    let child = Command::new("/bin/true").arg("marker-1").spawn().unwrap();
+    let pid1 = i64::from(child.id());
+    child.wait_with_output().unwrap();
+    let mut seen = Vec::new();
+    wait_for(&rx, &mut seen, "exec marker 1", |e| {
+        e.task.pid == pid1 && e.etype == EventType::Execve
+    });
+    assert!(
+        seen.iter().all(|e| e.etype == EventType::Execve),
+        "only execve is in the interest set: {:?}",
+        seen.iter().map(|e| e.etype).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        probe.stats().per_type.keys().copied().collect::<Vec<_>>(),
+        vec![EventType::Execve]
+    );
+
+    probe
+        .set_interest(&[EventType::Execve, EventType::Open, EventType::Openat])
+        .unwrap();
+    let after = dir.path().join("after-interest");
+    std::fs::write(&after, b"x").unwrap();
+    let after_s = after.to_str().unwrap().to_string();
+    wait_for(
+        &rx,
+        &mut seen,
+        "open after set_interest",
+        |e| matches!(&e.kind, EventKind::Open { path, .. } if *path == after_s),
+    );
+    let before_s = before.to_str().unwrap().to_string();
+    assert!(
+        !seen
+            .iter()
+            .any(|e| matches!(&e.kind, EventKind::Open { path, .. } if *path == before_s)),
+        "an open from before set_interest crossed the filter"
+    );
+    probe.stop();
+}
+
+#[test]
+fn drops_are_counted_when_buffers_are_too_small() {
+    if !privileged() {
+        return;
+    }
+    let cfg = ProbeConfig {
+        ring_buffer_bytes: 4096,
+        channel_capacity: 1,
+        ..ProbeConfig::default()
+    };
+    let (probe, rx) =
+        Probe::start(cfg, &[EventType::Openat, EventType::Open, EventType::Close]).unwrap();
+    for _ in 0..20_000 {
+        drop(std::fs::File::open("/dev/null").unwrap());
+    }
+    // Let the reader drain what the ring buffer kept, without consuming the
+    // channel: everything beyond its single slot is a userspace drop.
+    let deadline = Instant::now() + WAIT;
+    let mut stats = probe.stats();
+    while stats.events_received < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        stats = probe.stats();
+    }
+    assert!(stats.events_received >= 2, "{stats:?}");
+    assert!(stats.kernel_drops + stats.userspace_drops > 0, "{stats:?}");
+    assert!(
+        stats.userspace_drops > 0,
+        "channel of 1 must overflow: {stats:?}"
+    );
+    drop(rx);
+    probe.stop();
+}
+
+#[test]
+fn open_prefilter_sends_only_matching_absolute_paths() {
+    if !privileged() {
+        return;
+    }
+    let (probe, rx) = start(&[EventType::Open, EventType::Openat, EventType::Execve]);
+    let dir = tempfile::tempdir().unwrap();
+    let wanted_dir = dir.path().join("wanted");
+    std::fs::create_dir(&wanted_dir).unwrap();
+    let prefix = format!("{}/", wanted_dir.to_str().unwrap());
+    probe.set_open_prefixes(Some(&[prefix.clone()])).unwrap();
+    // Events stamped after this instant were all subject to the prefilter
+    // (the margin covers the boot-to-wall clock offset's error).
+    let filtered_from = unix_ns() + 20_000_000;
+    std::thread::sleep(Duration::from_millis(40));
+    let other = dir.path().join("other.txt");
+    let wanted = wanted_dir.join("file.txt");
+    std::fs::write(&other, b"x").unwrap();
+    std::fs::write(&wanted, b"x").unwrap();
+    let wanted_s = wanted.to_str().unwrap().to_string();
+    let other_s = other.to_str().unwrap().to_string();
+    let mut seen = Vec::new();
+    wait_for(
+        &rx,
+        &mut seen,
+        "open under the prefix",
+        |e| matches!(&e.kind, EventKind::Open { path, .. } if *path == wanted_s),
+    );
+    assert!(
+        !seen
+            .iter()
+            .any(|e| matches!(&e.kind, EventKind::Open { path, .. } if *path == other_s)),
+        "an open outside the prefixes crossed the prefilter"
+    );
+    assert!(
+        seen.iter()
+            .filter(|e| e.ts_ns > filtered_from)
+            .all(|e| match &e.kind {
+                EventKind::Open { path, .. } => !path.starts_with('/') || path.starts_with(&prefix),
+                _ => true,
+            }),
+        "only prefixed absolute paths pass"
+    );
+
+    probe.set_open_prefixes(None).unwrap();
+    std::fs::write(&other, b"y").unwrap();
+    wait_for(
+        &rx,
+        &mut seen,
+        "open after the prefilter is off",
+        |e| matches!(&e.kind, EventKind::Open { path, .. } if *path == other_s),
+    );
+    let too_long = format!("/{}", "a".repeat(80));
+    assert!(probe.set_open_prefixes(Some(&[too_long])).is_err());
+    assert!(
+        probe
+            .set_open_prefixes(Some(&["relative".to_string()]))
+            .is_err()
+    );
+    probe.stop();
+}

@@ -412,7 +412,7 @@ def section_engine(ctx):
             cmd += ["--max-events", str(max_events)]
         rec = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         time.sleep(2.0)  # attach; record prints nothing before it captures
-        if rec.poll() is not None:
+        if rec.poll() not in (None, 0):
             raise SectionError(f"record exited early: {rec.stderr.read().strip()}")
         mix()
         if rec.poll() is None:
@@ -511,13 +511,15 @@ def section_drops(ctx):
             ud = delta("falco_sensor_userspace_drops_total")
             opens_seen = sum(after.get(k, 0) - before.get(k, 0) for k in after
                              if re.match(r'falco_sensor_events_total\{type="(open|openat|openat2)"\}', k))
+            all_seen = delta("falco_sensor_events_total")
             matches = sum(after.get(k, 0) - before.get(k, 0) for k in after
                           if k.startswith("falco_sensor_rule_matches_total") and "Bench rated open" in k)
             ops = int(fields["ops"])
             rows.append(dict(
                 target=rate, achieved=ops / elapsed, ops=ops, opens_seen=opens_seen,
-                kernel_drops=kd, userspace_drops=ud, alerts=matches,
-                drop_pct=100.0 * (kd + ud) / max(ops, 1),
+                kernel_drops=kd, userspace_drops=ud, alerts=matches, events_seen=all_seen,
+                # Drops are not per type: compare them with every event of the step.
+                drop_pct=100.0 * (kd + ud) / max(all_seen + kd + ud, 1),
             ))
         ctx.results.setdefault("memory", {})["drops_rss"] = sampler.stop()
     finally:
@@ -774,11 +776,11 @@ def markdown(ctx, table, elapsed):
         md.append("")
     if "drops" in r:
         md.append(f"### Drop steps ({r['drops']['secs']} s each)\n")
-        md.append("| target opens/s | achieved opens/s | opens decoded | kernel drops | userspace drops | drop % | alerts |")
-        md.append("|---|---|---|---|---|---|---|")
+        md.append("| target opens/s | achieved opens/s | opens decoded | all events decoded | kernel drops | userspace drops | drop % | alerts |")
+        md.append("|---|---|---|---|---|---|---|---|")
         for st in r["drops"]["steps"]:
             tgt = f"{st['target']:,}" if st["target"] else "max (one thread)"
-            md.append(f"| {tgt} | {st['achieved']:,.0f} | {st['opens_seen']:,.0f} | {st['kernel_drops']:,.0f} | "
+            md.append(f"| {tgt} | {st['achieved']:,.0f} | {st['opens_seen']:,.0f} | {st['events_seen']:,.0f} | {st['kernel_drops']:,.0f} | "
                       f"{st['userspace_drops']:,.0f} | {st['drop_pct']:.2f} | {st['alerts']:,.0f} |")
         md.append("")
     if r.get("perf_openclose"):

@@ -222,10 +222,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("bad.yaml");
         std::fs::write(&f, "- rule: x\n  condition: evt.type = = \n").unwrap();
-        let err = RulesSource::from_files(vec![f], LoadOptions::default())
-            .load()
-            .unwrap_err()
-            .to_string();
+        let err = match RulesSource::from_files(vec![f], LoadOptions::default()).load() {
+            Ok(_) => panic!("a broken file loaded"),
+            Err(e) => e.to_string(),
+        };
         assert!(err.contains("bad.yaml"), "{err}");
     }
 }

@@ -901,7 +901,13 @@ def main():
     if args.json:
         Path(args.json).write_text(json.dumps(ctx.results, indent=1, default=str))
     if args.output:
-        Path(args.output).write_text(markdown(ctx, table, elapsed))
+        text = markdown(ctx, table, elapsed)
+        # A hand-written analysis of the last run survives regeneration.
+        old = Path(args.output).read_text() if Path(args.output).exists() else ""
+        m = re.search(r"<!-- analysis:begin -->.*?<!-- analysis:end -->\n", old, re.S)
+        if m:
+            text = text.replace("## Method\n", m.group(0) + "\n## Method\n", 1)
+        Path(args.output).write_text(text)
         log(f"wrote {args.output}")
     if ctx.results["errors"]:
         for k, v in ctx.results["errors"].items():

@@ -650,7 +650,8 @@ def machine():
     for line in open("/proc/meminfo"):
         if line.startswith("MemTotal:"):
             mem = int(line.split()[1]) // 1024
-    return dict(nproc=os.cpu_count(), kernel=platform.release(), cpu=cpu, mem_mib=mem)
+    load = open("/proc/loadavg").read().split()[:3]
+    return dict(nproc=os.cpu_count(), kernel=platform.release(), cpu=cpu, mem_mib=mem, load=" ".join(load))
 
 
 def fmt_spread(sm, fmt="{:.2f}"):
@@ -758,7 +759,9 @@ def markdown(ctx, table, elapsed):
     md.append(f"- {m['nproc']} CPUs: {m['cpu']}; {m['mem_mib']:,} MiB RAM; kernel {m['kernel']}")
     md.append(f"- run on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {elapsed / 60:.1f} min, "
               f"{s['reps']} repetitions, sensor binary `{ctx.args.profile}` profile")
-    md.append(f"- rules: {r.get('rulesets')}\n")
+    md.append(f"- rules: {r.get('rulesets')}")
+    md.append(f"- load average (1/5/15 min) at the start: {r.get('load_start')}, at the end: {m['load']} "
+              "(other jobs shared the machine; the interleaving is what keeps ratios comparable)\n")
     md.append("## Results\n")
     md.append("| figure | measured | target | verdict |")
     md.append("|---|---|---|---|")
@@ -879,6 +882,7 @@ def main():
     args = ap.parse_args()
 
     ctx = Ctx(args)
+    ctx.results["load_start"] = machine()["load"]
     t0 = time.monotonic()
     wanted = [s for s in args.sections.split(",") if s]
     for name in wanted:

@@ -38,12 +38,11 @@ profile_flag=(--profile "$profile")
 [ "$profile" = dev ] && bindir="$CARGO_TARGET_DIR/debug" || bindir="$CARGO_TARGET_DIR/$profile"
 
 log "building falco-sensor, the latency subscriber and the console bench ($profile)"
-cargo build --locked "${profile_flag[@]}" -p falco-sensor --bin falco-sensor --example bench_latency --example bench_rules
-console_bin=""
-if [ -f console/examples/bench_console.rs ]; then
-  cargo build --locked "${profile_flag[@]}" -p falco-console --example bench_console
-  console_bin="$bindir/examples/bench_console"
-fi
+# One cargo invocation for both packages: built separately, shared
+# dependencies resolve to different feature sets and compile twice.
+cargo build --locked "${profile_flag[@]}" -p falco-sensor -p falco-console \
+  --bin falco-sensor --example bench_latency --example bench_rules --example bench_console
+console_bin="$bindir/examples/bench_console"
 
 wl="$CARGO_TARGET_DIR/bench/workloads"
 mkdir -p "$wl"

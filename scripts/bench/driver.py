@@ -882,10 +882,19 @@ def main():
     ap.add_argument("--perf", action="store_true", help="profile the sensor during open+close")
     ap.add_argument("--output", help="markdown report to write (default: none)")
     ap.add_argument("--json", help="raw results as JSON")
+    ap.add_argument("--merge", help="results JSON of an earlier run: keep its sections, rerun only --sections")
     args = ap.parse_args()
 
     ctx = Ctx(args)
     ctx.results["load_start"] = machine()["load"]
+    if args.merge:
+        earlier = json.loads(Path(args.merge).read_text())
+        fresh = ctx.results
+        ctx.results = earlier
+        for name in args.sections.split(","):
+            earlier["errors"].pop(name, None)
+        earlier["notes"] = [n for n in earlier["notes"] if n not in fresh["notes"]] + fresh["notes"]
+        earlier["notes"].append(f"sections rerun and merged into an earlier run's results: {args.sections}")
     t0 = time.monotonic()
     wanted = [s for s in args.sections.split(",") if s]
     for name in wanted:

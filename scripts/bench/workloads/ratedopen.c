@@ -42,6 +42,11 @@ int main(int argc, char **argv)
 			nanosleep(&slot, NULL);
 			continue;
 		}
+		/* At most one slot's worth per pass, so the end time is checked
+		 * even when the target rate is beyond what one thread can do. */
+		long long slot = rate / 1000 + 1 < 10000 ? rate / 1000 + 1 : 10000;
+		if (due - done > slot)
+			due = done + slot;
 		while (done < due) {
 			const char *p = (alert_every && (done % alert_every) == 0) ? alert : plain;
 			int fd = open(p, O_RDONLY);

@@ -333,6 +333,7 @@ def section_overhead(ctx):
         "mixed": lambda: run_mixed(ctx, tar),
     }
     configs = ["baseline", "rules", "nofilter"]
+    ctx.results["reps"] = s["reps"]
     times = {c: {w: [] for w in WORKLOADS} for c in configs}
     cpu = {c: [] for c in configs[1:]}
     # Warm the page cache (tarball, binaries) so the first timed run is not special.
@@ -760,8 +761,9 @@ def markdown(ctx, table, elapsed):
               "parentheses.\n")
     md.append("## Machine\n")
     md.append(f"- {m['nproc']} CPUs: {m['cpu']}; {m['mem_mib']:,} MiB RAM; kernel {m['kernel']}")
-    md.append(f"- run on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {elapsed / 60:.1f} min, "
-              f"{s['reps']} repetitions, sensor binary `{ctx.args.profile}` profile")
+    took = f"{elapsed / 60:.1f} min, " if elapsed else ""
+    md.append(f"- run on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {took}"
+              f"{r.get('reps', s['reps'])} repetitions, sensor binary `{ctx.args.profile}` profile")
     md.append(f"- rules: {r.get('rulesets')}")
     md.append(f"- load average (1/5/15 min) at the start: {r.get('load_start')}, at the end: {m['load']} "
               "(other jobs shared the machine; the interleaving is what keeps ratios comparable)\n")
@@ -891,6 +893,7 @@ def main():
         earlier = json.loads(Path(args.merge).read_text())
         fresh = ctx.results
         ctx.results = earlier
+        earlier.setdefault("reps", fresh.get("reps"))
         for name in args.sections.split(","):
             earlier["errors"].pop(name, None)
         earlier["notes"] = [n for n in earlier["notes"] if n not in fresh["notes"]] + fresh["notes"]
@@ -910,7 +913,8 @@ def main():
                 ctx.results["errors"][name] = str(e)
     finally:
         shutil.rmtree(ctx.scratch, ignore_errors=True)
-    elapsed = time.monotonic() - t0
+    # A merged report has no single duration.
+    elapsed = 0 if args.merge else time.monotonic() - t0
     table = rows(ctx.results)
     print()
     print_table(table)

@@ -8,49 +8,14 @@
 
 mod support;
 
-use falco_proto::v1::sensor_service_client::SensorServiceClient;
-use falco_proto::v1::subscribe_response::Payload;
-use falco_proto::v1::{Alert, GetStatsRequest, GetVersionRequest, SubscribeRequest};
+use falco_proto::v1::{Alert, GetStatsRequest};
 use std::io::Write;
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 use support::containerd::{Container, IMAGE, Pod, new_uid, unique};
-
-/// Kills the sensor when the test ends, however it ends.
-struct Sensor {
-    child: Child,
-    grpc: String,
-    log: PathBuf,
-}
-
-impl Drop for Sensor {
-    fn drop(&mut self) {
-        // SAFETY: kill(2) with a pid we own; SIGTERM lets the sensor detach.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-fn repo_file(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
+use support::sensor::{Sensor, collect, runtime, summary};
 
 const TEST_RULES: &str = r#"
 - rule: E2E loopback connect
@@ -68,99 +33,21 @@ fn start_sensor(dir: &Path, listener_port: u16) -> Sensor {
         TEST_RULES.replace("E2E_PORT", &listener_port.to_string()),
     )
     .expect("write rules");
-    let grpc = format!("127.0.0.1:{}", free_port());
-    let log = dir.join("sensor.log");
-    let logf = std::fs::File::create(&log).expect("log file");
-    let child = Command::new(env!("CARGO_BIN_EXE_falco-sensor"))
-        .arg("run")
-        .arg("-r")
-        .arg(repo_file("src/rules/defaults/falco-sensor_rules.yaml"))
-        .arg("-r")
-        .arg(&rules)
-        .args(["-o", &format!("grpc.listen={grpc}")])
-        .args(["-o", &format!("metrics.listen=127.0.0.1:{}", free_port())])
-        .args([
-            "-o",
-            &format!("rules.writable_dir={}", dir.join("rules.d").display()),
-        ])
-        .args(["-o", "outputs.stdout.enabled=false"])
-        .stdout(Stdio::null())
-        .stderr(logf)
-        .spawn()
-        .expect("spawn falco-sensor");
-    Sensor { child, grpc, log }
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
-async fn connect(sensor: &mut Sensor) -> SensorServiceClient<tonic::transport::Channel> {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        if let Ok(Some(status)) = sensor.child.try_wait() {
-            panic!(
-                "falco-sensor exited during start-up ({status}):\n{}",
-                std::fs::read_to_string(&sensor.log).unwrap_or_default()
-            );
-        }
-        if let Ok(mut c) = SensorServiceClient::connect(format!("http://{}", sensor.grpc)).await
-            && let Ok(v) = c.get_version(GetVersionRequest {}).await
-        {
-            assert_eq!(v.get_ref().health, "ok");
-            return c;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "sensor not ready after 90 s:\n{}",
-            std::fs::read_to_string(&sensor.log).unwrap_or_default()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// Collects alerts until `done` says every expectation is met or 60 s pass.
-async fn collect(
-    client: &mut SensorServiceClient<tonic::transport::Channel>,
-    mut done: impl FnMut(&[Alert]) -> bool,
-) -> Vec<Alert> {
-    let mut stream = client
-        .subscribe(SubscribeRequest {
-            from_oldest: true,
-            ..Default::default()
-        })
-        .await
-        .expect("subscribe")
-        .into_inner();
-    let mut alerts = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while !done(&alerts) {
-        match tokio::time::timeout_at(deadline, stream.message()).await {
-            Ok(Ok(Some(msg))) => {
-                if let Some(Payload::Alert(a)) = msg.payload {
-                    alerts.push(a);
-                }
-            }
-            Ok(other) => panic!("stream ended: {other:?}"),
-            Err(_) => break,
-        }
-    }
-    alerts
+    let defaults =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("src/rules/defaults/falco-sensor_rules.yaml");
+    Sensor::start(
+        dir,
+        &[
+            "-r".into(),
+            defaults.display().to_string(),
+            "-r".into(),
+            rules.display().to_string(),
+        ],
+    )
 }
 
 fn find<'a>(alerts: &'a [Alert], rule: &str, pred: impl Fn(&Alert) -> bool) -> Option<&'a Alert> {
     alerts.iter().find(|a| a.rule == rule && pred(a))
-}
-
-fn summary(alerts: &[Alert]) -> String {
-    alerts
-        .iter()
-        .map(|a| format!("{} | {}", a.rule, a.output))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 #[test]
@@ -182,8 +69,8 @@ fn host_and_container_actions_become_typed_alerts_over_grpc() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("listener");
     let port = listener.local_addr().expect("addr").port();
     let mut sensor = start_sensor(dir.path(), port);
-    let rt = rt();
-    let mut client = rt.block_on(connect(&mut sensor));
+    let rt = runtime();
+    let mut client = rt.block_on(sensor.connect());
 
     // Pod and container, played through the real CRI API.
     let ns = unique("e2e-ns");
@@ -232,7 +119,7 @@ fn host_and_container_actions_become_typed_alerts_over_grpc() {
             .as_ref()
             .is_some_and(|k| k.namespace == ns && k.pod_name == pod_name)
     };
-    let alerts = rt.block_on(collect(&mut client, |al| {
+    let alerts = rt.block_on(collect(&mut client, Duration::from_secs(60), |al| {
         find(al, "Read sensitive file untrusted", |a| {
             short_id(a) == "host" && a.process.as_ref().is_some_and(|p| p.ppid == before_pid)
         })

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod containerd;
+pub mod sensor;
 
 /// Whether privileged tests may be skipped (CI never sets it).
 pub fn skip_privileged() -> bool {

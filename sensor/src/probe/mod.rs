@@ -13,10 +13,36 @@ pub mod syscalls;
 
 pub use preflight::{BTF_PATH, KernelInfo, MIN_KERNEL, preflight};
 
-/// Capacity of the kernel's open prefilter (see [`Probe::set_open_prefixes`]).
+/// Capacity of the kernel's open prefilter (see [`Probe::set_open_filter`]).
 pub const MAX_OPEN_PREFIXES: usize = 32;
 /// Longest prefix the open prefilter accepts, in bytes.
 pub const MAX_OPEN_PREFIX_LEN: usize = 63;
+/// Most basenames the open prefilter holds.
+pub const MAX_OPEN_BASENAMES: usize = 256;
+
+/// What the kernel open prefilter lets through: an open/openat/openat2/creat
+/// with an absolute path in normal form is sent only if the path starts
+/// with one of `prefixes` or its last component is one of `basenames`.
+/// Relative paths and paths with `//`, `.` or `..` components or a
+/// trailing `/` always pass (userspace normalises them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpenFilter {
+    /// Absolute path prefixes (byte-wise, `/etc/` or `/etc`).
+    pub prefixes: Vec<String>,
+    /// Exact last path components (`shadow`, `id_rsa`); no `/`.
+    pub basenames: Vec<String>,
+}
+
+/// FNV-1a 64 of a basename: the kernel's key for the basename set
+/// (a collision only lets an extra open through).
+pub fn basename_hash(name: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
 
 #[cfg(not(target_os = "linux"))]
 use crate::event::Event;
@@ -181,6 +207,9 @@ impl Probe {
         Err(ProbeError::NotLinux(std::env::consts::OS))
     }
     pub fn set_open_prefixes(&self, _prefixes: Option<&[String]>) -> Result<(), ProbeError> {
+        Err(ProbeError::NotLinux(std::env::consts::OS))
+    }
+    pub fn set_open_filter(&self, _filter: Option<&OpenFilter>) -> Result<(), ProbeError> {
         Err(ProbeError::NotLinux(std::env::consts::OS))
     }
     pub fn stats(&self) -> ProbeStats {

@@ -33,6 +33,28 @@ pub struct OpenFilter {
     pub basenames: Vec<String>,
 }
 
+impl OpenFilter {
+    /// Whether the kernel sends an open of `path` (as the syscall got it)
+    /// that did not open a directory: the userspace mirror of the kernel's
+    /// check, for tests and diagnostics.
+    pub fn passes(&self, path: &str) -> bool {
+        let b = path.as_bytes();
+        if !path.starts_with('/') || b.len() >= PATH_MAX - 1 {
+            return true;
+        }
+        if self.prefixes.iter().any(|p| b.starts_with(p.as_bytes())) {
+            return true;
+        }
+        let mut comps = path[1..].split('/');
+        let odd = comps.clone().any(|c| c.is_empty() || c == "." || c == "..");
+        let last = comps.next_back().unwrap_or_default();
+        odd || self.basenames.iter().any(|n| n == last)
+    }
+}
+
+/// The kernel's path buffer, NUL included.
+const PATH_MAX: usize = 4096;
+
 /// FNV-1a 64 of a basename: the kernel's key for the basename set
 /// (a collision only lets an extra open through).
 pub fn basename_hash(name: &[u8]) -> u64 {

@@ -417,14 +417,13 @@ static __always_inline bool open_path_wanted(struct scratch_record *r, __u32 len
 
 	if (!cfg || !cfg->on || len == 0 || r->var[0] != '/')
 		return true;
-	/* Userspace sets every bit when basenames are configured and always
-	 * the bits of '/' and '.', so this never rejects an odd path. */
+	/* No prefix has this second byte: skip the prefix walk. */
 	c = r->var[1];
-	if (!(cfg->second_byte[(c >> 6) & 3] & (1ULL << (c & 63))))
-		return false;
-	bpf_loop(SENSOR_MAX_PREFIXES, prefix_step, &ps, 0);
-	if (ps.found)
-		return true;
+	if (cfg->second_byte[(c >> 6) & 3] & (1ULL << (c & 63))) {
+		bpf_loop(SENSOR_MAX_PREFIXES, prefix_step, &ps, 0);
+		if (ps.found)
+			return true;
+	}
 	if (len >= SENSOR_PATH_MAX - 1)
 		return true; /* maybe truncated: cannot judge it */
 	bpf_loop(len, scan_step, &sc, 0);

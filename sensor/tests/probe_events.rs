@@ -644,6 +644,30 @@ fn open_filter_passes_basenames_and_unnormalised_paths() {
             "{dropped} crossed the prefilter"
         );
     }
+    // Prefixes only, none sharing the paths' second byte: an odd path
+    // still passes, a plain one does not.
+    let prefixes_only = OpenFilter {
+        prefixes: vec!["/nonexistent-prefix/".to_string()],
+        basenames: Vec::new(),
+    };
+    probe.set_open_filter(Some(&prefixes_only)).unwrap();
+    std::thread::sleep(Duration::from_millis(40));
+    let plain = format!("{base}/sub/plain.txt");
+    let odd = format!("{base}/sub/../odd4.txt");
+    std::fs::write(&plain, b"x").unwrap();
+    std::fs::write(&odd, b"x").unwrap();
+    wait_for(
+        &rx,
+        &mut seen,
+        "odd path under a prefix-only filter",
+        |e| matches!(&e.kind, EventKind::Open { path, .. } if *path == odd),
+    );
+    assert!(
+        !seen
+            .iter()
+            .any(|e| matches!(&e.kind, EventKind::Open { path, .. } if *path == plain)),
+        "{plain} crossed the prefix-only filter"
+    );
     let bad = OpenFilter {
         prefixes: Vec::new(),
         basenames: vec!["a/b".to_string()],

@@ -160,20 +160,15 @@ pub(super) fn write_open_filter(
     let Some(f) = filter else {
         return Ok(());
     };
+    // Only gates the prefix walk: basenames and odd paths are checked
+    // whatever the second byte.
     let mut second_byte = [0u64; 4];
-    // Paths starting `//`, `/.` may be odd forms that must pass.
-    for c in [b'/', b'.'] {
-        second_byte[usize::from(c >> 6)] |= 1 << (c & 63);
-    }
     for p in &f.prefixes {
         // A bare "/" matches everything: every second byte is possible.
         match p.as_bytes().get(1) {
             Some(&c) => second_byte[usize::from(c >> 6)] |= 1 << (c & 63),
             None => second_byte = [u64::MAX; 4],
         }
-    }
-    if !f.basenames.is_empty() {
-        second_byte = [u64::MAX; 4];
     }
     for slot in 0..MAX_OPEN_PREFIXES {
         let mut value = [0u8; MAX_OPEN_PREFIX_LEN + 1];

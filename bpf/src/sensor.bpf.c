@@ -73,6 +73,14 @@ struct {
 	__type(value, struct open_prefix);
 } open_prefixes SEC(".maps");
 
+/* Keys: FNV-1a 64 hashes of basenames (see open_path_wanted). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SENSOR_MAX_BASENAMES);
+	__type(key, __u64);
+	__type(value, __u8);
+} open_basenames SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
 	__uint(max_entries, SENSOR_H_COUNT);
@@ -259,6 +267,20 @@ static __always_inline void fill_file_info(struct sensor_hdr *h, __s64 fd)
 	h->aux[1] = BPF_CORE_READ(ino, i_ino);
 }
 
+static __always_inline bool fd_is_dir(long fd)
+{
+	struct file *f;
+	umode_t mode;
+
+	if (fd < 0)
+		return false;
+	f = fd_to_file(bpf_get_current_task_btf(), fd);
+	if (!f)
+		return false;
+	mode = BPF_CORE_READ(f, f_inode, i_mode);
+	return (mode & S_IFMT) == S_IFDIR;
+}
+
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit_dispatch, struct pt_regs *regs, long ret)
 {
@@ -334,25 +356,80 @@ static long prefix_step(__u64 idx, void *ctx)
 	return 1;
 }
 
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+#define FNV_PRIME 0x100000001b3ULL
+
+struct path_scan {
+	const __u8 *path;
+	__u32 len;
+	__u32 comp_len;	 /* bytes in the current component */
+	__u32 comp_dots; /* of which '.' */
+	__u64 hash;	 /* FNV-1a 64 of the current component */
+	bool odd;	 /* not in normal form */
+};
+
+/* True when the component just ended is empty (`//`), `.` or `..`. */
+static __always_inline bool odd_component(const struct path_scan *ps)
+{
+	return ps->comp_len == 0 || (ps->comp_len <= 2 && ps->comp_dots == ps->comp_len);
+}
+
+static long scan_step(__u64 idx, void *ctx)
+{
+	struct path_scan *ps = ctx;
+	const __u8 *path = ps->path;
+	__u8 c;
+
+	if (!path || idx >= SENSOR_PATH_MAX || idx >= ps->len)
+		return 1;
+	c = path[idx];
+	if (c == '/') {
+		if (idx > 0 && odd_component(ps)) {
+			ps->odd = true;
+			return 1;
+		}
+		ps->comp_len = 0;
+		ps->comp_dots = 0;
+		ps->hash = FNV_OFFSET;
+		return 0;
+	}
+	ps->comp_len++;
+	if (c == '.')
+		ps->comp_dots++;
+	ps->hash = (ps->hash ^ c) * FNV_PRIME;
+	return 0;
+}
+
 /*
  * The open prefilter: false when the filter is on, `path` (len bytes, in
- * the scratch record) is absolute and no configured prefix matches it.
- * Relative paths always pass: only the state tracker knows the cwd.
+ * the scratch record) is absolute, in normal form, and neither starts with
+ * a configured prefix nor ends in a configured basename. Relative paths
+ * always pass: only the state tracker knows the cwd; so do paths userspace
+ * would rewrite when normalising them (see struct path_scan).
  */
 static __always_inline bool open_path_wanted(struct scratch_record *r, __u32 len)
 {
 	__u32 zero = 0;
 	struct open_filter_cfg *cfg = bpf_map_lookup_elem(&open_filter, &zero);
 	struct prefix_search ps = {.path = r->var, .path_len = len, .found = false};
+	struct path_scan sc = {.path = r->var, .len = len, .hash = FNV_OFFSET};
 	__u8 c;
 
 	if (!cfg || !cfg->on || len == 0 || r->var[0] != '/')
 		return true;
+	/* No prefix has this second byte: skip the prefix walk. */
 	c = r->var[1];
-	if (!(cfg->second_byte[(c >> 6) & 3] & (1ULL << (c & 63))))
-		return false;
-	bpf_loop(SENSOR_MAX_PREFIXES, prefix_step, &ps, 0);
-	return ps.found;
+	if (cfg->second_byte[(c >> 6) & 3] & (1ULL << (c & 63))) {
+		bpf_loop(SENSOR_MAX_PREFIXES, prefix_step, &ps, 0);
+		if (ps.found)
+			return true;
+	}
+	if (len >= SENSOR_PATH_MAX - 1)
+		return true; /* maybe truncated: cannot judge it */
+	bpf_loop(len, scan_step, &sc, 0);
+	if (sc.odd || odd_component(&sc))
+		return true;
+	return cfg->nbasenames && bpf_map_lookup_elem(&open_basenames, &sc.hash);
 }
 
 /* Syscalls with up to three user path/name strings (open, rename, mount...). */
@@ -374,7 +451,9 @@ int BPF_PROG(handle_paths, struct pt_regs *regs, long ret)
 	n = bpf_probe_read_user_str(&r->var[0], SENSOR_PATH_MAX,
 				    (const char *)syscall_arg(regs, d->str_arg[0]));
 	off = n > 1 ? n - 1 : 0;
-	if ((d->flags & SENSOR_SD_FD_INFO) && !open_path_wanted(r, off))
+	/* Directories always pass: a later openat(dirfd, ...) or fchdir
+	 * resolves through the fd table, whatever the directory's path. */
+	if ((d->flags & SENSOR_SD_FD_INFO) && !open_path_wanted(r, off) && !fd_is_dir(ret))
 		return 0;
 	begin_in(r, d->etype, ret);
 	syscall_args(&r->hdr, regs);

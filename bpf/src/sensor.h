@@ -111,12 +111,16 @@ struct sensor_hdr {
 #define SENSOR_ET_PROCEXIT 7
 
 /* Open prefilter: when enabled, an open-family event with an absolute path
- * is sent only if the path starts with one of these prefixes. */
+ * is sent only if the path starts with one of these prefixes, its last
+ * component's FNV-1a 64 hash is in the basename set, or it is not in
+ * normal form (`//`, `.` or `..` components, trailing `/`), because
+ * userspace normalises the path before rules see it. */
 #define SENSOR_MAX_PREFIXES 32
 #define SENSOR_PREFIX_LEN 64
+#define SENSOR_MAX_BASENAMES 256
 struct open_filter_cfg {
 	__u32 on;
-	__u32 pad;
+	__u32 nbasenames; /* 0: the basename set is empty, skip the lookup */
 	/* Bit c set: some prefix has c as its second byte (the first is '/').
 	 * Rejects most paths without walking the prefix list. */
 	__u64 second_byte[4];

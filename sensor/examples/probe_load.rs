@@ -2,11 +2,12 @@
 //! while, then prints the probe counters: a load generator's companion for
 //! overhead measurements (`scripts/bench*`).
 //!
-//! Usage: `probe_load <all|unfiltered|TYPE,TYPE...> <seconds> [PREFIX,PREFIX...]`
-//! (the optional third argument turns on the kernel open prefilter).
+//! Usage: `probe_load <all|unfiltered|TYPE,TYPE...> <seconds> [PREFIX,PREFIX...] [BASENAME,...]`
+//! (the optional third argument turns on the kernel open prefilter with
+//! those prefixes, `-` for none; the fourth adds basenames).
 
 use falco_sensor::event::EventType;
-use falco_sensor::probe::{Probe, ProbeConfig};
+use falco_sensor::probe::{OpenFilter, Probe, ProbeConfig};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -45,9 +46,18 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Some(list) = args.get(3) {
-        let prefixes: Vec<String> = list.split(',').map(str::to_string).collect();
-        if let Err(e) = probe.set_open_prefixes(Some(&prefixes)) {
+    let list = |i: usize| -> Vec<String> {
+        args.get(i)
+            .filter(|l| l.as_str() != "-")
+            .map(|l| l.split(',').map(str::to_string).collect())
+            .unwrap_or_default()
+    };
+    if args.len() > 3 {
+        let filter = OpenFilter {
+            prefixes: list(3),
+            basenames: list(4),
+        };
+        if let Err(e) = probe.set_open_filter(Some(&filter)) {
             eprintln!("probe_load: {e}");
             return ExitCode::FAILURE;
         }

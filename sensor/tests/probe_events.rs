@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 use falco_sensor::event::{Event, EventKind, EventType, L4Proto, SockAddr};
-use falco_sensor::probe::{Probe, ProbeConfig, preflight};
+use falco_sensor::probe::{OpenFilter, Probe, ProbeConfig, preflight};
 use std::ffi::CString;
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
@@ -588,6 +588,98 @@ fn open_prefilter_sends_only_matching_absolute_paths() {
         probe
             .set_open_prefixes(Some(&["relative".to_string()]))
             .is_err()
+    );
+    probe.stop();
+}
+
+#[test]
+fn open_filter_passes_basenames_and_unnormalised_paths() {
+    if !privileged() {
+        return;
+    }
+    let (probe, rx) = start(&[EventType::Open, EventType::Openat, EventType::Execve]);
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().to_str().unwrap().to_string();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    let filter = OpenFilter {
+        prefixes: vec![format!("{base}/wanted/")],
+        basenames: vec!["needle.key".to_string()],
+    };
+    probe.set_open_filter(Some(&filter)).unwrap();
+    std::thread::sleep(Duration::from_millis(40));
+    let other = format!("{base}/sub/other.txt");
+    let needle_like = format!("{base}/sub/needle.key.bak");
+    let needle = format!("{base}/sub/needle.key");
+    // Userspace resolves these to paths no prefix or basename names, but
+    // the kernel cannot know what a rule makes of them: they must pass.
+    let dotdot = format!("{base}/sub/../odd1.txt");
+    let dot = format!("{base}/./odd2.txt");
+    let double = format!("{base}//odd3.txt");
+    for p in [&other, &needle_like, &needle, &dotdot, &dot, &double] {
+        std::fs::write(p, b"x").unwrap();
+    }
+    // Directories pass too: openat(dirfd, ...) and fchdir resolve through them.
+    let subdir = format!("{base}/sub");
+    drop(std::fs::File::open(&subdir).unwrap());
+    let mut seen = Vec::new();
+    for (what, want) in [
+        ("open of a directory", &subdir),
+        ("open by basename", &needle),
+        ("open with ..", &dotdot),
+        ("open with .", &dot),
+        ("open with //", &double),
+    ] {
+        wait_for(
+            &rx,
+            &mut seen,
+            what,
+            |e| matches!(&e.kind, EventKind::Open { path, .. } if path == want),
+        );
+    }
+    for dropped in [&other, &needle_like] {
+        assert!(
+            !seen
+                .iter()
+                .any(|e| matches!(&e.kind, EventKind::Open { path, .. } if path == dropped)),
+            "{dropped} crossed the prefilter"
+        );
+    }
+    // Prefixes only, none sharing the paths' second byte: an odd path
+    // still passes, a plain one does not.
+    let prefixes_only = OpenFilter {
+        prefixes: vec!["/nonexistent-prefix/".to_string()],
+        basenames: Vec::new(),
+    };
+    probe.set_open_filter(Some(&prefixes_only)).unwrap();
+    std::thread::sleep(Duration::from_millis(40));
+    let plain = format!("{base}/sub/plain.txt");
+    let odd = format!("{base}/sub/../odd4.txt");
+    std::fs::write(&plain, b"x").unwrap();
+    std::fs::write(&odd, b"x").unwrap();
+    wait_for(
+        &rx,
+        &mut seen,
+        "odd path under a prefix-only filter",
+        |e| matches!(&e.kind, EventKind::Open { path, .. } if *path == odd),
+    );
+    assert!(
+        !seen
+            .iter()
+            .any(|e| matches!(&e.kind, EventKind::Open { path, .. } if *path == plain)),
+        "{plain} crossed the prefix-only filter"
+    );
+    let bad = OpenFilter {
+        prefixes: Vec::new(),
+        basenames: vec!["a/b".to_string()],
+    };
+    assert!(probe.set_open_filter(Some(&bad)).is_err());
+    probe.set_open_filter(None).unwrap();
+    std::fs::write(&other, b"y").unwrap();
+    wait_for(
+        &rx,
+        &mut seen,
+        "open after the filter is off",
+        |e| matches!(&e.kind, EventKind::Open { path, .. } if *path == other),
     );
     probe.stop();
 }

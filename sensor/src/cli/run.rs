@@ -9,7 +9,7 @@ use crate::event::EventType;
 use crate::metrics::SensorCounters;
 use crate::pipeline::cri_runtime::CriRuntime;
 use crate::pipeline::internal::{self, DropWatch};
-use crate::pipeline::{Detector, RulesSource, Shared, interest};
+use crate::pipeline::{Detector, RulesSource, Shared, interest, open_filter};
 use crate::probe::{self, Probe, ProbeConfig};
 use crate::respond::{RecordSink, Responder, ResponderDeps, ResponseConfig, ResponseReport};
 use crate::state::{StateConfig, StateTracker};
@@ -63,6 +63,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
 
     let wanted = interest_vec(&rules);
     let (probe, events) = Probe::start(probe_config(&cfg.probe), &wanted)?;
+    let open_prefilter = cfg.probe.open_prefilter && cfg.probe.filter_enabled;
+    apply_open_filter(&probe, &rules, open_prefilter);
     let shared = Arc::new(Shared::new(
         rules.clone(),
         source,
@@ -98,6 +100,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         last_drop_alert: None,
         fingerprint: shared.source().fingerprint(),
         last_watch: Instant::now(),
+        open_prefilter,
     };
     let mut last_housekeeping = Instant::now();
     let result = loop {
@@ -147,6 +150,9 @@ struct Loop<'a> {
     last_drop_alert: Option<Instant>,
     fingerprint: crate::pipeline::rules_source::Fingerprint,
     last_watch: Instant,
+    /// `probe.open_prefilter` (and the interest filter) on: re-derive the
+    /// open prefilter after every reload.
+    open_prefilter: bool,
 }
 
 impl Loop<'_> {
@@ -200,6 +206,7 @@ impl Loop<'_> {
             if let Err(e) = self.probe.set_interest(&wanted) {
                 tracing::error!("updating the kernel interest set: {e}");
             }
+            apply_open_filter(self.probe, &rules, self.open_prefilter);
             detector.set_rules(rules);
         }
     }
@@ -239,6 +246,37 @@ fn start_responder(
         }));
     }
     Ok(responder)
+}
+
+/// Derives the kernel open prefilter from `rules` and installs it, or turns
+/// it off (every open captured) when disabled or not derivable; says which
+/// at info level. On error the filter is left off, never narrower.
+fn apply_open_filter(probe: &Probe, rules: &crate::rules::RuleSet, enabled: bool) {
+    let filter = if enabled {
+        match open_filter::derive(rules) {
+            Ok(f) => {
+                tracing::info!(
+                    "open prefilter: opens sent only for prefixes {:?} or basenames {:?} (plus relative, unnormalised and directory paths)",
+                    f.prefixes,
+                    f.basenames
+                );
+                Some(f)
+            }
+            Err(why) => {
+                tracing::info!("open prefilter off, every open is captured: {why}");
+                None
+            }
+        }
+    } else {
+        tracing::info!("open prefilter off, every open is captured: disabled in the config");
+        None
+    };
+    if let Err(e) = probe.set_open_filter(filter.as_ref()) {
+        tracing::error!("setting the kernel open prefilter: {e}");
+        if let Err(e) = probe.set_open_filter(None) {
+            tracing::error!("turning the kernel open prefilter off: {e}");
+        }
+    }
 }
 
 fn interest_vec(rules: &crate::rules::RuleSet) -> Vec<EventType> {

@@ -84,6 +84,8 @@ pub struct ProbeSection {
     pub capture_env: bool,
     pub io_buffer_bytes: usize,
     pub filter_enabled: bool,
+    /// Derive the kernel open prefilter from the rules (see docs/probes.md).
+    pub open_prefilter: bool,
 }
 
 impl Default for ProbeSection {
@@ -94,6 +96,7 @@ impl Default for ProbeSection {
             capture_env: false,
             io_buffer_bytes: 0,
             filter_enabled: true,
+            open_prefilter: true,
         }
     }
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 /// Event types whose fd-related fields come from the fd table (the event
 /// itself carries only an fd number), so the table must be kept current.
-const FD_TABLE_READERS: &[EventType] = &[
+pub const FD_TABLE_READERS: &[EventType] = &[
     EventType::Sendto,
     EventType::Sendmsg,
     EventType::Recvfrom,

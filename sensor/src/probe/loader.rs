@@ -3,7 +3,10 @@
 
 use super::skel::{OpenSensorSkel, SensorSkel, SensorSkelBuilder};
 use super::syscalls::{Handler, SyscallDesc};
-use super::{MAX_OPEN_PREFIX_LEN, MAX_OPEN_PREFIXES, ProbeConfig, ProbeError};
+use super::{
+    MAX_OPEN_BASENAMES, MAX_OPEN_PREFIX_LEN, MAX_OPEN_PREFIXES, OpenFilter, ProbeConfig,
+    ProbeError, basename_hash,
+};
 use crate::event::EventType;
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{ErrorKind, MapCore, MapFlags, MapHandle, OpenObject};
@@ -133,31 +136,19 @@ pub(super) fn write_interest(
 }
 
 /// Writes the open prefilter. `None` turns it off (every open is sent).
-/// The switch is turned off while slots change, so a reload can briefly
-/// send more opens than wanted, never fewer.
-pub(super) fn write_open_prefixes(
+/// The switch is turned off while the tables change, so a reload can
+/// briefly send more opens than wanted, never fewer.
+pub(super) fn write_open_filter(
     maps: &SharedMaps,
-    prefixes: Option<&[String]>,
+    filter: Option<&OpenFilter>,
 ) -> Result<(), ProbeError> {
-    if let Some(list) = prefixes {
-        if list.len() > MAX_OPEN_PREFIXES {
-            return Err(ProbeError::InvalidFilter(format!(
-                "{} open prefixes given, the kernel filter holds {MAX_OPEN_PREFIXES}",
-                list.len()
-            )));
-        }
-        if let Some(p) = list
-            .iter()
-            .find(|p| p.is_empty() || p.len() > MAX_OPEN_PREFIX_LEN || !p.starts_with('/'))
-        {
-            return Err(ProbeError::InvalidFilter(format!(
-                "open prefix `{p}` must be an absolute path of 1 to {MAX_OPEN_PREFIX_LEN} bytes"
-            )));
-        }
+    if let Some(f) = filter {
+        validate_open_filter(f)?;
     }
-    let write_cfg = |on: bool, second_byte: [u64; 4]| {
+    let write_cfg = |on: bool, nbasenames: u32, second_byte: [u64; 4]| {
         let mut value = [0u8; 40];
         value[0..4].copy_from_slice(&u32::from(on).to_ne_bytes());
+        value[4..8].copy_from_slice(&nbasenames.to_ne_bytes());
         for (i, word) in second_byte.iter().enumerate() {
             value[8 + 8 * i..16 + 8 * i].copy_from_slice(&word.to_ne_bytes());
         }
@@ -165,12 +156,14 @@ pub(super) fn write_open_prefixes(
             .update(&0u32.to_ne_bytes(), &value, MapFlags::ANY)
             .map_err(|e| bpf_err("updating the open prefilter", e))
     };
-    write_cfg(false, [0; 4])?;
-    let Some(list) = prefixes else {
+    write_cfg(false, 0, [0; 4])?;
+    let Some(f) = filter else {
         return Ok(());
     };
+    // Only gates the prefix walk: basenames and odd paths are checked
+    // whatever the second byte.
     let mut second_byte = [0u64; 4];
-    for p in list {
+    for p in &f.prefixes {
         // A bare "/" matches everything: every second byte is possible.
         match p.as_bytes().get(1) {
             Some(&c) => second_byte[usize::from(c >> 6)] |= 1 << (c & 63),
@@ -179,7 +172,7 @@ pub(super) fn write_open_prefixes(
     }
     for slot in 0..MAX_OPEN_PREFIXES {
         let mut value = [0u8; MAX_OPEN_PREFIX_LEN + 1];
-        if let Some(p) = list.get(slot) {
+        if let Some(p) = f.prefixes.get(slot) {
             value[0] = p.len() as u8;
             value[1..=p.len()].copy_from_slice(p.as_bytes());
         }
@@ -187,7 +180,56 @@ pub(super) fn write_open_prefixes(
             .update(&(slot as u32).to_ne_bytes(), &value, MapFlags::ANY)
             .map_err(|e| bpf_err("updating the open prefilter", e))?;
     }
-    write_cfg(true, second_byte)
+    let stale: Vec<Vec<u8>> = maps.open_basenames.keys().collect();
+    for key in stale {
+        // A key that vanished meanwhile is fine: the set is being replaced.
+        let _ = maps.open_basenames.delete(&key);
+    }
+    for name in &f.basenames {
+        maps.open_basenames
+            .update(
+                &basename_hash(name.as_bytes()).to_ne_bytes(),
+                &[1u8],
+                MapFlags::ANY,
+            )
+            .map_err(|e| bpf_err("updating the open basename set", e))?;
+    }
+    write_cfg(true, f.basenames.len() as u32, second_byte)
+}
+
+/// The limits of the kernel tables, checked before anything is written.
+pub(super) fn validate_open_filter(f: &OpenFilter) -> Result<(), ProbeError> {
+    if f.prefixes.len() > MAX_OPEN_PREFIXES {
+        return Err(ProbeError::InvalidFilter(format!(
+            "{} open prefixes given, the kernel filter holds {MAX_OPEN_PREFIXES}",
+            f.prefixes.len()
+        )));
+    }
+    if let Some(p) = f
+        .prefixes
+        .iter()
+        .find(|p| p.is_empty() || p.len() > MAX_OPEN_PREFIX_LEN || !p.starts_with('/'))
+    {
+        return Err(ProbeError::InvalidFilter(format!(
+            "open prefix `{p}` must be an absolute path of 1 to {MAX_OPEN_PREFIX_LEN} bytes"
+        )));
+    }
+    if f.basenames.len() > MAX_OPEN_BASENAMES {
+        return Err(ProbeError::InvalidFilter(format!(
+            "{} open basenames given, the kernel filter holds {MAX_OPEN_BASENAMES}",
+            f.basenames.len()
+        )));
+    }
+    if let Some(b) = f
+        .basenames
+        .iter()
+        .find(|b| b.is_empty() || b.contains('/') || b.as_str() == "." || b.as_str() == "..")
+    {
+        return Err(ProbeError::InvalidFilter(format!(
+            "open basename `{b}` must be a non-empty path component without `/`"
+        )));
+    }
+    Ok(())
 }
 
 /// Handles to the maps other threads touch while the reader owns the skeleton.
@@ -196,6 +238,7 @@ pub(super) struct SharedMaps {
     pub drops: MapHandle,
     pub open_filter: MapHandle,
     pub open_prefixes: MapHandle,
+    pub open_basenames: MapHandle,
 }
 
 /// Loads and attaches everything; the skeleton borrows `object`.
@@ -222,6 +265,8 @@ pub(super) fn load<'obj>(
             .map_err(|e| bpf_err("duplicating the open filter fd", e))?,
         open_prefixes: MapHandle::try_from(&skel.maps.open_prefixes)
             .map_err(|e| bpf_err("duplicating the open prefix fd", e))?,
+        open_basenames: MapHandle::try_from(&skel.maps.open_basenames)
+            .map_err(|e| bpf_err("duplicating the open basename fd", e))?,
     };
     write_interest(&shared.interest, interest, cfg.filter_enabled)?;
     skel.attach()
@@ -294,6 +339,7 @@ mod tests {
         assert_eq!(offset_of!(D, exec_argv_arg), 9);
         type F = super::super::skel::types::open_filter_cfg;
         assert_eq!(size_of::<F>(), 40);
+        assert_eq!(offset_of!(F, nbasenames), 4);
         assert_eq!(offset_of!(F, second_byte), 8);
         type P = super::super::skel::types::open_prefix;
         assert_eq!(size_of::<P>(), MAX_OPEN_PREFIX_LEN + 1);

@@ -13,10 +13,58 @@ pub mod syscalls;
 
 pub use preflight::{BTF_PATH, KernelInfo, MIN_KERNEL, preflight};
 
-/// Capacity of the kernel's open prefilter (see [`Probe::set_open_prefixes`]).
+/// Capacity of the kernel's open prefilter (see [`Probe::set_open_filter`]).
 pub const MAX_OPEN_PREFIXES: usize = 32;
 /// Longest prefix the open prefilter accepts, in bytes.
 pub const MAX_OPEN_PREFIX_LEN: usize = 63;
+/// Most basenames the open prefilter holds.
+pub const MAX_OPEN_BASENAMES: usize = 256;
+
+/// What the kernel open prefilter lets through: an open/openat/openat2/creat
+/// with an absolute path in normal form is sent only if the path starts
+/// with one of `prefixes` or its last component is one of `basenames`.
+/// Relative paths and paths with `//`, `.` or `..` components or a
+/// trailing `/` always pass (userspace normalises them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpenFilter {
+    /// Absolute path prefixes (byte-wise, `/etc/` or `/etc`).
+    pub prefixes: Vec<String>,
+    /// Exact last path components (`shadow`, `id_rsa`); no `/`.
+    pub basenames: Vec<String>,
+}
+
+impl OpenFilter {
+    /// Whether the kernel sends an open of `path` (as the syscall got it)
+    /// that did not open a directory: the userspace mirror of the kernel's
+    /// check, for tests and diagnostics.
+    pub fn passes(&self, path: &str) -> bool {
+        let b = path.as_bytes();
+        if !path.starts_with('/') || b.len() >= PATH_MAX - 1 {
+            return true;
+        }
+        if self.prefixes.iter().any(|p| b.starts_with(p.as_bytes())) {
+            return true;
+        }
+        let mut comps = path[1..].split('/');
+        let odd = comps.clone().any(|c| c.is_empty() || c == "." || c == "..");
+        let last = comps.next_back().unwrap_or_default();
+        odd || self.basenames.iter().any(|n| n == last)
+    }
+}
+
+/// The kernel's path buffer, NUL included.
+const PATH_MAX: usize = 4096;
+
+/// FNV-1a 64 of a basename: the kernel's key for the basename set
+/// (a collision only lets an extra open through).
+pub fn basename_hash(name: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
 
 #[cfg(not(target_os = "linux"))]
 use crate::event::Event;
@@ -181,6 +229,9 @@ impl Probe {
         Err(ProbeError::NotLinux(std::env::consts::OS))
     }
     pub fn set_open_prefixes(&self, _prefixes: Option<&[String]>) -> Result<(), ProbeError> {
+        Err(ProbeError::NotLinux(std::env::consts::OS))
+    }
+    pub fn set_open_filter(&self, _filter: Option<&OpenFilter>) -> Result<(), ProbeError> {
         Err(ProbeError::NotLinux(std::env::consts::OS))
     }
     pub fn stats(&self) -> ProbeStats {

@@ -144,7 +144,19 @@ impl Probe {
     /// most [`super::MAX_OPEN_PREFIX_LEN`] bytes; derive them from the rules
     /// and pass `None` when any rule needs opens the prefixes cannot express.
     pub fn set_open_prefixes(&self, prefixes: Option<&[String]>) -> Result<(), ProbeError> {
-        loader::write_open_prefixes(&self.maps, prefixes)
+        let filter = prefixes.map(|p| super::OpenFilter {
+            prefixes: p.to_vec(),
+            basenames: Vec::new(),
+        });
+        loader::write_open_filter(&self.maps, filter.as_ref())
+    }
+
+    /// Sets the kernel open prefilter (see [`super::OpenFilter`]); `None`
+    /// sends every open. At most [`super::MAX_OPEN_PREFIXES`] prefixes of
+    /// at most [`super::MAX_OPEN_PREFIX_LEN`] bytes and
+    /// [`super::MAX_OPEN_BASENAMES`] basenames.
+    pub fn set_open_filter(&self, filter: Option<&super::OpenFilter>) -> Result<(), ProbeError> {
+        loader::write_open_filter(&self.maps, filter)
     }
 
     /// Current counters.

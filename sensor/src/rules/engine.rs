@@ -228,6 +228,20 @@ impl RuleSet {
             .collect()
     }
 
+    /// The enabled rules that can match events of type `t`, each with its
+    /// condition specialised to `t` (what [`Self::evaluate`] runs), for
+    /// analyses such as the kernel open prefilter's derivation.
+    pub fn conditions_for(
+        &self,
+        t: EventType,
+    ) -> impl Iterator<Item = (CompiledRuleView<'_>, &Pred)> {
+        self.by_type
+            .get(usize::from(t.id()))
+            .into_iter()
+            .flat_map(|b| b.iter())
+            .filter_map(|(ri, pred)| Some((self.rule(RuleId(*ri))?, pred)))
+    }
+
     /// Appends the rules matching `ev` to `out` (only the first in load
     /// order with [`RuleMatching::First`]). Allocation-free unless a
     /// condition uses a transformer, `val()` or a computed field.

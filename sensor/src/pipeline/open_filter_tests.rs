@@ -1,0 +1,361 @@
+use super::*;
+use crate::event::{Event, EventKind, TaskContext};
+use crate::rules::{LoadOptions, RuleSet, default_rules_yaml, load_sources};
+use crate::state::fdname::resolve;
+use crate::state::{ContainerInfo, MemoryState, ThreadInfo};
+use std::sync::Arc;
+
+fn ruleset(yaml: &str) -> RuleSet {
+    load_sources(
+        &[("test.yaml".into(), yaml.into())],
+        &LoadOptions::default(),
+    )
+    .unwrap_or_else(|e| panic!("load failed: {e}"))
+    .ruleset
+}
+
+fn rule(name: &str, cond: &str) -> String {
+    format!(
+        "- rule: {name}\n  desc: d\n  condition: {cond}\n  output: \"out %proc.name\"\n  priority: WARNING\n"
+    )
+}
+
+/// The filter for one open rule with `cond` (after `evt.type in (...) and`).
+fn open_rule(cond: &str) -> Result<OpenFilter, FullCapture> {
+    derive(&ruleset(&rule(
+        "r",
+        &format!("evt.type in (open, openat, openat2, creat) and {cond}"),
+    )))
+}
+
+fn filter(prefixes: &[&str], basenames: &[&str]) -> OpenFilter {
+    OpenFilter {
+        prefixes: prefixes.iter().map(|s| s.to_string()).collect(),
+        basenames: basenames.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+#[test]
+fn path_checks_become_prefixes_and_basenames() {
+    let cases: &[(&str, OpenFilter)] = &[
+        ("fd.name = /etc/shadow", filter(&["/etc/shadow"], &[])),
+        (
+            "fd.name in (/etc/shadow, /root/.ssh/id_rsa)",
+            filter(&["/etc/shadow", "/root/.ssh/id_rsa"], &[]),
+        ),
+        ("fd.name startswith /etc/", filter(&["/etc/"], &[])),
+        (
+            "fd.name pmatch (/var/log/, /srv)",
+            filter(&["/srv", "/var/log"], &[]),
+        ),
+        ("fd.directory = /usr/bin", filter(&["/usr/bin"], &[])),
+        (
+            "fd.directory in (/bin, /sbin)",
+            filter(&["/bin", "/sbin"], &[]),
+        ),
+        (
+            "fd.filename = release_agent",
+            filter(&[], &["release_agent"]),
+        ),
+        (
+            "fd.filename in (shadow, id_rsa)",
+            filter(&[], &["id_rsa", "shadow"]),
+        ),
+        // One constraining conjunct suffices; the others may be anything.
+        (
+            "proc.name != sshd and fd.name contains x and fd.name startswith /etc/",
+            filter(&["/etc/"], &[]),
+        ),
+        // Every branch constrains: the union.
+        (
+            "(fd.name startswith /etc/ or fd.filename = id_rsa) and not proc.name = a",
+            filter(&["/etc/"], &["id_rsa"]),
+        ),
+        // A prefix under another one adds nothing.
+        (
+            "(fd.name startswith /etc/ or fd.name = /etc/shadow)",
+            filter(&["/etc/"], &[]),
+        ),
+    ];
+    for (cond, want) in cases {
+        assert_eq!(open_rule(cond).as_ref(), Ok(want), "condition: {cond}");
+    }
+}
+
+#[test]
+fn conditions_the_kernel_cannot_check_force_a_full_capture() {
+    for cond in [
+        "proc.name = cat",
+        "not fd.name startswith /etc/",
+        "fd.name != /etc/shadow",
+        "fd.name contains shadow",
+        "fd.name endswith /shadow",
+        "fd.name glob '/etc/*'",
+        "fd.name regex '^/etc/'",
+        "fd.name icontains shadow",
+        "tolower(fd.name) = /etc/shadow",
+        "fd.name = val(fd.nameraw)",
+        "fd.nameraw = /etc/shadow",
+        "fd.name = relative/path",
+        "fd.filename startswith id_",
+        "(fd.name startswith /etc/ or proc.name = cat)",
+    ] {
+        match open_rule(cond) {
+            Err(FullCapture::Unconstrained { rule, .. }) => assert_eq!(rule, "r", "{cond}"),
+            other => panic!("`{cond}` must force a full capture, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn rules_on_other_events_do_not_widen_the_filter() {
+    let yaml = rule("o", "evt.type = openat and fd.name startswith /etc/")
+        + &rule("e", "evt.type = execve and proc.name = cat")
+        + &rule(
+            "c",
+            "evt.type = connect and fd.typechar = 4 and fd.sport = 443",
+        )
+        // Only sockets can satisfy it, so file opens do not matter.
+        + &rule("d", "evt.type = dup2 and fd.typechar in (4, 6)")
+        // Reads no fd field: the fd table cannot change whether it holds.
+        + &rule("m", "evt.type = fchmod and evt.rawres = 0");
+    assert_eq!(derive(&ruleset(&yaml)), Ok(filter(&["/etc/"], &[])));
+    // Branches for other event types fold away when specialised to opens.
+    let mixed = rule(
+        "x",
+        "(evt.type = openat and fd.filename = shadow) or (evt.type = execve and proc.name = cat)",
+    );
+    assert_eq!(derive(&ruleset(&mixed)), Ok(filter(&[], &["shadow"])));
+    assert_eq!(
+        derive(&ruleset(&rule("e", "evt.type = execve"))),
+        Ok(filter(&[], &[]))
+    );
+}
+
+#[test]
+fn fd_table_readers_force_a_full_capture() {
+    let on_close = rule("o", "evt.type = openat and fd.name startswith /etc/")
+        + &rule("c", "evt.type = close and fd.name startswith /tmp/");
+    assert_eq!(
+        derive(&ruleset(&on_close)),
+        Err(FullCapture::FdTable {
+            rule: "c".into(),
+            event_type: EventType::Close
+        })
+    );
+    let negated = rule("d", "evt.type = dup2 and not fd.typechar in (4, 6)");
+    assert!(matches!(
+        derive(&ruleset(&negated)),
+        Err(FullCapture::FdTable { .. })
+    ));
+    let stdin = rule(
+        "s",
+        "evt.type = execve and proc.stdin.name startswith /tmp/",
+    );
+    assert_eq!(
+        derive(&ruleset(&stdin)),
+        Err(FullCapture::FdTableField {
+            rule: "s".into(),
+            field: "proc.stdin.name".into()
+        })
+    );
+}
+
+#[test]
+fn too_many_paths_are_widened_to_parent_directories() {
+    let names: Vec<String> = (0..40).map(|i| format!("/srv/app{i}/config")).collect();
+    let cond = format!("fd.name in ({})", names.join(", "));
+    let f = open_rule(&cond).unwrap();
+    assert!(f.prefixes.len() <= crate::probe::MAX_OPEN_PREFIXES, "{f:?}");
+    for n in &names {
+        assert!(f.passes(n), "{n} must pass {f:?}");
+    }
+    assert!(!f.passes("/usr/lib/x"), "{f:?}");
+    let long = format!("/{}", "d/".repeat(60));
+    let f = open_rule(&format!("fd.name startswith {long}")).unwrap();
+    assert!(f.prefixes[0].len() <= MAX_OPEN_PREFIX_LEN);
+    assert!(f.passes(&format!("{long}file")));
+    let many: Vec<String> = (0..300).map(|i| format!("n{i}")).collect();
+    let cond = format!("fd.filename in ({})", many.join(", "));
+    assert!(matches!(
+        open_rule(&cond),
+        Err(FullCapture::TooManyPaths { .. })
+    ));
+}
+
+#[test]
+fn the_filter_mirror_passes_what_userspace_normalises() {
+    let f = filter(&["/etc/"], &["id_rsa"]);
+    for p in [
+        "/etc/passwd",
+        "/home/u/.ssh/id_rsa",
+        "relative/x",
+        "/tmp/../etc/shadow",
+        "/./etc/shadow",
+        "//etc/shadow",
+        "/tmp/x/",
+        "/",
+    ] {
+        assert!(f.passes(p), "{p}");
+    }
+    for p in [
+        "/tmp/x",
+        "/home/u/.ssh/id_rsa.pub",
+        "/etcx/passwd",
+        "/tmp/...x",
+    ] {
+        assert!(!f.passes(p), "{p}");
+    }
+}
+
+const CID: &str = "0123456789ab";
+
+/// A shell in a container (pid 300) and one on the host (pid 400).
+fn state() -> MemoryState {
+    let mut st = MemoryState::default();
+    for (tid, cid) in [(300, CID), (400, "host")] {
+        st.threads.insert(
+            tid,
+            ThreadInfo {
+                tid,
+                pid: tid,
+                ppid: 1,
+                comm: "bash".into(),
+                exe: "bash".into(),
+                exe_path: "/usr/bin/bash".into(),
+                container_id: Arc::from(cid),
+                cwd: "/".into(),
+                ..ThreadInfo::default()
+            },
+        );
+    }
+    st.containers.insert(
+        CID.into(),
+        ContainerInfo {
+            id: CID.into(),
+            resolved: true,
+            ..ContainerInfo::default()
+        },
+    );
+    st
+}
+
+fn open_event(etype: EventType, pid: i64, raw: &str, flags: u32) -> Event {
+    Event {
+        num: 1,
+        ts_ns: 1,
+        cpu: 0,
+        etype,
+        res: 3,
+        task: TaskContext {
+            tid: pid,
+            pid,
+            ppid: 1,
+            comm: "bash".into(),
+            ..TaskContext::default()
+        },
+        kind: EventKind::Open {
+            path: raw.into(),
+            resolved_path: resolve("/", raw),
+            flags,
+            mode: 0,
+            dirfd: -100,
+            dev: 0,
+            ino: 0,
+        },
+    }
+}
+
+/// Property over the default ruleset: every open some default rule matches,
+/// whatever form the path was written in, crosses the derived filter.
+#[test]
+fn default_rules_filter_passes_every_open_they_match() {
+    let loaded = load_sources(
+        &[(
+            "falco-sensor_rules.yaml".into(),
+            default_rules_yaml().into(),
+        )],
+        &LoadOptions::default(),
+    )
+    .unwrap();
+    let rs = loaded.ruleset;
+    let f = derive(&rs).unwrap_or_else(|why| panic!("defaults must be filterable: {why}"));
+    assert!(!f.prefixes.is_empty() && !f.basenames.is_empty(), "{f:?}");
+    let paths = [
+        "/etc/passwd",
+        "/etc/shadow",
+        "/etc/gshadow",
+        "/etc/sudoers",
+        "/etc/sudoers.d/extra",
+        "/etc/pam.d/sshd",
+        "/etc/security/pwquality.conf",
+        "/root/.ssh/authorized_keys",
+        "/root/.ssh/id_rsa",
+        "/var/log/syslog",
+        "/var/log/nginx/access.log",
+        "/var/log",
+        "/home/u/wtmp",
+        "/tmp/auth.log",
+        "/run/log/messages",
+        "/usr/bin/ls",
+        "/usr/local/sbin/tool",
+        "/bin/sh",
+        "/sbin/init",
+        "/sys/fs/cgroup/rdma/release_agent",
+        "/tmp/release_agent",
+        "/tmp/x",
+        "/home/u/.bashrc",
+        "/var/logs/x",
+        "/etcx",
+        "/usr/bin/sub/x",
+    ];
+    let o_wronly_creat_trunc = 0o1 | 0o100 | 0o1000;
+    let st = state();
+    let mut matched_rules = BTreeSet::new();
+    let mut out = Vec::new();
+    for path in paths {
+        for raw in [
+            path.to_string(),
+            format!("/tmp/..{path}"),
+            format!("/.{path}"),
+            format!("/{path}"),
+        ] {
+            for etype in OPEN_TYPES {
+                for flags in [0, o_wronly_creat_trunc] {
+                    for pid in [300, 400] {
+                        let ev = open_event(*etype, pid, &raw, flags);
+                        out.clear();
+                        rs.evaluate(&ev, &st, &mut out);
+                        for m in &out {
+                            let name = rs.rule(m.rule).unwrap().name().to_string();
+                            assert!(
+                                f.passes(&raw),
+                                "rule `{name}` matches an open of {raw} that {f:?} drops"
+                            );
+                            matched_rules.insert(name);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // The table must exercise every default rule on opens.
+    for want in [
+        "Write below etc",
+        "Read sensitive file untrusted",
+        "Clear log activities",
+        "Modify binary dirs",
+        "Container escape via release_agent",
+    ] {
+        assert!(matched_rules.contains(want), "{want} never matched");
+    }
+    // And the filter does filter: paths no rule names are dropped.
+    for p in [
+        "/tmp/x",
+        "/home/u/.bashrc",
+        "/usr/lib/libc.so.6",
+        "/proc/self/stat",
+    ] {
+        assert!(!f.passes(p), "{p} passes {f:?}");
+    }
+}

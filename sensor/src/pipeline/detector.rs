@@ -29,11 +29,14 @@ pub const FD_TABLE_READERS: &[EventType] = &[
 
 /// The event types the kernel must send for `rules`: what the rules can
 /// match, what the state tracker always needs, and the fd-table events when
-/// some rule reads fds by number.
+/// some RULE reads fds by number. The tracker's own needs (e.g. `fchdir`)
+/// do not pull in every open and close: without a rule that needs it, the
+/// fd table comes from /proc seeding and the opens the rules capture.
 pub fn interest(rules: &RuleSet) -> BTreeSet<EventType> {
     let mut set = rules.event_types();
+    let reads_fd_table = set.iter().any(|t| FD_TABLE_READERS.contains(t));
     set.extend(REQUIRED_EVENT_TYPES.iter().copied());
-    if set.iter().any(|t| FD_TABLE_READERS.contains(t)) {
+    if reads_fd_table {
         set.extend(FD_EVENT_TYPES.iter().copied());
     }
     set
@@ -95,5 +98,39 @@ impl Detector {
         }
         self.state.finish(ev);
         emitted
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{LoadOptions, load_sources};
+
+    fn set_for(condition: &str) -> BTreeSet<EventType> {
+        let yaml = format!(
+            "- rule: r\n  desc: d\n  condition: {condition}\n  output: o\n  priority: NOTICE\n"
+        );
+        let loaded =
+            load_sources(&[("t.yaml".into(), yaml)], &LoadOptions::default()).expect("rules load");
+        interest(&loaded.ruleset)
+    }
+
+    #[test]
+    fn tracker_needs_alone_do_not_capture_every_open_and_close() {
+        let set = set_for("evt.type = execve and proc.name = x");
+        assert!(set.contains(&EventType::Execve));
+        assert!(set.contains(&EventType::Fchdir), "the tracker follows cwd");
+        assert!(set.contains(&EventType::Procexit));
+        assert!(!set.contains(&EventType::Close));
+        assert!(!set.contains(&EventType::Openat));
+    }
+
+    #[test]
+    fn a_rule_reading_fds_by_number_brings_the_fd_table_events() {
+        let set = set_for("evt.type = sendto and fd.sport = 53");
+        assert!(set.contains(&EventType::Sendto));
+        assert!(set.contains(&EventType::Close));
+        assert!(set.contains(&EventType::Openat));
+        assert!(set.contains(&EventType::Connect));
     }
 }

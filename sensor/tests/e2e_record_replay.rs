@@ -18,7 +18,7 @@ fn a_recorded_detection_replays_with_the_same_alert() {
     let rules =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("src/rules/defaults/falco-sensor_rules.yaml");
     let bin = env!("CARGO_BIN_EXE_falco-sensor");
-    let rec = Command::new(bin)
+    let mut rec = Command::new(bin)
         .args(["record", "--duration", "4", "-r"])
         .arg(&rules)
         .arg("-o")

@@ -800,11 +800,8 @@ impl StateTracker {
                 resolved_path,
                 dirfd,
                 ..
-            } => {
-                let base = base_for(*dirfd);
-                fill(resolved_path, path, base);
             }
-            EventKind::Unlink {
+            | EventKind::Unlink {
                 path,
                 resolved_path,
                 dirfd,

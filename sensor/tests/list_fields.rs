@@ -1,5 +1,5 @@
 //! `falco-sensor list-fields` prints every registered field with its type,
-//! grouped by class.
+//! grouped by class; `falco-sensor default-rules` prints the embedded ruleset.
 
 use falco_sensor::rules::fields::{doc, registry};
 use std::process::Command;
@@ -41,4 +41,29 @@ fn list_fields_prints_every_field_grouped_by_class() {
     }
     assert!(text.contains("proc.aname[N]?"));
     assert!(text.contains("evt.arg.NAME / evt.arg[N]"));
+}
+
+#[test]
+fn default_rules_prints_the_embedded_ruleset_and_it_validates() {
+    let out = Command::new(env!("CARGO_BIN_EXE_falco-sensor"))
+        .arg("default-rules")
+        .output()
+        .expect("run falco-sensor default-rules");
+    assert!(out.status.success(), "exit status {:?}", out.status);
+    let text = String::from_utf8(out.stdout).expect("utf-8 output");
+    assert_eq!(text, falco_sensor::rules::default_rules_yaml());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("falco-sensor_rules.yaml");
+    std::fs::write(&file, &text).expect("write rules");
+    let v = Command::new(env!("CARGO_BIN_EXE_falco-sensor"))
+        .arg("validate")
+        .arg("-r")
+        .arg(&file)
+        .output()
+        .expect("run validate");
+    assert!(
+        v.status.success(),
+        "the printed default rules do not validate: {}",
+        String::from_utf8_lossy(&v.stdout)
+    );
 }

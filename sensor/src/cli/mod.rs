@@ -30,6 +30,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Print every supported field with its type and description.
     ListFields,
+    /// Print the embedded default ruleset, to install it as a file or edit a copy.
+    DefaultRules,
 }
 
 #[derive(Debug, clap::Args)]
@@ -91,6 +93,10 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Replay(args) => replay::run(&args),
         Command::Validate(args) => validate::run(&args),
         Command::ListFields => list_fields::run(),
+        Command::DefaultRules => {
+            print!("{}", crate::rules::default_rules_yaml());
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

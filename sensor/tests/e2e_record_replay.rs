@@ -75,6 +75,8 @@ fn a_recorded_detection_replays_with_the_same_alert() {
     assert_eq!(alert["output_fields"]["fd.name"], "/etc/shadow");
     assert_eq!(alert["output_fields"]["container.id"], "host");
     assert_eq!(alert["priority"], "Warning");
+    // The user name comes from the recorded host user table.
+    assert_eq!(alert["output_fields"]["user.name"], "root");
     // The parent comes from the recorded thread snapshot, not from this machine.
     assert_ne!(alert["output_fields"]["proc.pname"], "<NA>");
 }

@@ -4,13 +4,17 @@
 use super::RecordArgs;
 use crate::event::EventType;
 use crate::event::decode::Decoder;
+use crate::event::record::{RecordError, UserSnapshot};
 use crate::event::record::{RecordHeader, RecordWriter};
 use crate::pipeline::{RulesSource, interest};
 use crate::probe::{Probe, ProbeConfig};
 use crate::rules::LoadOptions;
+use crate::state::users::UserTable;
+use crate::state::{ContainerInfo, HOST_CONTAINER_ID};
 use crate::state::{StateConfig, StateTracker, StateView};
 use anyhow::{Context, bail};
 use std::collections::HashSet;
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
@@ -62,9 +66,23 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
     for t in tracker.threads() {
         writer.write_thread(t)?;
     }
+    writer.write_users(&UserSnapshot {
+        container_id: HOST_CONTAINER_ID.to_string(),
+        table: UserTable::load(Path::new("/")),
+    })?;
     let mut containers_written: HashSet<String> = HashSet::new();
-    for c in tracker.containers() {
-        writer.write_container(c)?;
+    let seeded: Vec<(ContainerInfo, Option<i64>)> = tracker
+        .containers()
+        .map(|c| {
+            let pid = tracker
+                .threads()
+                .find(|t| *t.container_id == *c.id)
+                .map(|t| t.pid);
+            (c.clone(), pid)
+        })
+        .collect();
+    for (c, pid) in seeded {
+        write_container_with_users(&mut writer, &c, pid)?;
         containers_written.insert(c.id.clone());
     }
     let mut decoder = Decoder::new(header.boot_to_wall_offset_ns);
@@ -94,7 +112,7 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
                         && let Some(c) = tracker.container(&cid)
                         && c.resolved
                     {
-                        writer.write_container(c)?;
+                        write_container_with_users(&mut writer, c, Some(ev.task.pid))?;
                         containers_written.insert(c.id.clone());
                     }
                     tracker.finish(&ev);
@@ -116,4 +134,22 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
         stats.userspace_drops
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes a container's metadata and, when one of its processes is known,
+/// the users and groups of its own root filesystem.
+fn write_container_with_users(
+    writer: &mut RecordWriter,
+    c: &ContainerInfo,
+    pid: Option<i64>,
+) -> Result<(), RecordError> {
+    writer.write_container(c)?;
+    if let Some(pid) = pid {
+        let root = format!("/proc/{pid}/root");
+        writer.write_users(&UserSnapshot {
+            container_id: c.id.clone(),
+            table: UserTable::load(Path::new(&root)),
+        })?;
+    }
+    Ok(())
 }

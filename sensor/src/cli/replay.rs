@@ -35,6 +35,10 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         match item {
             RecordItem::Thread(t) => detector.state_mut().insert_thread(t),
             RecordItem::Container(c) => detector.state_mut().insert_container(c),
+            RecordItem::Users(u) => detector
+                .state_mut()
+                .users_mut()
+                .insert(&u.container_id, u.table),
             RecordItem::Raw(raw) => {
                 let mut ev = match decoder.decode(&raw) {
                     Ok(ev) => ev,

@@ -8,6 +8,7 @@
 //! frames: kind u8 | len u32 | payload[len]
 //! ```
 
+use crate::state::users::UserTable;
 use crate::state::{ContainerInfo, ThreadInfo};
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
@@ -23,6 +24,7 @@ pub const MAX_FRAME: u32 = 16 * 1024 * 1024;
 const KIND_RAW: u8 = 1;
 const KIND_CONTAINER: u8 = 2;
 const KIND_THREAD: u8 = 3;
+const KIND_USERS: u8 = 4;
 
 /// Errors reading or writing a record file; each names the file and, for
 /// reads, the byte offset where the problem is.
@@ -105,6 +107,16 @@ pub enum RecordItem {
     Container(ContainerInfo),
     /// Thread-table snapshot entry.
     Thread(ThreadInfo),
+    /// The users and groups of the host ("host") or of one container.
+    Users(UserSnapshot),
+}
+
+/// The user and group table of one root filesystem, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct UserSnapshot {
+    /// "host" or the short container id the table belongs to.
+    pub container_id: String,
+    pub table: UserTable,
 }
 
 /// Appends frames to a record file.
@@ -196,6 +208,16 @@ impl RecordWriter {
             source,
         })?;
         self.frame(KIND_THREAD, &json)
+    }
+
+    /// Appends the user/group table of the host or of a container.
+    pub fn write_users(&mut self, snapshot: &UserSnapshot) -> Result<(), RecordError> {
+        let json = serde_json::to_vec(snapshot).map_err(|source| RecordError::Json {
+            path: self.path.clone(),
+            offset: 0,
+            source,
+        })?;
+        self.frame(KIND_USERS, &json)
     }
 
     /// Flushes buffered frames to the file.
@@ -323,7 +345,7 @@ impl RecordReader {
                 len,
             });
         }
-        if !matches!(kind, KIND_RAW | KIND_CONTAINER | KIND_THREAD) {
+        if !matches!(kind, KIND_RAW | KIND_CONTAINER | KIND_THREAD | KIND_USERS) {
             return Err(RecordError::UnknownFrame {
                 path: self.path.clone(),
                 offset: frame_at,
@@ -342,6 +364,7 @@ impl RecordReader {
             KIND_CONTAINER => {
                 RecordItem::Container(serde_json::from_slice(&payload).map_err(json_err)?)
             }
+            KIND_USERS => RecordItem::Users(serde_json::from_slice(&payload).map_err(json_err)?),
             _ => RecordItem::Thread(serde_json::from_slice(&payload).map_err(json_err)?),
         }))
     }
@@ -397,10 +420,25 @@ mod tests {
             comm: "sh".into(),
             ..Default::default()
         };
+        let mut table = UserTable::default();
+        table.users.insert(
+            1000,
+            crate::state::users::UserEntry {
+                name: "app".into(),
+                home: "/home/app".into(),
+                shell: "/bin/sh".into(),
+            },
+        );
+        table.groups.insert(1000, "app".into());
+        let users = UserSnapshot {
+            container_id: "aaaaaaaaaaaa".into(),
+            table,
+        };
         let mut w = RecordWriter::create_with_header(&path, &header()).unwrap();
         w.write_raw(&[1, 2, 3]).unwrap();
         w.write_container(&container).unwrap();
         w.write_thread(&thread).unwrap();
+        w.write_users(&users).unwrap();
         w.write_raw(&[]).unwrap();
         w.flush().unwrap();
         drop(w);
@@ -414,6 +452,7 @@ mod tests {
                 RecordItem::Raw(vec![1, 2, 3]),
                 RecordItem::Container(container),
                 RecordItem::Thread(thread),
+                RecordItem::Users(users),
                 RecordItem::Raw(vec![]),
             ]
         );

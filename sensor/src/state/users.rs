@@ -2,12 +2,13 @@
 //! containers, from the container's own files read through
 //! `/proc/<pid>/root/etc/...` of one of its processes.
 
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// One passwd entry's fields the rules use.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserEntry {
     pub name: String,
     pub home: String,
@@ -15,7 +16,7 @@ pub struct UserEntry {
 }
 
 /// The users and groups of one root filesystem.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserTable {
     pub users: HashMap<u32, UserEntry>,
     pub groups: HashMap<u32, String>,

@@ -91,8 +91,8 @@ pub struct ProbeSection {
 impl Default for ProbeSection {
     fn default() -> Self {
         ProbeSection {
-            ring_buffer_bytes: 8 << 20,
-            channel_capacity: 65536,
+            ring_buffer_bytes: 4 << 20,
+            channel_capacity: 16384,
             capture_env: false,
             io_buffer_bytes: 0,
             filter_enabled: true,

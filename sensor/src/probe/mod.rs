@@ -90,8 +90,8 @@ pub struct ProbeConfig {
 impl Default for ProbeConfig {
     fn default() -> Self {
         ProbeConfig {
-            ring_buffer_bytes: 8 * 1024 * 1024,
-            channel_capacity: 65536,
+            ring_buffer_bytes: 4 * 1024 * 1024,
+            channel_capacity: 16384,
             capture_env: false,
             io_buffer_bytes: 0,
             filter_enabled: true,

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 /// Pause when the ring buffer is empty. The kernel never wakes the reader
 /// (wakeups cost more than captures), so this bounds delivery latency; an
-/// 8 MiB buffer holds tens of thousands of records, far more than arrive in
+/// 4 MiB buffer holds tens of thousands of records, far more than arrive in
 /// one interval at the rates the sensor targets.
 const IDLE_PAUSE: Duration = Duration::from_millis(1);
 

@@ -9,6 +9,7 @@
 pub mod cgroup;
 pub mod cri;
 pub mod fdname;
+mod idmap;
 pub mod image;
 pub mod proc;
 mod resolver;

@@ -6,6 +6,7 @@
 use super::cgroup::{self, ContainerRef};
 use super::cri;
 use super::fdname;
+use super::idmap::IdMap;
 use super::proc::{ProcReader, SocketCache};
 use super::resolver::{CriResolver, Lookup};
 use super::types::{
@@ -158,10 +159,10 @@ struct ContainerEntry {
 pub struct StateTracker {
     cfg: StateConfig,
     procfs: ProcReader,
-    threads: HashMap<i64, ThreadEntry>,
+    threads: IdMap<i64, ThreadEntry>,
     /// Live threads per process id.
-    members: HashMap<i64, u32>,
-    fds: HashMap<i64, HashMap<i64, FdInfo>>,
+    members: IdMap<i64, u32>,
+    fds: IdMap<i64, IdMap<i64, FdInfo>>,
     /// By full id; `short_ids` maps the 12-digit form.
     containers: HashMap<String, ContainerEntry>,
     short_ids: HashMap<String, String>,
@@ -198,9 +199,9 @@ impl StateTracker {
             procfs: ProcReader::new(&cfg.host_root),
             users: UserDb::new(cfg.host_root.clone(), cfg.user_refresh_interval),
             cfg,
-            threads: HashMap::new(),
-            members: HashMap::new(),
-            fds: HashMap::new(),
+            threads: IdMap::default(),
+            members: IdMap::default(),
+            fds: IdMap::default(),
             containers: HashMap::new(),
             short_ids: HashMap::new(),
             resolver,
@@ -228,7 +229,7 @@ impl StateTracker {
                 self.users
                     .ensure(&main.container_id, main.pid, main.uid, main.gid);
             }
-            let table: HashMap<i64, FdInfo> = snap
+            let table: IdMap<i64, FdInfo> = snap
                 .fds
                 .into_iter()
                 .take(self.cfg.max_fds_per_process)

@@ -4,7 +4,6 @@
 use crate::alert::AlertRecord;
 use crate::event::{AppEvent, Event, SensorUpdate, SensorUpdateKind};
 use crate::exception::{ExceptionDraft, SENSOR_FILE_NAME};
-use crate::fasthash::FastMap;
 use crate::filter::Filter;
 use crate::keys::{self, Action};
 use crate::kube::{Kube, PodDetails};
@@ -13,6 +12,7 @@ use crate::store::{Store, StoredAlert};
 use crate::triage::{SILENCE_DURATIONS, Silence, SilenceScope, TriageState};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use falco_proto::v1::{GetStatsResponse, GetVersionResponse, Priority};
+use rustc_hash::FxHashMap as FastMap;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use tokio::sync::mpsc;
@@ -254,7 +254,7 @@ impl App {
         let hay = alert.haystack();
         let group_key = {
             use std::hash::{Hash, Hasher};
-            let mut h = crate::fasthash::FastHasher::default();
+            let mut h = rustc_hash::FxHasher::default();
             (&alert.rule, &alert.namespace, &alert.pod, &alert.cmdline).hash(&mut h);
             h.finish()
         };

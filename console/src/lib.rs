@@ -8,7 +8,6 @@ pub mod alert;
 pub mod app;
 pub mod event;
 pub mod exception;
-pub mod fasthash;
 pub mod filter;
 pub mod headless;
 pub mod keys;

@@ -1,8 +1,8 @@
 //! Per-rule statistics for the rules view, computed from the alerts in memory.
 
 use crate::alert::AlertRecord;
-use crate::fasthash::FastMap;
 use falco_proto::v1::Priority;
+use rustc_hash::FxHashMap as FastMap;
 
 const NS_PER_MIN: i64 = 60_000_000_000;
 /// Buckets of the one-hour sparklines and timeline (one per minute).

@@ -9,7 +9,6 @@
 pub mod cgroup;
 pub mod cri;
 pub mod fdname;
-mod idmap;
 pub mod image;
 pub mod proc;
 mod resolver;

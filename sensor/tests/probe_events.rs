@@ -6,13 +6,12 @@
 #![allow(clippy::unwrap_used)]
 
 use falco_sensor::event::{Event, EventKind, EventType, L4Proto, SockAddr};
-use falco_sensor::probe::{OpenFilter, Probe, ProbeConfig, preflight};
+use falco_sensor::probe::{OpenFilter, Probe, ProbeConfig, QueueReceiver, preflight};
 use std::ffi::CString;
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
 use std::os::unix::fs::MetadataExt;
 use std::process::{Command, Stdio};
-use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 /// Upper bound on waiting for an event that should arrive within
@@ -31,13 +30,13 @@ fn privileged() -> bool {
     true
 }
 
-fn start(interest: &[EventType]) -> (Probe, Receiver<Event>) {
+fn start(interest: &[EventType]) -> (Probe, QueueReceiver<Event>) {
     Probe::start(ProbeConfig::default(), interest).expect("probe starts")
 }
 
 /// Receives events until `want` matches one; returns it and everything seen.
 fn wait_for(
-    rx: &Receiver<Event>,
+    rx: &QueueReceiver<Event>,
     seen: &mut Vec<Event>,
     what: &str,
     want: impl Fn(&Event) -> bool,

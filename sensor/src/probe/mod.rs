@@ -1,10 +1,11 @@
 //! Kernel probes: preflight checks, loading the CO-RE programs, and the
-//! reader thread that drains the ring buffer into a bounded channel of
+//! reader thread that drains the ring buffer into a bounded queue of
 //! decoded events. See docs/probes.md.
 
 #[cfg(target_os = "linux")]
 mod loader;
 mod preflight;
+mod queue;
 #[cfg(target_os = "linux")]
 mod reader;
 #[cfg(target_os = "linux")]
@@ -12,6 +13,7 @@ mod skel;
 pub mod syscalls;
 
 pub use preflight::{BTF_PATH, KernelInfo, MIN_KERNEL, preflight};
+pub use queue::{QueueReceiver, QueueSender};
 
 /// Capacity of the kernel's open prefilter (see [`Probe::set_open_filter`]).
 pub const MAX_OPEN_PREFIXES: usize = 32;
@@ -77,7 +79,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct ProbeConfig {
     /// Ring buffer size; rounded up to a power of two of at least one page.
     pub ring_buffer_bytes: usize,
-    /// Capacity of the channel to the consumer; a full channel drops (and counts).
+    /// Capacity of the queue to the consumer; a full queue drops (and counts).
+    /// Memory follows the depth, not the capacity.
     pub channel_capacity: usize,
     /// Capture the environment at exec (`proc.env`).
     pub capture_env: bool,
@@ -216,13 +219,13 @@ impl Probe {
     pub fn start(
         _cfg: ProbeConfig,
         _interest: &[EventType],
-    ) -> Result<(Probe, std::sync::mpsc::Receiver<Event>), ProbeError> {
+    ) -> Result<(Probe, QueueReceiver<Event>), ProbeError> {
         Err(ProbeError::NotLinux(std::env::consts::OS))
     }
     pub fn start_raw(
         _cfg: ProbeConfig,
         _interest: &[EventType],
-    ) -> Result<(Probe, std::sync::mpsc::Receiver<Vec<u8>>), ProbeError> {
+    ) -> Result<(Probe, QueueReceiver<Vec<u8>>), ProbeError> {
         Err(ProbeError::NotLinux(std::env::consts::OS))
     }
     pub fn set_interest(&self, _interest: &[EventType]) -> Result<(), ProbeError> {

@@ -4,6 +4,7 @@
 //! userspace drop.
 
 use super::loader::{self, SharedMaps};
+use super::queue::{self, QueueReceiver, QueueSender};
 use super::syscalls::{self, SyscallDesc};
 use super::{Counters, ProbeConfig, ProbeError, ProbeStats, preflight};
 use crate::event::clock::boot_to_wall_offset_ns;
@@ -14,7 +15,7 @@ use libbpf_rs::RingBufferBuilder;
 use std::mem::MaybeUninit;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -28,10 +29,10 @@ const IDLE_PAUSE: Duration = Duration::from_millis(1);
 enum Sink {
     Events {
         decoder: Decoder,
-        tx: SyncSender<Event>,
+        tx: QueueSender<Event>,
     },
     Raw {
-        tx: SyncSender<Vec<u8>>,
+        tx: QueueSender<Vec<u8>>,
     },
 }
 
@@ -74,8 +75,8 @@ impl Probe {
     pub fn start(
         cfg: ProbeConfig,
         interest: &[EventType],
-    ) -> Result<(Probe, Receiver<Event>), ProbeError> {
-        let (tx, rx) = sync_channel(cfg.channel_capacity.max(1));
+    ) -> Result<(Probe, QueueReceiver<Event>), ProbeError> {
+        let (tx, rx) = queue::bounded(cfg.channel_capacity);
         let sink = Sink::Events {
             decoder: Decoder::new(boot_to_wall_offset_ns()),
             tx,
@@ -88,8 +89,8 @@ impl Probe {
     pub fn start_raw(
         cfg: ProbeConfig,
         interest: &[EventType],
-    ) -> Result<(Probe, Receiver<Vec<u8>>), ProbeError> {
-        let (tx, rx) = sync_channel(cfg.channel_capacity.max(1));
+    ) -> Result<(Probe, QueueReceiver<Vec<u8>>), ProbeError> {
+        let (tx, rx) = queue::bounded(cfg.channel_capacity);
         Ok((Self::spawn(cfg, interest, Sink::Raw { tx })?, rx))
     }
 

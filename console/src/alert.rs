@@ -252,6 +252,35 @@ impl AlertRecord {
         })
     }
 
+    /// Drops what only the detail view, exceptions and exports read (output
+    /// fields, ancestry, responses, tags, source, event type) and the spare
+    /// capacity of the rest: the list view's copy of an alert whose full
+    /// record is in the store. Compute [`AlertRecord::haystack`] first.
+    pub fn shed_detail(&mut self) {
+        self.fields = BTreeMap::new();
+        self.ancestors = Vec::new();
+        self.responses = Vec::new();
+        self.tags = Vec::new();
+        self.source = String::new();
+        self.event_type = String::new();
+        for s in [
+            &mut self.sensor,
+            &mut self.rule,
+            &mut self.output,
+            &mut self.hostname,
+            &mut self.proc_name,
+            &mut self.cmdline,
+            &mut self.user,
+            &mut self.container_id,
+            &mut self.container_name,
+            &mut self.image,
+            &mut self.namespace,
+            &mut self.pod,
+        ] {
+            s.shrink_to_fit();
+        }
+    }
+
     /// Lowercased text the free-text filter searches.
     pub fn haystack(&self) -> String {
         let mut h = String::with_capacity(self.output.len() + 128);

@@ -116,9 +116,14 @@ pub struct SensorStatus {
 }
 
 /// An alert in memory with its triage and the precomputed filter haystack.
+/// With a store attached, `alert` is the list view's copy (see
+/// [`AlertRecord::shed_detail`]) and [`App::full_alert`] reads the rest back:
+/// 100,000 full records would cost ~3 KB each.
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub alert: AlertRecord,
+    /// `alert` lacks its detail-only parts; the store has them.
+    shed: bool,
     pub state: TriageState,
     pub notes: Vec<String>,
     hay: String,
@@ -166,6 +171,8 @@ pub struct App {
     pub origin: String,
     pub pod: Option<PodView>,
     pub detail: Option<usize>,
+    /// Full record of the `detail` entry, read when the view opened.
+    detail_full: Option<AlertRecord>,
     pub detail_scroll: usize,
     pub rules_cursor: usize,
     pub now_ns: i64,
@@ -211,6 +218,7 @@ impl App {
             origin: origin.to_string(),
             pod: None,
             detail: None,
+            detail_full: None,
             detail_scroll: 0,
             rules_cursor: 0,
             now_ns,
@@ -230,16 +238,15 @@ impl App {
 
     /// Loads history, triage and silences from the store and keeps it for writes.
     pub fn attach_store(&mut self, mut store: Store) -> Result<(), crate::store::StoreError> {
-        let loaded = store.load()?;
         self.silences = store.silences(self.now_ns)?;
-        for StoredAlert {
-            alert,
-            state,
-            notes,
-        } in loaded
-        {
-            self.push_entry(alert, state, notes);
-        }
+        // Entries pushed before the store was attached keep their full records.
+        store.load_each(
+            |StoredAlert {
+                 alert,
+                 state,
+                 notes,
+             }| self.push_entry(alert, state, notes, true),
+        )?;
         self.store = Some(store);
         self.rows_dirty = true;
         self.prepare();
@@ -250,8 +257,18 @@ impl App {
         self.views.last().copied().unwrap_or(View::Alerts)
     }
 
-    fn push_entry(&mut self, alert: AlertRecord, state: TriageState, notes: Vec<String>) {
+    /// `shed`: the store holds the full record, keep only the list view's part.
+    fn push_entry(
+        &mut self,
+        mut alert: AlertRecord,
+        state: TriageState,
+        notes: Vec<String>,
+        shed: bool,
+    ) {
         let hay = alert.haystack();
+        if shed {
+            alert.shed_detail();
+        }
         let group_key = {
             use std::hash::{Hash, Hasher};
             let mut h = rustc_hash::FxHasher::default();
@@ -264,6 +281,7 @@ impl App {
         self.by_id.insert(alert.id, self.entries.len());
         self.entries.push(Entry {
             alert,
+            shed,
             state,
             notes,
             hay,
@@ -282,6 +300,7 @@ impl App {
             return;
         }
         let mut batch = std::mem::take(&mut self.pending);
+        let stored = self.store.is_some();
         match &mut self.store {
             Some(store) => {
                 if let Err(e) = store.insert(&mut batch) {
@@ -302,7 +321,7 @@ impl App {
                 let last = &self.entries[r.entry].alert;
                 (last.time_ns, last.id) <= (a.time_ns, a.id)
             });
-            self.push_entry(a, TriageState::New, Vec::new());
+            self.push_entry(a, TriageState::New, Vec::new(), stored);
             let idx = self.entries.len() - 1;
             if self.paused {
                 self.held += 1;
@@ -345,6 +364,7 @@ impl App {
             .collect();
         self.marked.retain(|id| !gone.contains(id));
         self.detail = None;
+        self.detail_full = None;
         self.views.retain(|v| *v != View::Detail);
         if let Some(p) = &mut self.pod {
             p.alerts = self
@@ -501,6 +521,42 @@ impl App {
     /// The alert under the cursor in the current view.
     pub fn current_alert(&self) -> Option<&AlertRecord> {
         self.current_entry().map(|i| &self.entries[i].alert)
+    }
+
+    /// Entry `idx` with every part of its record: read back from the store
+    /// when the entry keeps only the list view's part. A store error is said
+    /// in the message line and the list view's part stands in.
+    pub fn full_alert(&mut self, idx: usize) -> Option<AlertRecord> {
+        let res = self.read_full(idx)?;
+        Some(res.unwrap_or_else(|err| {
+            self.message = Some(err.to_string());
+            self.entries[idx].alert.clone()
+        }))
+    }
+
+    fn read_full(&self, idx: usize) -> Option<Result<AlertRecord, crate::store::StoreError>> {
+        let e = self.entries.get(idx)?;
+        let stored = match (&self.store, e.shed) {
+            (Some(store), true) => store.get(e.alert.id).transpose(),
+            _ => None,
+        };
+        Some(stored.unwrap_or_else(|| Ok(e.alert.clone())))
+    }
+
+    /// The alert the detail view shows, with every part of its record.
+    pub fn detail_alert(&self) -> Option<&AlertRecord> {
+        let idx = self.detail?;
+        self.detail_full
+            .as_ref()
+            .filter(|a| self.entries.get(idx).is_some_and(|e| e.alert.id == a.id))
+            .or_else(|| self.entries.get(idx).map(|e| &e.alert))
+    }
+
+    fn open_detail(&mut self, idx: usize) {
+        self.detail_full = self.full_alert(idx);
+        self.detail = Some(idx);
+        self.detail_scroll = 0;
+        self.push_view(View::Detail);
     }
 
     fn current_entry(&self) -> Option<usize> {
@@ -894,9 +950,9 @@ impl App {
                 }
             }
             Action::Exception => {
-                if let Some(a) = self.current_alert() {
+                if let Some(a) = self.current_entry().and_then(|i| self.full_alert(i)) {
                     self.overlay =
-                        Overlay::Exception(ExceptionDraft::from_alert(a, &self.exceptions_path));
+                        Overlay::Exception(ExceptionDraft::from_alert(&a, &self.exceptions_path));
                 }
             }
             Action::Pod => self.open_pod_of_current(),
@@ -1004,10 +1060,8 @@ impl App {
     fn enter(&mut self) {
         match self.view() {
             View::Alerts => {
-                if let Some(r) = self.rows.get(self.cursor) {
-                    self.detail = Some(r.entry);
-                    self.detail_scroll = 0;
-                    self.push_view(View::Detail);
+                if let Some(entry) = self.rows.get(self.cursor).map(|r| r.entry) {
+                    self.open_detail(entry);
                 }
             }
             View::Rules => {
@@ -1021,9 +1075,7 @@ impl App {
             }
             View::Pod => {
                 if let Some(i) = self.current_entry() {
-                    self.detail = Some(i);
-                    self.detail_scroll = 0;
-                    self.push_view(View::Detail);
+                    self.open_detail(i);
                 }
             }
             View::Detail | View::Sensors => {}
@@ -1219,15 +1271,30 @@ impl App {
                 .unwrap_or(path.into()),
             None => PathBuf::from(path),
         };
+        // Full records, read one at a time: exporting never holds them all.
+        let mut failed = None;
         let items = self
             .rows
             .iter()
             .flat_map(|r| self.members(r).iter())
             .map(|&i| {
                 let e = &self.entries[i];
-                (&e.alert, e.state, e.notes.as_slice())
+                let a = match self.read_full(i) {
+                    Some(Ok(a)) => a,
+                    Some(Err(err)) => {
+                        failed.get_or_insert(err);
+                        e.alert.clone()
+                    }
+                    None => e.alert.clone(),
+                };
+                (a, e.state, e.notes.as_slice())
             });
-        self.message = Some(match crate::store::export(&expanded, items) {
+        let written = crate::store::export(&expanded, items);
+        if let Some(err) = failed {
+            self.message = Some(format!("export {}: {err}", expanded.display()));
+            return;
+        }
+        self.message = Some(match written {
             Ok(n) => format!("exported {n} alerts to {}", expanded.display()),
             Err(e) => format!("export {}: {e}", expanded.display()),
         });

@@ -443,3 +443,57 @@ fn detail_and_pod_navigation_with_esc_back() {
     key(&mut app, 'j');
     assert_eq!(app.overlay, Overlay::None);
 }
+
+#[test]
+fn store_backed_entries_read_their_full_record_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("console.db");
+    let check = |app: &mut App| {
+        let newest = app.entries.last().unwrap();
+        assert!(
+            newest.alert.fields.is_empty() && newest.alert.tags.is_empty(),
+            "the list view's copy sheds the detail-only parts"
+        );
+        assert!(!newest.alert.output.is_empty());
+        code(app, KeyCode::Enter);
+        assert_eq!(app.view(), View::Detail);
+        let full = app.detail_alert().unwrap();
+        assert_eq!(full.fields["user.name"], "root");
+        assert_eq!(full.tags.len(), 4);
+        assert_eq!(full.ancestors.len(), 2);
+        assert_eq!(full.id, app.entries[app.detail.unwrap()].alert.id);
+        key(app, 'x');
+        let Overlay::Exception(d) = &app.overlay else {
+            panic!("x opens the exception draft");
+        };
+        assert!(d.fields.iter().any(|f| f.name == "user.name"), "{d:?}");
+        code(app, KeyCode::Esc);
+        code(app, KeyCode::Esc);
+        assert_eq!(app.view(), View::Alerts);
+        let jl = dir.path().join(format!("out-{}.jsonl", app.entries.len()));
+        app.run_command(&format!("export {}", jl.display()));
+        let reread = falco_console::source::file::read_alerts(&jl).unwrap();
+        assert_eq!(reread.alerts.len(), 7);
+        assert!(
+            reread
+                .alerts
+                .iter()
+                .all(|a| a.fields["user.name"] == "root")
+        );
+    };
+    {
+        let mut app = App::new("t", common::NOW_NS);
+        app.attach_store(Store::open(&path, 1000).unwrap()).unwrap();
+        for a in common::sample() {
+            app.push_alert(a);
+        }
+        app.flush();
+        app.prepare();
+        check(&mut app);
+    }
+    // and after a restart, when everything comes from the store
+    let mut app = App::new("t", common::NOW_NS);
+    app.attach_store(Store::open(&path, 1000).unwrap()).unwrap();
+    app.prepare();
+    check(&mut app);
+}

@@ -2,6 +2,7 @@
 
 use crate::alert::{AlertRecord, rfc3339};
 use crate::triage::TriageState;
+use std::borrow::Borrow;
 use std::io::Write;
 use std::path::Path;
 
@@ -33,9 +34,9 @@ fn csv_cell(s: &str) -> String {
 }
 
 /// Writes `alerts` to `path`; returns how many were written.
-pub fn export<'a>(
+pub fn export<'a, A: Borrow<AlertRecord>>(
     path: &Path,
-    alerts: impl Iterator<Item = (&'a AlertRecord, TriageState, &'a [String])>,
+    alerts: impl Iterator<Item = (A, TriageState, &'a [String])>,
 ) -> std::io::Result<usize> {
     let format = ExportFormat::from_path(path);
     let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
@@ -44,6 +45,7 @@ pub fn export<'a>(
         writeln!(out, "{CSV_HEADER}")?;
     }
     for (a, state, notes) in alerts {
+        let a = a.borrow();
         match format {
             ExportFormat::JsonLines => {
                 writeln!(out, "{}", a.to_falco_json(state.as_str(), notes))?;

@@ -202,6 +202,15 @@ impl Store {
 
     /// Every stored alert, oldest first, with triage state and notes.
     pub fn load(&self) -> Result<Vec<StoredAlert>, StoreError> {
+        let mut out = Vec::new();
+        self.load_each(|a| out.push(a))?;
+        Ok(out)
+    }
+
+    /// Like [`Store::load`] but hands each alert to `f` as it is read, so a
+    /// caller that keeps less than the whole record never holds every full
+    /// record at once.
+    pub fn load_each(&self, mut f: impl FnMut(StoredAlert)) -> Result<(), StoreError> {
         let mut notes: HashMap<i64, Vec<String>> = HashMap::new();
         {
             let mut stmt = self
@@ -220,32 +229,49 @@ impl Store {
             .conn
             .prepare("SELECT id, record, state FROM alerts ORDER BY time_ns, id")
             .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                ))
-            })
-            .map_err(|e| self.err(e))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, record, state) = row.map_err(|e| self.err(e))?;
-            let mut alert: AlertRecord =
-                serde_json::from_str(&record).map_err(|source| StoreError::Corrupt {
-                    path: self.path.clone(),
-                    id,
-                    source,
-                })?;
+        let mut rows = stmt.query([]).map_err(|e| self.err(e))?;
+        while let Some(row) = rows.next().map_err(|e| self.err(e))? {
+            let id: i64 = row.get(0).map_err(|e| self.err(e))?;
+            let record = row.get_ref(1).map_err(|e| self.err(e))?;
+            let mut alert = self.parse_record(id, record)?;
+            let state: String = row.get(2).map_err(|e| self.err(e))?;
             alert.id = id;
-            out.push(StoredAlert {
+            f(StoredAlert {
                 alert,
                 state: TriageState::parse(&state).unwrap_or_default(),
                 notes: notes.remove(&id).unwrap_or_default(),
             });
         }
-        Ok(out)
+        Ok(())
+    }
+
+    /// The full record of alert `id`, if it is still stored.
+    pub fn get(&self, id: i64) -> Result<Option<AlertRecord>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT record FROM alerts WHERE id = ?1")
+            .map_err(|e| self.err(e))?;
+        let mut rows = stmt.query([id]).map_err(|e| self.err(e))?;
+        let Some(row) = rows.next().map_err(|e| self.err(e))? else {
+            return Ok(None);
+        };
+        let record = row.get_ref(0).map_err(|e| self.err(e))?;
+        let mut alert = self.parse_record(id, record)?;
+        alert.id = id;
+        Ok(Some(alert))
+    }
+
+    fn parse_record(
+        &self,
+        id: i64,
+        record: rusqlite::types::ValueRef<'_>,
+    ) -> Result<AlertRecord, StoreError> {
+        let bytes = record.as_bytes().map_err(|e| self.err(e.into()))?;
+        serde_json::from_slice(bytes).map_err(|source| StoreError::Corrupt {
+            path: self.path.clone(),
+            id,
+            source,
+        })
     }
 
     pub fn set_state(&mut self, ids: &[i64], state: TriageState) -> Result<(), StoreError> {
@@ -387,6 +413,9 @@ mod tests {
         }
         let mut s = Store::open(&path, 100).unwrap();
         let loaded = s.load().unwrap();
+        let got = s.get(loaded[1].alert.id).unwrap().unwrap();
+        assert_eq!(got, loaded[1].alert);
+        assert!(s.get(loaded[1].alert.id + 100).unwrap().is_none());
         assert_eq!(loaded.len(), 2);
         assert_eq!(loaded[0].state, TriageState::FalsePositive);
         assert_eq!(loaded[0].alert.rule, "A");

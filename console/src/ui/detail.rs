@@ -18,10 +18,12 @@ fn kv<'a>(t: Theme, k: &'a str, v: String) -> Line<'a> {
 }
 
 pub fn render(app: &App, t: Theme, area: Rect, buf: &mut Buffer) {
-    let Some(e) = app.detail.and_then(|i| app.entries.get(i)) else {
+    let (Some(e), Some(a)) = (
+        app.detail.and_then(|i| app.entries.get(i)),
+        app.detail_alert(),
+    ) else {
         return;
     };
-    let a = &e.alert;
     let block = Block::default()
         .borders(Borders::TOP)
         .title(Line::from(format!(" Alert {}#{} ", a.sensor, a.seq)).style(t.title()));

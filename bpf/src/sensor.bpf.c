@@ -81,6 +81,37 @@ struct {
 	__type(value, __u8);
 } open_basenames SEC(".maps");
 
+/* Keys: FNV-1a 64 hashes of parent directories with their trailing '/'. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SENSOR_MAX_DIRS);
+	__type(key, __u64);
+	__type(value, __u8);
+} open_dirs SEC(".maps");
+
+/* Keys: comm names, NUL-padded to 16 bytes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SENSOR_MAX_COMMS);
+	__type(key, char[16]);
+	__type(value, __u8);
+} open_comms SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct open_grams);
+} open_grams SEC(".maps");
+
+/* Key: tgid. An evicted entry only means more closes are sent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SENSOR_SILENT_PROCS);
+	__type(key, __u32);
+	__type(value, struct silent_fds);
+} silent_fds SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
 	__uint(max_entries, SENSOR_H_COUNT);
@@ -281,6 +312,80 @@ static __always_inline bool fd_is_dir(long fd)
 	return (mode & S_IFMT) == S_IFDIR;
 }
 
+static __always_inline bool close_filter_on(void)
+{
+	__u32 zero = 0;
+	struct open_filter_cfg *cfg = bpf_map_lookup_elem(&open_filter, &zero);
+
+	return cfg && cfg->close_filter;
+}
+
+static __always_inline __u64 process_start_time(void)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+
+	return BPF_CORE_READ(t, group_leader, start_time);
+}
+
+/* This process's marks, or NULL when it has none (or a reused tgid's). */
+static __always_inline struct silent_fds *silent_of(__u32 tgid, __u64 start)
+{
+	struct silent_fds *s = bpf_map_lookup_elem(&silent_fds, &tgid);
+
+	if (s && s->start_time != start)
+		return 0;
+	return s;
+}
+
+static const struct silent_fds no_silent_fds;
+
+/* The prefilter dropped the open that returned `fd`. */
+static __always_inline void mark_silent(long fd)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u64 start = process_start_time();
+	struct silent_fds *s;
+
+	if (fd < 0 || fd >= SENSOR_SILENT_FDS)
+		return;
+	s = silent_of(tgid, start);
+	if (!s) {
+		bpf_map_update_elem(&silent_fds, &tgid, &no_silent_fds, BPF_ANY);
+		s = bpf_map_lookup_elem(&silent_fds, &tgid);
+		if (!s)
+			return;
+		s->start_time = start;
+	}
+	s->fd[fd & (SENSOR_SILENT_FDS - 1)] = 1;
+}
+
+/* `fd` now names something userspace is told about. */
+static __always_inline void forget_silent(long fd)
+{
+	struct silent_fds *s;
+
+	if (fd < 0 || fd >= SENSOR_SILENT_FDS)
+		return;
+	s = silent_of(bpf_get_current_pid_tgid() >> 32, process_start_time());
+	if (s)
+		s->fd[fd & (SENSOR_SILENT_FDS - 1)] = 0;
+}
+
+/* Whether `fd` was silent (its close is not sent); clears the mark. */
+static __always_inline bool take_silent(long fd)
+{
+	struct silent_fds *s;
+	__u32 i = fd & (SENSOR_SILENT_FDS - 1);
+
+	if (fd < 0 || fd >= SENSOR_SILENT_FDS)
+		return false;
+	s = silent_of(bpf_get_current_pid_tgid() >> 32, process_start_time());
+	if (!s || !s->fd[i])
+		return false;
+	s->fd[i] = 0;
+	return true;
+}
+
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit_dispatch, struct pt_regs *regs, long ret)
 {
@@ -300,6 +405,11 @@ int BPF_PROG(sys_exit_dispatch, struct pt_regs *regs, long ret)
 	}
 	if (!interested(d->etype))
 		return 0;
+	if ((d->flags & SENSOR_SD_CLOSE) && close_filter_on() &&
+	    take_silent((long)PT_REGS_PARM1_SYSCALL(regs)))
+		return 0;
+	if ((d->flags & SENSOR_SD_NEW_FD) && ret >= 0 && close_filter_on())
+		forget_silent(ret);
 	bpf_tail_call(ctx, &handlers, d->handler);
 	return 0;
 }
@@ -361,11 +471,16 @@ static long prefix_step(__u64 idx, void *ctx)
 
 struct path_scan {
 	const __u8 *path;
+	const struct open_grams *grams; /* NULL: no gram test */
 	__u32 len;
 	__u32 comp_len;	 /* bytes in the current component */
 	__u32 comp_dots; /* of which '.' */
+	__u32 window;	 /* the last 4 bytes, the newest in the low byte */
 	__u64 hash;	 /* FNV-1a 64 of the current component */
-	bool odd;	 /* not in normal form */
+	__u64 full;	 /* FNV-1a 64 of the path so far */
+	__u64 dir;	 /* `full` at the last '/': the parent directory's hash */
+	bool odd;	 /* not in normal form, or ends a component in ".." */
+	bool gram_hit;	 /* some 4-byte window's bit is set */
 };
 
 /* True when the component just ended is empty (`//`), `.` or `..`. */
@@ -378,19 +493,33 @@ static long scan_step(__u64 idx, void *ctx)
 {
 	struct path_scan *ps = ctx;
 	const __u8 *path = ps->path;
+	const struct open_grams *g = ps->grams;
+	__u32 h;
 	__u8 c;
 
 	if (!path || idx >= SENSOR_PATH_MAX || idx >= ps->len)
 		return 1;
 	c = path[idx];
-	if (c == '/') {
-		if (idx > 0 && odd_component(ps)) {
-			ps->odd = true;
+	/* A component ending in ".." before a '/' contains "../", which
+	 * `contains` literals of any length may look for. */
+	if (c == '/' && idx > 0 && (odd_component(ps) || (ps->window & 0xffff) == 0x2e2e)) {
+		ps->odd = true;
+		return 1;
+	}
+	ps->window = (ps->window << 8) | c;
+	ps->full = (ps->full ^ c) * FNV_PRIME;
+	if (g && idx >= 3) {
+		h = (ps->window * SENSOR_GRAM_MULT) >> 16;
+		if (g->w[(h >> 6) & (SENSOR_GRAM_BITS / 64 - 1)] & (1ULL << (h & 63))) {
+			ps->gram_hit = true;
 			return 1;
 		}
+	}
+	if (c == '/') {
 		ps->comp_len = 0;
 		ps->comp_dots = 0;
 		ps->hash = FNV_OFFSET;
+		ps->dir = ps->full;
 		return 0;
 	}
 	ps->comp_len++;
@@ -402,17 +531,18 @@ static long scan_step(__u64 idx, void *ctx)
 
 /*
  * The open prefilter: false when the filter is on, `path` (len bytes, in
- * the scratch record) is absolute, in normal form, and neither starts with
- * a configured prefix nor ends in a configured basename. Relative paths
- * always pass: only the state tracker knows the cwd; so do paths userspace
- * would rewrite when normalising them (see struct path_scan).
+ * the scratch record) is absolute, in normal form, and passes none of the
+ * checks of struct open_filter_cfg. Relative paths always pass: only the
+ * state tracker knows the cwd; so do paths userspace would rewrite when
+ * normalising them (see struct path_scan).
  */
 static __always_inline bool open_path_wanted(struct scratch_record *r, __u32 len)
 {
 	__u32 zero = 0;
 	struct open_filter_cfg *cfg = bpf_map_lookup_elem(&open_filter, &zero);
 	struct prefix_search ps = {.path = r->var, .path_len = len, .found = false};
-	struct path_scan sc = {.path = r->var, .len = len, .hash = FNV_OFFSET};
+	struct path_scan sc = {.path = r->var, .len = len, .hash = FNV_OFFSET,
+			       .full = FNV_OFFSET, .dir = FNV_OFFSET};
 	__u8 c;
 
 	if (!cfg || !cfg->on || len == 0 || r->var[0] != '/')
@@ -424,10 +554,21 @@ static __always_inline bool open_path_wanted(struct scratch_record *r, __u32 len
 		if (ps.found)
 			return true;
 	}
+	if (cfg->ncomms) {
+		char comm[16] = {};
+
+		bpf_get_current_comm(comm, sizeof(comm));
+		if (bpf_map_lookup_elem(&open_comms, comm))
+			return true;
+	}
 	if (len >= SENSOR_PATH_MAX - 1)
 		return true; /* maybe truncated: cannot judge it */
+	if (cfg->ngrams)
+		sc.grams = bpf_map_lookup_elem(&open_grams, &zero);
 	bpf_loop(len, scan_step, &sc, 0);
-	if (sc.odd || odd_component(&sc))
+	if (sc.odd || sc.gram_hit || odd_component(&sc))
+		return true;
+	if (cfg->ndirs && bpf_map_lookup_elem(&open_dirs, &sc.dir))
 		return true;
 	return cfg->nbasenames && bpf_map_lookup_elem(&open_basenames, &sc.hash);
 }
@@ -453,8 +594,13 @@ int BPF_PROG(handle_paths, struct pt_regs *regs, long ret)
 	off = n > 1 ? n - 1 : 0;
 	/* Directories always pass: a later openat(dirfd, ...) or fchdir
 	 * resolves through the fd table, whatever the directory's path. */
-	if ((d->flags & SENSOR_SD_FD_INFO) && !open_path_wanted(r, off) && !fd_is_dir(ret))
+	if ((d->flags & SENSOR_SD_FD_INFO) && !open_path_wanted(r, off) && !fd_is_dir(ret)) {
+		if (ret >= 0 && close_filter_on())
+			mark_silent(ret);
 		return 0;
+	}
+	if ((d->flags & SENSOR_SD_FD_INFO) && ret >= 0 && close_filter_on())
+		forget_silent(ret);
 	begin_in(r, d->etype, ret);
 	syscall_args(&r->hdr, regs);
 	r->hdr.var_len[0] = off;
@@ -607,6 +753,10 @@ int BPF_PROG(handle_pipe, struct pt_regs *regs, long ret)
 	syscall_args(&r->hdr, regs);
 	if (ret == 0)
 		bpf_probe_read_user(fds, sizeof(fds), (void *)r->hdr.args[0]);
+	if (ret == 0 && close_filter_on()) {
+		forget_silent(fds[0]);
+		forget_silent(fds[1]);
+	}
 	r->hdr.aux[0] = (__u64)(__s64)fds[0];
 	r->hdr.aux[1] = (__u64)(__s64)fds[1];
 	submit(r, 0);

@@ -322,9 +322,8 @@ static __always_inline bool close_filter_on(void)
 
 static __always_inline __u64 process_start_time(void)
 {
-	struct task_struct *t = bpf_get_current_task_btf();
-
-	return BPF_CORE_READ(t, group_leader, start_time);
+	/* Direct loads through BTF pointers: no helper call. */
+	return bpf_get_current_task_btf()->group_leader->start_time;
 }
 
 /* This process's marks, or NULL when it has none (or a reused tgid's). */
@@ -477,10 +476,11 @@ struct path_scan {
 	__u32 comp_dots; /* of which '.' */
 	__u32 window;	 /* the last 4 bytes, the newest in the low byte */
 	__u64 hash;	 /* FNV-1a 64 of the current component */
-	__u64 full;	 /* FNV-1a 64 of the path so far */
-	__u64 dir;	 /* `full` at the last '/': the parent directory's hash */
-	bool odd;	 /* not in normal form, or ends a component in ".." */
-	bool gram_hit;	 /* some 4-byte window's bit is set */
+	/* The parent directory so far: each finished component's hash folded
+	 * in FNV style (see dir_hash in Rust). */
+	__u64 dir;
+	bool odd;	/* not in normal form, or ends a component in ".." */
+	bool gram_hit;	/* some 4-byte window's bit is set */
 };
 
 /* True when the component just ended is empty (`//`), `.` or `..`. */
@@ -489,43 +489,65 @@ static __always_inline bool odd_component(const struct path_scan *ps)
 	return ps->comp_len == 0 || (ps->comp_len <= 2 && ps->comp_dots == ps->comp_len);
 }
 
-static long scan_step(__u64 idx, void *ctx)
+/* One byte of the scan; false ends it (odd path or gram hit). */
+static __always_inline bool scan_byte(struct path_scan *ps, const struct open_grams *g, __u32 idx,
+				      __u8 c)
 {
-	struct path_scan *ps = ctx;
-	const __u8 *path = ps->path;
-	const struct open_grams *g = ps->grams;
 	__u32 h;
-	__u8 c;
 
-	if (!path || idx >= SENSOR_PATH_MAX || idx >= ps->len)
-		return 1;
-	c = path[idx];
 	/* A component ending in ".." before a '/' contains "../", which
 	 * `contains` literals of any length may look for. */
-	if (c == '/' && idx > 0 && (odd_component(ps) || (ps->window & 0xffff) == 0x2e2e)) {
-		ps->odd = true;
-		return 1;
+	if (c == '/' && idx > 0) {
+		if (odd_component(ps) || (ps->window & 0xffff) == 0x2e2e) {
+			ps->odd = true;
+			return false;
+		}
 	}
 	ps->window = (ps->window << 8) | c;
-	ps->full = (ps->full ^ c) * FNV_PRIME;
 	if (g && idx >= 3) {
 		h = (ps->window * SENSOR_GRAM_MULT) >> 16;
 		if (g->w[(h >> 6) & (SENSOR_GRAM_BITS / 64 - 1)] & (1ULL << (h & 63))) {
 			ps->gram_hit = true;
-			return 1;
+			return false;
 		}
 	}
 	if (c == '/') {
+		if (idx > 0)
+			ps->dir = (ps->dir ^ ps->hash) * FNV_PRIME;
 		ps->comp_len = 0;
 		ps->comp_dots = 0;
 		ps->hash = FNV_OFFSET;
-		ps->dir = ps->full;
-		return 0;
+		return true;
 	}
 	ps->comp_len++;
 	if (c == '.')
 		ps->comp_dots++;
 	ps->hash = (ps->hash ^ c) * FNV_PRIME;
+	return true;
+}
+
+#define SCAN_CHUNK 8
+
+/* Scans bytes [idx * SCAN_CHUNK, idx * SCAN_CHUNK + SCAN_CHUNK): one
+ * bpf_loop callback per chunk, since a call costs more than a byte. */
+static long scan_step(__u64 idx, void *ctx)
+{
+	struct path_scan *ps = ctx;
+	const __u8 *path = ps->path;
+	const struct open_grams *g = ps->grams;
+	__u32 base = idx * SCAN_CHUNK;
+
+	if (!path || base >= SENSOR_PATH_MAX)
+		return 1;
+#pragma unroll
+	for (int i = 0; i < SCAN_CHUNK; i++) {
+		__u32 at = base + i;
+
+		if (at >= ps->len || at >= SENSOR_PATH_MAX)
+			return 1;
+		if (!scan_byte(ps, g, at, path[at & (SENSOR_PATH_MAX - 1)]))
+			return 1;
+	}
 	return 0;
 }
 
@@ -541,8 +563,7 @@ static __always_inline bool open_path_wanted(struct scratch_record *r, __u32 len
 	__u32 zero = 0;
 	struct open_filter_cfg *cfg = bpf_map_lookup_elem(&open_filter, &zero);
 	struct prefix_search ps = {.path = r->var, .path_len = len, .found = false};
-	struct path_scan sc = {.path = r->var, .len = len, .hash = FNV_OFFSET,
-			       .full = FNV_OFFSET, .dir = FNV_OFFSET};
+	struct path_scan sc = {.path = r->var, .len = len, .hash = FNV_OFFSET, .dir = FNV_OFFSET};
 	__u8 c;
 
 	if (!cfg || !cfg->on || len == 0 || r->var[0] != '/')
@@ -565,7 +586,7 @@ static __always_inline bool open_path_wanted(struct scratch_record *r, __u32 len
 		return true; /* maybe truncated: cannot judge it */
 	if (cfg->ngrams)
 		sc.grams = bpf_map_lookup_elem(&open_grams, &zero);
-	bpf_loop(len, scan_step, &sc, 0);
+	bpf_loop((len + SCAN_CHUNK - 1) / SCAN_CHUNK, scan_step, &sc, 0);
 	if (sc.odd || sc.gram_hit || odd_component(&sc))
 		return true;
 	if (cfg->ndirs && bpf_map_lookup_elem(&open_dirs, &sc.dir))

@@ -6,7 +6,7 @@ use super::syscalls::{Handler, SyscallDesc};
 use super::{
     COMM_LEN, MAX_OPEN_BASENAMES, MAX_OPEN_COMMS, MAX_OPEN_DIRS, MAX_OPEN_PREFIX_LEN,
     MAX_OPEN_PREFIXES, MAX_OPEN_SUBSTRINGS, MIN_OPEN_SUBSTRING_LEN, OpenFilter, ProbeConfig,
-    ProbeError, basename_hash, dir_key,
+    ProbeError, basename_hash, dir_hash,
 };
 use crate::event::EventType;
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
@@ -195,7 +195,7 @@ pub(super) fn write_open_filter(
     let dir_keys = f
         .directories
         .iter()
-        .map(|d| basename_hash(dir_key(d).as_bytes()).to_ne_bytes().to_vec());
+        .map(|d| dir_hash(d).to_ne_bytes().to_vec());
     replace_set(&maps.open_dirs, dir_keys, "the open directory set")?;
     let comm_keys = f.comms.iter().map(|c| {
         let mut key = vec![0u8; COMM_LEN + 1];

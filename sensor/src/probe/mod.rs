@@ -143,6 +143,16 @@ fn gram_bit_set(bits: &[u64], h: u32) -> bool {
 /// The kernel's path buffer, NUL included.
 const PATH_MAX: usize = 4096;
 
+/// The kernel's key for an exact parent directory: FNV-1a 64 of each
+/// component, folded in order with the same step (`/` has none).
+pub fn dir_hash(dir: &str) -> u64 {
+    dir.split('/')
+        .filter(|c| !c.is_empty())
+        .fold(0xcbf2_9ce4_8422_2325, |acc: u64, c| {
+            (acc ^ basename_hash(c.as_bytes())).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+}
+
 /// FNV-1a 64 of a basename: the kernel's key for the basename set
 /// (a collision only lets an extra open through).
 pub fn basename_hash(name: &[u8]) -> u64 {

@@ -104,11 +104,10 @@ struct {
 	__type(value, struct open_grams);
 } open_grams SEC(".maps");
 
-/* Key: tgid. An evicted entry only means more closes are sent. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, SENSOR_SILENT_PROCS);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct silent_fds);
 } silent_fds SEC(".maps");
 
@@ -320,42 +319,23 @@ static __always_inline bool close_filter_on(void)
 	return cfg && cfg->close_filter;
 }
 
-static __always_inline __u64 process_start_time(void)
+/* This process's marks; created on demand when `create`. */
+static __always_inline struct silent_fds *silent_of(bool create)
 {
-	/* Direct loads through BTF pointers: no helper call. */
-	return bpf_get_current_task_btf()->group_leader->start_time;
+	return bpf_task_storage_get(&silent_fds, bpf_get_current_task_btf()->group_leader, 0,
+				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
 }
-
-/* This process's marks, or NULL when it has none (or a reused tgid's). */
-static __always_inline struct silent_fds *silent_of(__u32 tgid, __u64 start)
-{
-	struct silent_fds *s = bpf_map_lookup_elem(&silent_fds, &tgid);
-
-	if (s && s->start_time != start)
-		return 0;
-	return s;
-}
-
-static const struct silent_fds no_silent_fds;
 
 /* The prefilter dropped the open that returned `fd`. */
 static __always_inline void mark_silent(long fd)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	__u64 start = process_start_time();
 	struct silent_fds *s;
 
 	if (fd < 0 || fd >= SENSOR_SILENT_FDS)
 		return;
-	s = silent_of(tgid, start);
-	if (!s) {
-		bpf_map_update_elem(&silent_fds, &tgid, &no_silent_fds, BPF_ANY);
-		s = bpf_map_lookup_elem(&silent_fds, &tgid);
-		if (!s)
-			return;
-		s->start_time = start;
-	}
-	s->fd[fd & (SENSOR_SILENT_FDS - 1)] = 1;
+	s = silent_of(true);
+	if (s)
+		s->fd[fd & (SENSOR_SILENT_FDS - 1)] = 1;
 }
 
 /* `fd` now names something userspace is told about. */
@@ -365,7 +345,7 @@ static __always_inline void forget_silent(long fd)
 
 	if (fd < 0 || fd >= SENSOR_SILENT_FDS)
 		return;
-	s = silent_of(bpf_get_current_pid_tgid() >> 32, process_start_time());
+	s = silent_of(false);
 	if (s)
 		s->fd[fd & (SENSOR_SILENT_FDS - 1)] = 0;
 }
@@ -378,7 +358,7 @@ static __always_inline bool take_silent(long fd)
 
 	if (fd < 0 || fd >= SENSOR_SILENT_FDS)
 		return false;
-	s = silent_of(bpf_get_current_pid_tgid() >> 32, process_start_time());
+	s = silent_of(false);
 	if (!s || !s->fd[i])
 		return false;
 	s->fd[i] = 0;
@@ -551,6 +531,13 @@ static long scan_step(__u64 idx, void *ctx)
 	return 0;
 }
 
+/* Whether the summary bit of `h` (its top 12 bits) is set. */
+static __always_inline bool set_bit(const __u64 *bits, __u64 h)
+{
+	h >>= 64 - 12;
+	return bits[(h >> 6) & (SENSOR_SET_BITS / 64 - 1)] & (1ULL << (h & 63));
+}
+
 /*
  * The open prefilter: false when the filter is on, `path` (len bytes, in
  * the scratch record) is absolute, in normal form, and passes none of the
@@ -564,6 +551,7 @@ static __always_inline bool open_path_wanted(struct scratch_record *r, __u32 len
 	struct open_filter_cfg *cfg = bpf_map_lookup_elem(&open_filter, &zero);
 	struct prefix_search ps = {.path = r->var, .path_len = len, .found = false};
 	struct path_scan sc = {.path = r->var, .len = len, .hash = FNV_OFFSET, .dir = FNV_OFFSET};
+	const struct open_grams *g;
 	__u8 c;
 
 	if (!cfg || !cfg->on || len == 0 || r->var[0] != '/')
@@ -575,23 +563,29 @@ static __always_inline bool open_path_wanted(struct scratch_record *r, __u32 len
 		if (ps.found)
 			return true;
 	}
+	g = bpf_map_lookup_elem(&open_grams, &zero);
+	if (!g)
+		return true;
 	if (cfg->ncomms) {
-		char comm[16] = {};
+		__u64 comm[2] = {};
 
 		bpf_get_current_comm(comm, sizeof(comm));
-		if (bpf_map_lookup_elem(&open_comms, comm))
+		if (set_bit(g->comm_bits,
+			    comm[0] * SENSOR_COMM_MULT_LO ^ comm[1] * SENSOR_COMM_MULT_HI) &&
+		    bpf_map_lookup_elem(&open_comms, comm))
 			return true;
 	}
 	if (len >= SENSOR_PATH_MAX - 1)
 		return true; /* maybe truncated: cannot judge it */
 	if (cfg->ngrams)
-		sc.grams = bpf_map_lookup_elem(&open_grams, &zero);
+		sc.grams = g;
 	bpf_loop((len + SCAN_CHUNK - 1) / SCAN_CHUNK, scan_step, &sc, 0);
 	if (sc.odd || sc.gram_hit || odd_component(&sc))
 		return true;
-	if (cfg->ndirs && bpf_map_lookup_elem(&open_dirs, &sc.dir))
+	if (cfg->ndirs && set_bit(g->dir_bits, sc.dir) && bpf_map_lookup_elem(&open_dirs, &sc.dir))
 		return true;
-	return cfg->nbasenames && bpf_map_lookup_elem(&open_basenames, &sc.hash);
+	return cfg->nbasenames && set_bit(g->base_bits, sc.hash) &&
+	       bpf_map_lookup_elem(&open_basenames, &sc.hash);
 }
 
 /* Syscalls with up to three user path/name strings (open, rename, mount...). */

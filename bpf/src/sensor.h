@@ -147,17 +147,25 @@ struct open_prefix {
 	char s[SENSOR_PREFIX_LEN - 1];
 };
 
+/* Bit sets the open filter tests before its hash map lookups: the 4-gram
+ * bitmap, and 4,096-bit summaries (the top 12 bits of each key's hash) of
+ * the basename, directory and comm sets, so a path that misses them costs
+ * no lookup. */
+#define SENSOR_SET_BITS 4096
 struct open_grams {
 	__u64 w[SENSOR_GRAM_BITS / 64];
+	__u64 base_bits[SENSOR_SET_BITS / 64];
+	__u64 dir_bits[SENSOR_SET_BITS / 64];
+	__u64 comm_bits[SENSOR_SET_BITS / 64];
 };
+#define SENSOR_COMM_MULT_LO 0x9E3779B97F4A7C15ULL
+#define SENSOR_COMM_MULT_HI 0xC2B2AE3D27D4EB4FULL
 
-/* Per process (tgid): fds below SENSOR_SILENT_FDS whose open the prefilter
- * dropped, so userspace never heard of them. start_time tells a reused
- * tgid from the process that set the marks. */
+/* Per process (task storage of the thread group leader, so it ends with
+ * the process): fds below SENSOR_SILENT_FDS whose open the prefilter
+ * dropped, so userspace never heard of them. */
 #define SENSOR_SILENT_FDS 256
-#define SENSOR_SILENT_PROCS 4096
 struct silent_fds {
-	__u64 start_time;
 	__u8 fd[SENSOR_SILENT_FDS];
 };
 

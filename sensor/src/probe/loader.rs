@@ -6,7 +6,7 @@ use super::syscalls::{Handler, SyscallDesc};
 use super::{
     COMM_LEN, MAX_OPEN_BASENAMES, MAX_OPEN_COMMS, MAX_OPEN_DIRS, MAX_OPEN_PREFIX_LEN,
     MAX_OPEN_PREFIXES, MAX_OPEN_SUBSTRINGS, MIN_OPEN_SUBSTRING_LEN, OpenFilter, ProbeConfig,
-    ProbeError, basename_hash, dir_hash,
+    ProbeError, SET_WORDS, basename_hash, comm_hash, dir_hash, set_summary_bit,
 };
 use crate::event::EventType;
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
@@ -203,9 +203,24 @@ pub(super) fn write_open_filter(
         key
     });
     replace_set(&maps.open_comms, comm_keys, "the open comm set")?;
+    let mut base_bits = [0u64; SET_WORDS];
+    let mut dir_bits = [0u64; SET_WORDS];
+    let mut comm_bits = [0u64; SET_WORDS];
+    for n in &f.basenames {
+        set_summary_bit(&mut base_bits, basename_hash(n.as_bytes()));
+    }
+    for d in &f.directories {
+        set_summary_bit(&mut dir_bits, dir_hash(d));
+    }
+    for c in &f.comms {
+        set_summary_bit(&mut comm_bits, comm_hash(c));
+    }
     let grams: Vec<u8> = f
         .gram_bitmap()
         .iter()
+        .chain(&base_bits)
+        .chain(&dir_bits)
+        .chain(&comm_bits)
         .flat_map(|w| w.to_ne_bytes())
         .collect();
     maps.open_grams
@@ -447,7 +462,10 @@ mod tests {
         assert_eq!(offset_of!(F, ncomms), 48);
         assert_eq!(offset_of!(F, close_filter), 52);
         type G = super::super::skel::types::open_grams;
-        assert_eq!(size_of::<G>(), super::super::GRAM_WORDS * 8);
+        assert_eq!(
+            size_of::<G>(),
+            (super::super::GRAM_WORDS + 3 * SET_WORDS) * 8
+        );
         type P = super::super::skel::types::open_prefix;
         assert_eq!(size_of::<P>(), MAX_OPEN_PREFIX_LEN + 1);
     }

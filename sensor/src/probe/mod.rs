@@ -108,6 +108,29 @@ impl OpenFilter {
     }
 }
 
+/// Words of each 4,096-bit set summary the kernel tests before a hash map
+/// lookup (basenames, directories, comms).
+pub const SET_WORDS: usize = 64;
+
+/// Sets the summary bit of a 64-bit key hash: its top 12 bits.
+pub fn set_summary_bit(bits: &mut [u64], h: u64) {
+    let i = (h >> 52) as usize;
+    if let Some(w) = bits.get_mut(i >> 6) {
+        *w |= 1 << (i & 63);
+    }
+}
+
+/// The kernel's hash of a comm: its 16 NUL-padded bytes as two native
+/// words, each multiplied by an odd constant, xored.
+pub fn comm_hash(comm: &str) -> u64 {
+    let mut b = [0u8; COMM_LEN + 1];
+    let n = comm.len().min(COMM_LEN);
+    b[..n].copy_from_slice(&comm.as_bytes()[..n]);
+    let lo = u64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+    let hi = u64::from_ne_bytes([b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]]);
+    lo.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ hi.wrapping_mul(0xC2B2_AE3D_27D4_EB4F)
+}
+
 /// `/` stays `/`, `/etc` becomes `/etc/`: the bytes up to and including a
 /// path's last `/` when its parent is `dir`.
 pub fn dir_key(dir: &str) -> String {

@@ -105,6 +105,13 @@ struct {
 } open_grams SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct open_cache);
+} open_cache SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
@@ -451,6 +458,8 @@ static long prefix_step(__u64 idx, void *ctx)
 struct path_scan {
 	const __u8 *path;
 	const struct open_grams *grams; /* NULL: no gram test */
+	struct open_cache *cache;	/* NULL: no cache */
+	__u64 generation;		/* of the filter */
 	__u32 len;
 	__u32 comp_len;	 /* bytes in the current component */
 	__u32 comp_dots; /* of which '.' */
@@ -461,6 +470,7 @@ struct path_scan {
 	__u64 dir;
 	bool odd;	/* not in normal form, or ends a component in ".." */
 	bool gram_hit;	/* some 4-byte window's bit is set */
+	bool cached;	/* the cache holds this path: already dropped */
 };
 
 /* True when the component just ended is empty (`//`), `.` or `..`. */
@@ -507,6 +517,51 @@ static __always_inline bool scan_byte(struct path_scan *ps, const struct open_gr
 }
 
 #define SCAN_CHUNK 8
+
+/* Whether the cache holds this path for the current filter. The scratch
+ * area was zeroed before the path was read, so its first words are the
+ * path, zero-padded. Runs in a bpf_loop callback, checked apart from the
+ * caller, so its branches do not multiply the caller's states. */
+static __always_inline bool cache_hit(const struct path_scan *ps)
+{
+	const struct open_cache *oc = ps->cache;
+	const __u64 *w = (const __u64 *)ps->path;
+	__u64 diff;
+
+	if (!oc || !w || ps->len > SENSOR_CACHE_LEN)
+		return false;
+	diff = (oc->generation ^ ps->generation) | (oc->len ^ ps->len);
+#pragma unroll
+	for (int i = 0; i < SENSOR_CACHE_WORDS; i++)
+		diff |= oc->w[i] ^ w[i];
+	return diff == 0;
+}
+
+/* Sets `cached` (a one-iteration bpf_loop callback). */
+static long cache_check(__u64 idx, void *ctx)
+{
+	struct path_scan *ps = ctx;
+
+	ps->cached = cache_hit(ps);
+	return 1;
+}
+
+/* Remembers a dropped path (a one-iteration bpf_loop callback). */
+static long cache_store(__u64 idx, void *ctx)
+{
+	struct path_scan *ps = ctx;
+	struct open_cache *oc = ps->cache;
+	const __u64 *w = (const __u64 *)ps->path;
+
+	if (!oc || !w || ps->len > SENSOR_CACHE_LEN)
+		return 1;
+	oc->generation = ps->generation;
+	oc->len = ps->len;
+#pragma unroll
+	for (int i = 0; i < SENSOR_CACHE_WORDS; i++)
+		oc->w[i] = w[i];
+	return 1;
+}
 
 /* Scans bytes [idx * SCAN_CHUNK, idx * SCAN_CHUNK + SCAN_CHUNK): one
  * bpf_loop callback per chunk, since a call costs more than a byte. */
@@ -579,13 +634,21 @@ static __always_inline bool open_path_wanted(struct scratch_record *r, __u32 len
 		return true; /* maybe truncated: cannot judge it */
 	if (cfg->ngrams)
 		sc.grams = g;
+	sc.cache = bpf_map_lookup_elem(&open_cache, &zero);
+	sc.generation = cfg->generation;
+	bpf_loop(1, cache_check, &sc, 0);
+	if (sc.cached)
+		return false;
 	bpf_loop((len + SCAN_CHUNK - 1) / SCAN_CHUNK, scan_step, &sc, 0);
 	if (sc.odd || sc.gram_hit || odd_component(&sc))
 		return true;
 	if (cfg->ndirs && set_bit(g->dir_bits, sc.dir) && bpf_map_lookup_elem(&open_dirs, &sc.dir))
 		return true;
-	return cfg->nbasenames && set_bit(g->base_bits, sc.hash) &&
-	       bpf_map_lookup_elem(&open_basenames, &sc.hash);
+	if (cfg->nbasenames && set_bit(g->base_bits, sc.hash) &&
+	    bpf_map_lookup_elem(&open_basenames, &sc.hash))
+		return true;
+	bpf_loop(1, cache_store, &sc, 0);
+	return false;
 }
 
 /* Syscalls with up to three user path/name strings (open, rename, mount...). */
@@ -603,7 +666,9 @@ int BPF_PROG(handle_paths, struct pt_regs *regs, long ret)
 	if (!r)
 		return 0;
 	/* The first string goes in before the header so the open prefilter
-	 * can reject the event before any task context is read. */
+	 * can reject the event before any task context is read; the area is
+	 * zeroed first for the prefilter's cache of dropped paths. */
+	__builtin_memset(r->var, 0, SENSOR_CACHE_LEN);
 	n = bpf_probe_read_user_str(&r->var[0], SENSOR_PATH_MAX,
 				    (const char *)syscall_arg(regs, d->str_arg[0]));
 	off = n > 1 ? n - 1 : 0;

@@ -140,6 +140,19 @@ struct open_filter_cfg {
 	/* Non-zero: a close of an fd whose open the filter dropped is not sent
 	 * either (see silent_fds). */
 	__u32 close_filter;
+	/* Changes with every filter update: tells stale open_cache entries. */
+	__u64 generation;
+};
+
+/* Per CPU: the last absolute path (up to SENSOR_CACHE_LEN bytes) the path
+ * checks dropped under filter `generation`. The same path again skips the
+ * byte scan and the set lookups; the prefix and comm checks still run. */
+#define SENSOR_CACHE_WORDS 8
+#define SENSOR_CACHE_LEN (SENSOR_CACHE_WORDS * 8)
+struct open_cache {
+	__u64 generation;
+	__u64 len;
+	__u64 w[SENSOR_CACHE_WORDS];
 };
 
 struct open_prefix {

@@ -772,6 +772,20 @@ fn open_filter_substrings_directories_and_comms() {
             "{dropped} crossed the prefilter"
         );
     }
+    // The kernel caches the last dropped path per CPU; a new filter must
+    // not reuse that verdict.
+    for _ in 0..3 {
+        drop(std::fs::File::open(&near_miss).unwrap());
+    }
+    let widened = OpenFilter {
+        substrings: vec!["needle-su".to_string()],
+        ..OpenFilter::default()
+    };
+    probe.set_open_filter(Some(&widened)).unwrap();
+    drop(std::fs::File::open(&near_miss).unwrap());
+    wait_for(&rx, &mut seen, "a dropped path under a wider filter", |e| {
+        is_open_of(e, &near_miss)
+    });
     let bad = OpenFilter {
         substrings: vec!["abc".to_string()],
         ..OpenFilter::default()

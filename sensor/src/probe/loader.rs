@@ -13,6 +13,7 @@ use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{ErrorKind, MapCore, MapFlags, MapHandle, OpenObject};
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Size of the kernel's interest array (index 0 = capture everything).
 const INTEREST_SLOTS: u32 = 128;
@@ -158,6 +159,10 @@ pub(super) fn write_open_filter(
             value[44..48].copy_from_slice(&c.ndirs.to_ne_bytes());
             value[48..52].copy_from_slice(&c.ncomms.to_ne_bytes());
             value[52..56].copy_from_slice(&u32::from(c.close_filter).to_ne_bytes());
+            // A new value for every filter written: the kernel's per-CPU
+            // cache of dropped paths is only valid for the filter it ran.
+            let generation = FILTER_GENERATION.fetch_add(1, Ordering::Relaxed);
+            value[56..64].copy_from_slice(&generation.to_ne_bytes());
         }
         maps.open_filter
             .update(&0u32.to_ne_bytes(), &value, MapFlags::ANY)
@@ -237,7 +242,11 @@ pub(super) fn write_open_filter(
 }
 
 /// Size of `struct open_filter_cfg`.
-const CFG_SIZE: usize = 56;
+const CFG_SIZE: usize = 64;
+
+/// Source of `open_filter_cfg.generation`; starts at 1 because a zeroed
+/// cache entry has generation 0.
+static FILTER_GENERATION: AtomicU64 = AtomicU64::new(1);
 
 /// The `struct open_filter_cfg` fields of an active filter.
 struct CfgCounts {
@@ -461,6 +470,7 @@ mod tests {
         assert_eq!(offset_of!(F, ndirs), 44);
         assert_eq!(offset_of!(F, ncomms), 48);
         assert_eq!(offset_of!(F, close_filter), 52);
+        assert_eq!(offset_of!(F, generation), 56);
         type G = super::super::skel::types::open_grams;
         assert_eq!(
             size_of::<G>(),

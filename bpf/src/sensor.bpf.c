@@ -314,7 +314,12 @@ static __always_inline bool fd_is_dir(long fd)
 	f = fd_to_file(bpf_get_current_task_btf(), fd);
 	if (!f)
 		return false;
-	mode = BPF_CORE_READ(f, f_inode, i_mode);
+	/* Every dropped open asks: direct loads where the kernel allows them
+	 * (>= 6.2) instead of two helper reads. */
+	if (bpf_ksym_exists(bpf_rdonly_cast))
+		mode = bpf_core_cast(f, struct file)->f_inode->i_mode;
+	else
+		mode = BPF_CORE_READ(f, f_inode, i_mode);
 	return (mode & S_IFMT) == S_IFDIR;
 }
 

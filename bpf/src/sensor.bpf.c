@@ -399,7 +399,9 @@ int BPF_PROG(sys_exit_dispatch, struct pt_regs *regs, long ret)
 	if ((d->flags & SENSOR_SD_CLOSE) && close_filter_on() &&
 	    take_silent((long)PT_REGS_PARM1_SYSCALL(regs)))
 		return 0;
-	if ((d->flags & SENSOR_SD_NEW_FD) && ret >= 0 && close_filter_on())
+	/* Unconditional: a mark left while the close filter was off would
+	 * hide this fd's close once it is back on. */
+	if ((d->flags & SENSOR_SD_NEW_FD) && ret >= 0)
 		forget_silent(ret);
 	bpf_tail_call(ctx, &handlers, d->handler);
 	return 0;
@@ -684,7 +686,7 @@ int BPF_PROG(handle_paths, struct pt_regs *regs, long ret)
 			mark_silent(ret);
 		return 0;
 	}
-	if ((d->flags & SENSOR_SD_FD_INFO) && ret >= 0 && close_filter_on())
+	if ((d->flags & SENSOR_SD_FD_INFO) && ret >= 0)
 		forget_silent(ret);
 	begin_in(r, d->etype, ret);
 	syscall_args(&r->hdr, regs);
@@ -838,7 +840,7 @@ int BPF_PROG(handle_pipe, struct pt_regs *regs, long ret)
 	syscall_args(&r->hdr, regs);
 	if (ret == 0)
 		bpf_probe_read_user(fds, sizeof(fds), (void *)r->hdr.args[0]);
-	if (ret == 0 && close_filter_on()) {
+	if (ret == 0) {
 		forget_silent(fds[0]);
 		forget_silent(fds[1]);
 	}

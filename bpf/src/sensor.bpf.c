@@ -81,6 +81,43 @@ struct {
 	__type(value, __u8);
 } open_basenames SEC(".maps");
 
+/* Keys: FNV-1a 64 hashes of parent directories with their trailing '/'. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SENSOR_MAX_DIRS);
+	__type(key, __u64);
+	__type(value, __u8);
+} open_dirs SEC(".maps");
+
+/* Keys: comm names, NUL-padded to 16 bytes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SENSOR_MAX_COMMS);
+	__type(key, char[16]);
+	__type(value, __u8);
+} open_comms SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct open_grams);
+} open_grams SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct open_cache);
+} open_cache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct silent_fds);
+} silent_fds SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
 	__uint(max_entries, SENSOR_H_COUNT);
@@ -277,8 +314,67 @@ static __always_inline bool fd_is_dir(long fd)
 	f = fd_to_file(bpf_get_current_task_btf(), fd);
 	if (!f)
 		return false;
-	mode = BPF_CORE_READ(f, f_inode, i_mode);
+	/* Every dropped open asks: direct loads where the kernel allows them
+	 * (>= 6.2) instead of two helper reads. */
+	if (bpf_ksym_exists(bpf_rdonly_cast))
+		mode = bpf_core_cast(f, struct file)->f_inode->i_mode;
+	else
+		mode = BPF_CORE_READ(f, f_inode, i_mode);
 	return (mode & S_IFMT) == S_IFDIR;
+}
+
+static __always_inline bool close_filter_on(void)
+{
+	__u32 zero = 0;
+	struct open_filter_cfg *cfg = bpf_map_lookup_elem(&open_filter, &zero);
+
+	return cfg && cfg->close_filter;
+}
+
+/* This process's marks; created on demand when `create`. */
+static __always_inline struct silent_fds *silent_of(bool create)
+{
+	return bpf_task_storage_get(&silent_fds, bpf_get_current_task_btf()->group_leader, 0,
+				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+}
+
+/* The prefilter dropped the open that returned `fd`. */
+static __always_inline void mark_silent(long fd)
+{
+	struct silent_fds *s;
+
+	if (fd < 0 || fd >= SENSOR_SILENT_FDS)
+		return;
+	s = silent_of(true);
+	if (s)
+		s->fd[fd & (SENSOR_SILENT_FDS - 1)] = 1;
+}
+
+/* `fd` now names something userspace is told about. */
+static __always_inline void forget_silent(long fd)
+{
+	struct silent_fds *s;
+
+	if (fd < 0 || fd >= SENSOR_SILENT_FDS)
+		return;
+	s = silent_of(false);
+	if (s)
+		s->fd[fd & (SENSOR_SILENT_FDS - 1)] = 0;
+}
+
+/* Whether `fd` was silent (its close is not sent); clears the mark. */
+static __always_inline bool take_silent(long fd)
+{
+	struct silent_fds *s;
+	__u32 i = fd & (SENSOR_SILENT_FDS - 1);
+
+	if (fd < 0 || fd >= SENSOR_SILENT_FDS)
+		return false;
+	s = silent_of(false);
+	if (!s || !s->fd[i])
+		return false;
+	s->fd[i] = 0;
+	return true;
 }
 
 SEC("tp_btf/sys_exit")
@@ -300,6 +396,13 @@ int BPF_PROG(sys_exit_dispatch, struct pt_regs *regs, long ret)
 	}
 	if (!interested(d->etype))
 		return 0;
+	if ((d->flags & SENSOR_SD_CLOSE) && close_filter_on() &&
+	    take_silent((long)PT_REGS_PARM1_SYSCALL(regs)))
+		return 0;
+	/* Unconditional: a mark left while the close filter was off would
+	 * hide this fd's close once it is back on. */
+	if ((d->flags & SENSOR_SD_NEW_FD) && ret >= 0)
+		forget_silent(ret);
 	bpf_tail_call(ctx, &handlers, d->handler);
 	return 0;
 }
@@ -361,11 +464,20 @@ static long prefix_step(__u64 idx, void *ctx)
 
 struct path_scan {
 	const __u8 *path;
+	const struct open_grams *grams; /* NULL: no gram test */
+	struct open_cache *cache;	/* NULL: no cache */
+	__u64 generation;		/* of the filter */
 	__u32 len;
 	__u32 comp_len;	 /* bytes in the current component */
 	__u32 comp_dots; /* of which '.' */
+	__u32 window;	 /* the last 4 bytes, the newest in the low byte */
 	__u64 hash;	 /* FNV-1a 64 of the current component */
-	bool odd;	 /* not in normal form */
+	/* The parent directory so far: each finished component's hash folded
+	 * in FNV style (see dir_hash in Rust). */
+	__u64 dir;
+	bool odd;	/* not in normal form, or ends a component in ".." */
+	bool gram_hit;	/* some 4-byte window's bit is set */
+	bool cached;	/* the cache holds this path: already dropped */
 };
 
 /* True when the component just ended is empty (`//`), `.` or `..`. */
@@ -374,45 +486,134 @@ static __always_inline bool odd_component(const struct path_scan *ps)
 	return ps->comp_len == 0 || (ps->comp_len <= 2 && ps->comp_dots == ps->comp_len);
 }
 
-static long scan_step(__u64 idx, void *ctx)
+/* One byte of the scan; false ends it (odd path or gram hit). */
+static __always_inline bool scan_byte(struct path_scan *ps, const struct open_grams *g, __u32 idx,
+				      __u8 c)
 {
-	struct path_scan *ps = ctx;
-	const __u8 *path = ps->path;
-	__u8 c;
+	__u32 h;
 
-	if (!path || idx >= SENSOR_PATH_MAX || idx >= ps->len)
-		return 1;
-	c = path[idx];
-	if (c == '/') {
-		if (idx > 0 && odd_component(ps)) {
+	/* A component ending in ".." before a '/' contains "../", which
+	 * `contains` literals of any length may look for. */
+	if (c == '/' && idx > 0) {
+		if (odd_component(ps) || (ps->window & 0xffff) == 0x2e2e) {
 			ps->odd = true;
-			return 1;
+			return false;
 		}
+	}
+	ps->window = (ps->window << 8) | c;
+	if (g && idx >= 3) {
+		h = (ps->window * SENSOR_GRAM_MULT) >> 16;
+		if (g->w[(h >> 6) & (SENSOR_GRAM_BITS / 64 - 1)] & (1ULL << (h & 63))) {
+			ps->gram_hit = true;
+			return false;
+		}
+	}
+	if (c == '/') {
+		if (idx > 0)
+			ps->dir = (ps->dir ^ ps->hash) * FNV_PRIME;
 		ps->comp_len = 0;
 		ps->comp_dots = 0;
 		ps->hash = FNV_OFFSET;
-		return 0;
+		return true;
 	}
 	ps->comp_len++;
 	if (c == '.')
 		ps->comp_dots++;
 	ps->hash = (ps->hash ^ c) * FNV_PRIME;
+	return true;
+}
+
+#define SCAN_CHUNK 8
+
+/* Whether the cache holds this path for the current filter. The scratch
+ * area was zeroed before the path was read, so its first words are the
+ * path, zero-padded. Runs in a bpf_loop callback, checked apart from the
+ * caller, so its branches do not multiply the caller's states. */
+static __always_inline bool cache_hit(const struct path_scan *ps)
+{
+	const struct open_cache *oc = ps->cache;
+	const __u64 *w = (const __u64 *)ps->path;
+	__u64 diff;
+
+	if (!oc || !w || ps->len > SENSOR_CACHE_LEN)
+		return false;
+	diff = (oc->generation ^ ps->generation) | (oc->len ^ ps->len);
+#pragma unroll
+	for (int i = 0; i < SENSOR_CACHE_WORDS; i++)
+		diff |= oc->w[i] ^ w[i];
+	return diff == 0;
+}
+
+/* Sets `cached` (a one-iteration bpf_loop callback). */
+static long cache_check(__u64 idx, void *ctx)
+{
+	struct path_scan *ps = ctx;
+
+	ps->cached = cache_hit(ps);
+	return 1;
+}
+
+/* Remembers a dropped path (a one-iteration bpf_loop callback). */
+static long cache_store(__u64 idx, void *ctx)
+{
+	struct path_scan *ps = ctx;
+	struct open_cache *oc = ps->cache;
+	const __u64 *w = (const __u64 *)ps->path;
+
+	if (!oc || !w || ps->len > SENSOR_CACHE_LEN)
+		return 1;
+	oc->generation = ps->generation;
+	oc->len = ps->len;
+#pragma unroll
+	for (int i = 0; i < SENSOR_CACHE_WORDS; i++)
+		oc->w[i] = w[i];
+	return 1;
+}
+
+/* Scans bytes [idx * SCAN_CHUNK, idx * SCAN_CHUNK + SCAN_CHUNK): one
+ * bpf_loop callback per chunk, since a call costs more than a byte. */
+static long scan_step(__u64 idx, void *ctx)
+{
+	struct path_scan *ps = ctx;
+	const __u8 *path = ps->path;
+	const struct open_grams *g = ps->grams;
+	__u32 base = idx * SCAN_CHUNK;
+
+	if (!path || base >= SENSOR_PATH_MAX)
+		return 1;
+#pragma unroll
+	for (int i = 0; i < SCAN_CHUNK; i++) {
+		__u32 at = base + i;
+
+		if (at >= ps->len || at >= SENSOR_PATH_MAX)
+			return 1;
+		if (!scan_byte(ps, g, at, path[at & (SENSOR_PATH_MAX - 1)]))
+			return 1;
+	}
 	return 0;
+}
+
+/* Whether the summary bit of `h` (its top 12 bits) is set. */
+static __always_inline bool set_bit(const __u64 *bits, __u64 h)
+{
+	h >>= 64 - 12;
+	return bits[(h >> 6) & (SENSOR_SET_BITS / 64 - 1)] & (1ULL << (h & 63));
 }
 
 /*
  * The open prefilter: false when the filter is on, `path` (len bytes, in
- * the scratch record) is absolute, in normal form, and neither starts with
- * a configured prefix nor ends in a configured basename. Relative paths
- * always pass: only the state tracker knows the cwd; so do paths userspace
- * would rewrite when normalising them (see struct path_scan).
+ * the scratch record) is absolute, in normal form, and passes none of the
+ * checks of struct open_filter_cfg. Relative paths always pass: only the
+ * state tracker knows the cwd; so do paths userspace would rewrite when
+ * normalising them (see struct path_scan).
  */
 static __always_inline bool open_path_wanted(struct scratch_record *r, __u32 len)
 {
 	__u32 zero = 0;
 	struct open_filter_cfg *cfg = bpf_map_lookup_elem(&open_filter, &zero);
 	struct prefix_search ps = {.path = r->var, .path_len = len, .found = false};
-	struct path_scan sc = {.path = r->var, .len = len, .hash = FNV_OFFSET};
+	struct path_scan sc = {.path = r->var, .len = len, .hash = FNV_OFFSET, .dir = FNV_OFFSET};
+	const struct open_grams *g;
 	__u8 c;
 
 	if (!cfg || !cfg->on || len == 0 || r->var[0] != '/')
@@ -424,12 +625,37 @@ static __always_inline bool open_path_wanted(struct scratch_record *r, __u32 len
 		if (ps.found)
 			return true;
 	}
+	g = bpf_map_lookup_elem(&open_grams, &zero);
+	if (!g)
+		return true;
+	if (cfg->ncomms) {
+		__u64 comm[2] = {};
+
+		bpf_get_current_comm(comm, sizeof(comm));
+		if (set_bit(g->comm_bits,
+			    comm[0] * SENSOR_COMM_MULT_LO ^ comm[1] * SENSOR_COMM_MULT_HI) &&
+		    bpf_map_lookup_elem(&open_comms, comm))
+			return true;
+	}
 	if (len >= SENSOR_PATH_MAX - 1)
 		return true; /* maybe truncated: cannot judge it */
-	bpf_loop(len, scan_step, &sc, 0);
-	if (sc.odd || odd_component(&sc))
+	if (cfg->ngrams)
+		sc.grams = g;
+	sc.cache = bpf_map_lookup_elem(&open_cache, &zero);
+	sc.generation = cfg->generation;
+	bpf_loop(1, cache_check, &sc, 0);
+	if (sc.cached)
+		return false;
+	bpf_loop((len + SCAN_CHUNK - 1) / SCAN_CHUNK, scan_step, &sc, 0);
+	if (sc.odd || sc.gram_hit || odd_component(&sc))
 		return true;
-	return cfg->nbasenames && bpf_map_lookup_elem(&open_basenames, &sc.hash);
+	if (cfg->ndirs && set_bit(g->dir_bits, sc.dir) && bpf_map_lookup_elem(&open_dirs, &sc.dir))
+		return true;
+	if (cfg->nbasenames && set_bit(g->base_bits, sc.hash) &&
+	    bpf_map_lookup_elem(&open_basenames, &sc.hash))
+		return true;
+	bpf_loop(1, cache_store, &sc, 0);
+	return false;
 }
 
 /* Syscalls with up to three user path/name strings (open, rename, mount...). */
@@ -447,14 +673,21 @@ int BPF_PROG(handle_paths, struct pt_regs *regs, long ret)
 	if (!r)
 		return 0;
 	/* The first string goes in before the header so the open prefilter
-	 * can reject the event before any task context is read. */
+	 * can reject the event before any task context is read; the area is
+	 * zeroed first for the prefilter's cache of dropped paths. */
+	__builtin_memset(r->var, 0, SENSOR_CACHE_LEN);
 	n = bpf_probe_read_user_str(&r->var[0], SENSOR_PATH_MAX,
 				    (const char *)syscall_arg(regs, d->str_arg[0]));
 	off = n > 1 ? n - 1 : 0;
 	/* Directories always pass: a later openat(dirfd, ...) or fchdir
 	 * resolves through the fd table, whatever the directory's path. */
-	if ((d->flags & SENSOR_SD_FD_INFO) && !open_path_wanted(r, off) && !fd_is_dir(ret))
+	if ((d->flags & SENSOR_SD_FD_INFO) && !open_path_wanted(r, off) && !fd_is_dir(ret)) {
+		if (ret >= 0 && close_filter_on())
+			mark_silent(ret);
 		return 0;
+	}
+	if ((d->flags & SENSOR_SD_FD_INFO) && ret >= 0)
+		forget_silent(ret);
 	begin_in(r, d->etype, ret);
 	syscall_args(&r->hdr, regs);
 	r->hdr.var_len[0] = off;
@@ -607,6 +840,10 @@ int BPF_PROG(handle_pipe, struct pt_regs *regs, long ret)
 	syscall_args(&r->hdr, regs);
 	if (ret == 0)
 		bpf_probe_read_user(fds, sizeof(fds), (void *)r->hdr.args[0]);
+	if (ret == 0) {
+		forget_silent(fds[0]);
+		forget_silent(fds[1]);
+	}
 	r->hdr.aux[0] = (__u64)(__s64)fds[0];
 	r->hdr.aux[1] = (__u64)(__s64)fds[1];
 	submit(r, 0);

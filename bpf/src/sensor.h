@@ -42,6 +42,8 @@ enum sensor_handler {
 #define SENSOR_SD_TUPLE_RES 0x08 /* socket tuple from the fd in res (accept) */
 #define SENSOR_SD_CLONE3 0x10	 /* clone3: flags (first u64 of struct clone_args) in aux[0] */
 #define SENSOR_SD_FCNTL_DUP 0x20 /* fcntl: only F_DUPFD / F_DUPFD_CLOEXEC */
+#define SENSOR_SD_NEW_FD 0x40	 /* res >= 0 is a new fd (not the open family) */
+#define SENSOR_SD_CLOSE 0x80	 /* close: arg0 is the fd (see silent_fds) */
 
 /* syscall_desc.sock_mode: where the user socket address and data are. */
 enum sensor_sock_mode {
@@ -111,24 +113,73 @@ struct sensor_hdr {
 #define SENSOR_ET_PROCEXIT 7
 
 /* Open prefilter: when enabled, an open-family event with an absolute path
- * is sent only if the path starts with one of these prefixes, its last
- * component's FNV-1a 64 hash is in the basename set, or it is not in
- * normal form (`//`, `.` or `..` components, trailing `/`), because
- * userspace normalises the path before rules see it. */
+ * is sent only if the path starts with one of the prefixes, contains a
+ * 4-byte sequence whose hash bit is set in the gram bitmap, its parent
+ * directory (with the trailing '/') or its last component hashes (FNV-1a
+ * 64) into the directory or basename set, the thread's comm is in the comm
+ * set, or it is not in normal form (`//`, `.` or `..` components, a
+ * component ending in `..`, trailing `/`), because userspace normalises the
+ * path before rules see it. */
 #define SENSOR_MAX_PREFIXES 32
 #define SENSOR_PREFIX_LEN 64
 #define SENSOR_MAX_BASENAMES 256
+#define SENSOR_MAX_DIRS 256
+#define SENSOR_MAX_COMMS 256
+/* Bits in the 4-gram bitmap (a 16-bit hash of each 4-byte window). */
+#define SENSOR_GRAM_BITS 65536
+#define SENSOR_GRAM_MULT 0x9E3779B1U
 struct open_filter_cfg {
 	__u32 on;
 	__u32 nbasenames; /* 0: the basename set is empty, skip the lookup */
 	/* Bit c set: some prefix has c as its second byte (the first is '/').
 	 * Rejects most paths without walking the prefix list. */
 	__u64 second_byte[4];
+	__u32 ngrams; /* 0: the gram bitmap is empty, skip the test */
+	__u32 ndirs;  /* 0: the directory set is empty */
+	__u32 ncomms; /* 0: the comm set is empty */
+	/* Non-zero: a close of an fd whose open the filter dropped is not sent
+	 * either (see silent_fds). */
+	__u32 close_filter;
+	/* Changes with every filter update: tells stale open_cache entries. */
+	__u64 generation;
+};
+
+/* Per CPU: the last absolute path (up to SENSOR_CACHE_LEN bytes) the path
+ * checks dropped under filter `generation`. The same path again skips the
+ * byte scan and the set lookups; the prefix and comm checks still run. */
+#define SENSOR_CACHE_WORDS 8
+#define SENSOR_CACHE_LEN (SENSOR_CACHE_WORDS * 8)
+struct open_cache {
+	__u64 generation;
+	__u64 len;
+	__u64 w[SENSOR_CACHE_WORDS];
 };
 
 struct open_prefix {
 	__u8 len; /* 0: unused slot */
 	char s[SENSOR_PREFIX_LEN - 1];
+};
+
+/* Bit sets the open filter tests before its hash map lookups: the 4-gram
+ * bitmap, and 4,096-bit summaries (the top 12 bits of each key's hash) of
+ * the basename, directory and comm sets, so a path that misses them costs
+ * no lookup. */
+#define SENSOR_SET_BITS 4096
+struct open_grams {
+	__u64 w[SENSOR_GRAM_BITS / 64];
+	__u64 base_bits[SENSOR_SET_BITS / 64];
+	__u64 dir_bits[SENSOR_SET_BITS / 64];
+	__u64 comm_bits[SENSOR_SET_BITS / 64];
+};
+#define SENSOR_COMM_MULT_LO 0x9E3779B97F4A7C15ULL
+#define SENSOR_COMM_MULT_HI 0xC2B2AE3D27D4EB4FULL
+
+/* Per process (task storage of the thread group leader, so it ends with
+ * the process): fds below SENSOR_SILENT_FDS whose open the prefilter
+ * dropped, so userspace never heard of them. */
+#define SENSOR_SILENT_FDS 256
+struct silent_fds {
+	__u8 fd[SENSOR_SILENT_FDS];
 };
 
 /* exec aux[3] bits */

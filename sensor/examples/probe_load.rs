@@ -56,6 +56,7 @@ fn main() -> ExitCode {
         let filter = OpenFilter {
             prefixes: list(3),
             basenames: list(4),
+            ..OpenFilter::default()
         };
         if let Err(e) = probe.set_open_filter(Some(&filter)) {
             eprintln!("probe_load: {e}");

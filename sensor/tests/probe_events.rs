@@ -603,6 +603,7 @@ fn open_filter_passes_basenames_and_unnormalised_paths() {
     let filter = OpenFilter {
         prefixes: vec![format!("{base}/wanted/")],
         basenames: vec!["needle.key".to_string()],
+        ..OpenFilter::default()
     };
     probe.set_open_filter(Some(&filter)).unwrap();
     std::thread::sleep(Duration::from_millis(40));
@@ -647,7 +648,7 @@ fn open_filter_passes_basenames_and_unnormalised_paths() {
     // still passes, a plain one does not.
     let prefixes_only = OpenFilter {
         prefixes: vec!["/nonexistent-prefix/".to_string()],
-        basenames: Vec::new(),
+        ..OpenFilter::default()
     };
     probe.set_open_filter(Some(&prefixes_only)).unwrap();
     std::thread::sleep(Duration::from_millis(40));
@@ -668,8 +669,8 @@ fn open_filter_passes_basenames_and_unnormalised_paths() {
         "{plain} crossed the prefix-only filter"
     );
     let bad = OpenFilter {
-        prefixes: Vec::new(),
         basenames: vec!["a/b".to_string()],
+        ..OpenFilter::default()
     };
     assert!(probe.set_open_filter(Some(&bad)).is_err());
     probe.set_open_filter(None).unwrap();
@@ -679,6 +680,215 @@ fn open_filter_passes_basenames_and_unnormalised_paths() {
         &mut seen,
         "open after the filter is off",
         |e| matches!(&e.kind, EventKind::Open { path, .. } if *path == other),
+    );
+    probe.stop();
+}
+
+fn my_tid() -> i64 {
+    // SAFETY: gettid has no preconditions.
+    i64::from(unsafe { libc::gettid() })
+}
+
+fn is_open_of(e: &Event, want: &str) -> bool {
+    matches!(&e.kind, EventKind::Open { path, .. } if path == want)
+}
+
+fn open_fd(path: &str) -> (std::fs::File, i64) {
+    use std::os::fd::AsRawFd;
+    let f = std::fs::File::open(path).unwrap();
+    let fd = i64::from(f.as_raw_fd());
+    (f, fd)
+}
+
+#[test]
+fn open_filter_substrings_directories_and_comms() {
+    if !privileged() {
+        return;
+    }
+    let (probe, rx) = start(&[EventType::Open, EventType::Openat, EventType::Execve]);
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().to_str().unwrap().to_string();
+    for d in ["sub", "exact", "exact/deeper", "sub/x.."] {
+        std::fs::create_dir(format!("{base}/{d}")).unwrap();
+    }
+    let filter = OpenFilter {
+        substrings: vec!["needle-sub".to_string()],
+        directories: vec![format!("{base}/exact")],
+        comms: vec!["kfilter-comm".to_string()],
+        ..OpenFilter::default()
+    };
+    probe.set_open_filter(Some(&filter)).unwrap();
+    std::thread::sleep(Duration::from_millis(40));
+    let by_substring = format!("{base}/sub/a-needle-sub.txt");
+    let by_suffix = format!("{base}/sub/zz.needle-sub");
+    let near_miss = format!("{base}/sub/needle-su.txt");
+    let in_exact = format!("{base}/exact/f.txt");
+    let below_exact = format!("{base}/exact/deeper/f.txt");
+    let by_comm = format!("{base}/sub/by-comm.txt");
+    let other_thread = format!("{base}/sub/other-thread.txt");
+    // Not `..` itself, but a path with `../` in it: kept for `contains '../'`.
+    let dotdot_name = format!("{base}/sub/x../f.txt");
+    for p in [
+        &by_substring,
+        &by_suffix,
+        &near_miss,
+        &in_exact,
+        &below_exact,
+        &by_comm,
+        &other_thread,
+        &dotdot_name,
+    ] {
+        std::fs::write(p, b"x").unwrap();
+    }
+    for (name, path) in [("kfilter-comm", &by_comm), ("kfilter-other", &other_thread)] {
+        let path = path.clone();
+        std::thread::Builder::new()
+            .name(name.to_string())
+            .spawn(move || drop(std::fs::File::open(&path).unwrap()))
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    for (what, want) in [
+        ("open by substring", &by_substring),
+        ("open by suffix", &by_suffix),
+        ("open directly in an exact directory", &in_exact),
+        ("open by a named process", &by_comm),
+        ("open of a path with ../", &dotdot_name),
+    ] {
+        wait_for(&rx, &mut seen, what, |e| is_open_of(e, want));
+    }
+    let by_comm_open = seen.iter().find(|e| is_open_of(e, &by_comm)).unwrap();
+    assert_eq!(by_comm_open.task.comm, "kfilter-comm");
+    // A last wanted open: everything before it has been read.
+    let marker = format!("{base}/sub/marker-needle-sub");
+    std::fs::write(&marker, b"x").unwrap();
+    wait_for(&rx, &mut seen, "marker", |e| is_open_of(e, &marker));
+    for dropped in [&near_miss, &below_exact, &other_thread] {
+        assert!(
+            !seen.iter().any(|e| is_open_of(e, dropped)),
+            "{dropped} crossed the prefilter"
+        );
+    }
+    // The kernel caches the last dropped path per CPU; a new filter must
+    // not reuse that verdict.
+    for _ in 0..3 {
+        drop(std::fs::File::open(&near_miss).unwrap());
+    }
+    let widened = OpenFilter {
+        substrings: vec!["needle-su".to_string()],
+        ..OpenFilter::default()
+    };
+    probe.set_open_filter(Some(&widened)).unwrap();
+    drop(std::fs::File::open(&near_miss).unwrap());
+    wait_for(&rx, &mut seen, "a dropped path under a wider filter", |e| {
+        is_open_of(e, &near_miss)
+    });
+    let bad = OpenFilter {
+        substrings: vec!["abc".to_string()],
+        ..OpenFilter::default()
+    };
+    assert!(probe.set_open_filter(Some(&bad)).is_err());
+    let bad = OpenFilter {
+        comms: vec!["a-name-longer-than-comm".to_string()],
+        ..OpenFilter::default()
+    };
+    assert!(probe.set_open_filter(Some(&bad)).is_err());
+    probe.stop();
+}
+
+#[test]
+fn closes_of_dropped_opens_are_not_sent() {
+    if !privileged() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().to_str().unwrap().to_string();
+    let wanted = format!("{base}/wanted.txt");
+    let dropped = format!("{base}/dropped.txt");
+    for p in [&wanted, &dropped] {
+        std::fs::write(p, b"x").unwrap();
+    }
+    // Started after the files exist: every open of them it sees is ours.
+    let (probe, rx) = start(&[EventType::Openat, EventType::Close, EventType::Dup2]);
+    let mut filter = OpenFilter {
+        prefixes: vec![wanted.clone()],
+        close_filter: true,
+        ..OpenFilter::default()
+    };
+    probe.set_open_filter(Some(&filter)).unwrap();
+    std::thread::sleep(Duration::from_millis(40));
+    let tid = my_tid();
+    let ours = |e: &Event| e.task.tid == tid;
+    let mut seen = Vec::new();
+    // Both fds open at once, so they differ.
+    let (first, _) = open_fd(&wanted);
+    wait_for(&rx, &mut seen, "first wanted open", |e| {
+        ours(e) && is_open_of(e, &wanted)
+    });
+    let start = seen.len();
+    let (d, dropped_fd) = open_fd(&dropped);
+    let (w, wanted_fd) = open_fd(&wanted);
+    drop(d);
+    drop(w);
+    drop(first);
+    let close_of = |fd: i64| {
+        move |e: &Event| ours(e) && matches!(e.kind, EventKind::Close { fd: f } if f == fd)
+    };
+    wait_for(
+        &rx,
+        &mut seen,
+        "close of the wanted fd",
+        close_of(wanted_fd),
+    );
+    // A dup2 onto the number of a dropped open's fd makes it one userspace
+    // knows: its close is sent again.
+    let (d, dropped_again) = open_fd(&dropped);
+    let (w2, _) = open_fd(&wanted);
+    use std::os::fd::AsRawFd;
+    // SAFETY: both fds are open and owned by `w2` and `d`; dup2 replaces
+    // `d`'s fd, which `d` still closes once.
+    assert!(unsafe { libc::dup2(w2.as_raw_fd(), d.as_raw_fd()) } >= 0);
+    drop(d);
+    drop(w2);
+    wait_for(
+        &rx,
+        &mut seen,
+        "close of a dup2 target",
+        close_of(dropped_again),
+    );
+    let marker_open = format!("{base}/wanted.txt");
+    drop(std::fs::File::open(&marker_open).unwrap());
+    wait_for(&rx, &mut seen, "marker", |e| {
+        ours(e) && is_open_of(e, &wanted)
+    });
+    let crossed: Vec<&Event> = seen[start..]
+        .iter()
+        .filter(|e| ours(e) && is_open_of(e, &dropped))
+        .collect();
+    assert!(
+        crossed.is_empty(),
+        "the dropped open crossed the prefilter: {crossed:?}"
+    );
+    let closes_of_dropped = seen[start..]
+        .iter()
+        .take_while(|e| !(ours(e) && matches!(e.kind, EventKind::Close { fd } if fd == wanted_fd)))
+        .filter(|e| close_of(dropped_fd)(e))
+        .count();
+    assert_eq!(closes_of_dropped, 0, "the close of a dropped open was sent");
+
+    // With the close filter off, that close is sent.
+    filter.close_filter = false;
+    probe.set_open_filter(Some(&filter)).unwrap();
+    std::thread::sleep(Duration::from_millis(40));
+    let (d, dropped_fd) = open_fd(&dropped);
+    drop(d);
+    wait_for(
+        &rx,
+        &mut seen,
+        "close with the close filter off",
+        close_of(dropped_fd),
     );
     probe.stop();
 }

@@ -256,9 +256,17 @@ fn apply_open_filter(probe: &Probe, rules: &crate::rules::RuleSet, enabled: bool
         match open_filter::derive(rules) {
             Ok(f) => {
                 tracing::info!(
-                    "open prefilter: opens sent only for prefixes {:?} or basenames {:?} (plus relative, unnormalised and directory paths)",
+                    "open prefilter: opens sent only for prefixes {:?}, basenames {:?}, substrings {:?}, directories {:?} or processes {:?} (plus relative, unnormalised and directory paths); closes of dropped opens {}",
                     f.prefixes,
-                    f.basenames
+                    f.basenames,
+                    f.substrings,
+                    f.directories,
+                    f.comms,
+                    if f.close_filter {
+                        "dropped too"
+                    } else {
+                        "still sent (a rule on close needs them)"
+                    }
                 );
                 Some(f)
             }

@@ -1,13 +1,17 @@
 //! Derives the kernel open prefilter ([`OpenFilter`]) from the loaded rules:
-//! an open is worth sending only if its path could satisfy some enabled open
-//! rule. A rule contributes paths only when its condition, specialised to the
-//! open event type, implies a path constraint the kernel can check (a prefix
-//! or an exact last component); any other open rule, or any reader of the
-//! whole fd table, forces a full capture. See docs/probes.md.
+//! an open is worth sending only if it could satisfy some enabled open
+//! rule. A rule contributes only when its condition, specialised to the open
+//! event type, implies a constraint the kernel can check: a path prefix, a
+//! substring of at least 4 bytes, an exact parent directory or last
+//! component, or the process name (comm); any other open rule, or any
+//! reader of the whole fd table, forces a full capture. See docs/probes.md.
 
 use super::detector::FD_TABLE_READERS;
 use crate::event::EventType;
-use crate::probe::{MAX_OPEN_BASENAMES, MAX_OPEN_PREFIX_LEN, MAX_OPEN_PREFIXES, OpenFilter};
+use crate::probe::{
+    COMM_LEN, MAX_OPEN_BASENAMES, MAX_OPEN_COMMS, MAX_OPEN_DIRS, MAX_OPEN_PREFIX_LEN,
+    MAX_OPEN_PREFIXES, MAX_OPEN_SUBSTRINGS, MIN_OPEN_SUBSTRING_LEN, OpenFilter,
+};
 use crate::rules::RuleSet;
 use crate::rules::pred::{CheckPred, Operand, Pred, StrOp, Test};
 use std::collections::BTreeSet;
@@ -44,8 +48,12 @@ pub enum FullCapture {
     FdTable { rule: String, event_type: EventType },
     /// A rule reads a field computed from the whole fd table.
     FdTableField { rule: String, field: String },
-    /// More paths than the kernel tables hold.
-    TooManyPaths { prefixes: usize, basenames: usize },
+    /// More entries than a kernel table holds.
+    TooMany {
+        what: &'static str,
+        count: usize,
+        max: usize,
+    },
 }
 
 impl fmt::Display for FullCapture {
@@ -53,7 +61,7 @@ impl fmt::Display for FullCapture {
         match self {
             FullCapture::Unconstrained { rule, event_type } => write!(
                 f,
-                "rule `{rule}` on {} events has no fd.name/fd.directory/fd.filename constraint the kernel can check",
+                "rule `{rule}` on {} events has no fd.name/fd.directory/fd.filename/proc.name constraint the kernel can check",
                 event_type.name()
             ),
             FullCapture::FdTable { rule, event_type } => write!(
@@ -67,13 +75,9 @@ impl fmt::Display for FullCapture {
                     "rule `{rule}` reads `{field}`, which needs every open fd"
                 )
             }
-            FullCapture::TooManyPaths {
-                prefixes,
-                basenames,
-            } => write!(
-                f,
-                "{prefixes} prefixes and {basenames} basenames exceed the kernel's {MAX_OPEN_PREFIXES} and {MAX_OPEN_BASENAMES}"
-            ),
+            FullCapture::TooMany { what, count, max } => {
+                write!(f, "{count} {what} exceed the kernel's {max}")
+            }
         }
     }
 }
@@ -107,6 +111,11 @@ pub fn derive(rules: &RuleSet) -> Result<OpenFilter, FullCapture> {
         }
     }
     let mut paths = PathSet::default();
+    // Closes of fds whose open the filter drops can only matter to rules on
+    // close events that a file fd could satisfy.
+    let close_filter = rules
+        .conditions_for(EventType::Close)
+        .all(|(_, pred)| implies_not_file(pred));
     for &t in OPEN_TYPES {
         for (rule, pred) in rules.conditions_for(t) {
             match constraint(pred) {
@@ -120,7 +129,9 @@ pub fn derive(rules: &RuleSet) -> Result<OpenFilter, FullCapture> {
             }
         }
     }
-    paths.into_filter()
+    let mut filter = paths.into_filter()?;
+    filter.close_filter = close_filter;
+    Ok(filter)
 }
 
 /// Whether the condition reads any `fd.*` field (which, on fd-number
@@ -165,22 +176,42 @@ fn implies_not_file(p: &Pred) -> bool {
     }
 }
 
-/// Paths an open must have for a condition to hold: starts with one of
-/// `prefixes`, or its last component is one of `basenames`.
+/// What an open must have for a condition to hold: its path starts with
+/// one of `prefixes`, contains one of `substrings`, lies directly in one of
+/// `directories`, has its last component in `basenames`, or its thread's
+/// comm is in `comms`.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 struct PathSet {
     prefixes: BTreeSet<String>,
     basenames: BTreeSet<String>,
+    substrings: BTreeSet<String>,
+    directories: BTreeSet<String>,
+    comms: BTreeSet<String>,
 }
 
 impl PathSet {
     fn union(&mut self, other: PathSet) {
         self.prefixes.extend(other.prefixes);
         self.basenames.extend(other.basenames);
+        self.substrings.extend(other.substrings);
+        self.directories.extend(other.directories);
+        self.comms.extend(other.comms);
     }
 
-    fn len(&self) -> usize {
-        self.prefixes.len() + self.basenames.len()
+    /// How many unrelated opens the set lets through, roughly: a
+    /// substring's bit also matches hash collisions, and a prefix of `/`
+    /// alone matches everything.
+    fn cost(&self) -> usize {
+        let prefixes: usize = self
+            .prefixes
+            .iter()
+            .map(|p| if p.len() <= 1 { 10_000 } else { 1 })
+            .sum();
+        prefixes
+            + self.basenames.len()
+            + 2 * self.substrings.len()
+            + self.directories.len()
+            + self.comms.len()
     }
 
     /// Fits the set into the kernel tables, only ever widening it: long
@@ -205,15 +236,22 @@ impl PathSet {
             prefixes.remove(&longest);
             prefixes.insert(parent);
         }
-        if self.basenames.len() > MAX_OPEN_BASENAMES {
-            return Err(FullCapture::TooManyPaths {
-                prefixes: prefixes.len(),
-                basenames: self.basenames.len(),
-            });
+        let limits = [
+            ("basenames", self.basenames.len(), MAX_OPEN_BASENAMES),
+            ("substrings", self.substrings.len(), MAX_OPEN_SUBSTRINGS),
+            ("directories", self.directories.len(), MAX_OPEN_DIRS),
+            ("process names", self.comms.len(), MAX_OPEN_COMMS),
+        ];
+        if let Some(&(what, count, max)) = limits.iter().find(|(_, n, max)| n > max) {
+            return Err(FullCapture::TooMany { what, count, max });
         }
         Ok(OpenFilter {
             prefixes: prefixes.into_iter().collect(),
             basenames: self.basenames.into_iter().collect(),
+            substrings: self.substrings.into_iter().collect(),
+            directories: self.directories.into_iter().collect(),
+            comms: self.comms.into_iter().collect(),
+            close_filter: false,
         })
     }
 }
@@ -249,7 +287,7 @@ fn minimal(prefixes: &BTreeSet<String>) -> BTreeSet<String> {
         .collect()
 }
 
-/// A path set the condition implies, or `None` when it implies none the
+/// A constraint the condition implies, or `None` when it implies none the
 /// kernel can check (always a safe answer).
 fn constraint(p: &Pred) -> Option<PathSet> {
     match p {
@@ -258,7 +296,7 @@ fn constraint(p: &Pred) -> Option<PathSet> {
         Pred::True | Pred::Not(_) | Pred::EvtType(_) => None,
         Pred::Memo(_, inner) => constraint(inner),
         // Any constraining conjunct bounds the whole; take the narrowest.
-        Pred::And(xs) => xs.iter().filter_map(constraint).min_by_key(PathSet::len),
+        Pred::And(xs) => xs.iter().filter_map(constraint).min_by_key(PathSet::cost),
         // Every branch must be bounded.
         Pred::Or(xs) => {
             let mut all = PathSet::default();
@@ -271,14 +309,20 @@ fn constraint(p: &Pred) -> Option<PathSet> {
     }
 }
 
-/// Which path part a field tests on open events.
+/// What a field tests on open events.
+#[derive(Clone, Copy)]
 enum PathPart {
-    /// `fd.name`: the whole absolute path.
+    /// `fd.name`, the absolute normalised path, or `fd.nameraw`, the path
+    /// as the syscall got it: the kernel sees the raw path, and it filters
+    /// only absolute paths in normal form, where the two are the same.
     Name,
-    /// `fd.directory`: the parent directory, or the path itself for a directory.
+    /// `fd.directory`: the parent directory, or the path itself for a
+    /// directory (which the kernel always passes).
     Directory,
     /// `fd.filename`: the last component.
     Filename,
+    /// `proc.name`: the thread's comm, as the kernel keeps it.
+    Comm,
 }
 
 fn check_constraint(c: &CheckPred) -> Option<PathSet> {
@@ -286,54 +330,103 @@ fn check_constraint(c: &CheckPred) -> Option<PathSet> {
         return None;
     }
     let part = match c.lhs.spec.info().name {
-        "fd.name" => PathPart::Name,
+        "fd.name" | "fd.nameraw" => PathPart::Name,
         "fd.directory" => PathPart::Directory,
         "fd.filename" => PathPart::Filename,
+        "proc.name" => PathPart::Comm,
         _ => return None,
     };
     let mut set = PathSet::default();
-    let mut add = |lit: &str, is_prefix: bool| -> Option<()> {
-        match part {
-            // An exact name is its own prefix. A relative literal never
-            // matches a resolved path, but is not worth reasoning about.
-            PathPart::Name if lit.starts_with('/') => {
-                set.prefixes.insert(lit.to_string());
-            }
-            // The directory itself or anything below it, hence no `/`.
-            PathPart::Directory if !is_prefix && lit.starts_with('/') => {
-                set.prefixes.insert(lit.to_string());
-            }
-            PathPart::Filename if !is_prefix && !lit.is_empty() && !lit.contains('/') => {
-                set.basenames.insert(lit.to_string());
-            }
-            _ => return None,
-        }
-        Some(())
-    };
     match &c.test {
-        Test::Str { op: StrOp::Eq, lit } => add(lit, false)?,
-        Test::Str {
-            op: StrOp::StartsWith,
-            lit,
-        } if matches!(part, PathPart::Name) => add(lit, true)?,
+        Test::Str { op, lit } => add_literal(&mut set, part, *op, lit)?,
         Test::StrIn(items) => {
             for lit in items.iter() {
-                add(lit, false)?;
+                add_literal(&mut set, part, StrOp::Eq, lit)?;
             }
         }
-        Test::PMatch(items) if matches!(part, PathPart::Name) => {
+        Test::PMatch(items) if matches!(part, PathPart::Name | PathPart::Directory) => {
             for lit in items.iter() {
                 // `/etc/` may also match `/etc` itself: the shorter prefix.
                 let lit = match lit.strip_suffix('/') {
                     Some(l) if !l.is_empty() => l,
                     _ => lit,
                 };
-                add(lit, true)?;
+                add_literal(&mut set, PathPart::Name, StrOp::StartsWith, lit)?;
+            }
+        }
+        Test::Glob(g) if matches!(part, PathPart::Name | PathPart::Directory) => {
+            let runs = g.literal_runs();
+            match runs.first() {
+                // The path (or its directory, a prefix of it) starts with
+                // the glob's leading literal.
+                Some(first) if g.starts_literal() && first.starts_with('/') && first.len() > 1 => {
+                    set.prefixes.insert(first.clone());
+                }
+                _ => {
+                    let longest = runs.iter().max_by_key(|r| r.len())?;
+                    add_literal(&mut set, PathPart::Name, StrOp::Contains, longest)?;
+                }
             }
         }
         _ => return None,
     }
     Some(set)
+}
+
+/// Adds what `<part> <op> lit` implies to `set`; `None` when the kernel
+/// cannot check it.
+fn add_literal(set: &mut PathSet, part: PathPart, op: StrOp, lit: &str) -> Option<()> {
+    match (part, op) {
+        // An exact name is its own prefix. A relative literal never
+        // matches a resolved path, but is not worth reasoning about.
+        (PathPart::Name, StrOp::Eq | StrOp::StartsWith) if lit.starts_with('/') => {
+            set.prefixes.insert(lit.to_string());
+        }
+        // A path ending in `/name` has the last component `name`.
+        (PathPart::Name, StrOp::EndsWith)
+            if lit.len() > 1 && lit.starts_with('/') && !lit[1..].contains('/') =>
+        {
+            set.basenames.insert(lit[1..].to_string());
+        }
+        (PathPart::Name | PathPart::Directory | PathPart::Filename, StrOp::Contains)
+        | (PathPart::Name | PathPart::Filename, StrOp::EndsWith) => substring(set, lit)?,
+        (PathPart::Filename, StrOp::StartsWith) => substring(set, &format!("/{lit}"))?,
+        (PathPart::Directory, StrOp::Eq) if lit.starts_with('/') => {
+            set.directories.insert(lit.to_string());
+        }
+        // The directory is a prefix of the path.
+        (PathPart::Directory, StrOp::StartsWith) if lit.starts_with('/') => {
+            set.prefixes.insert(lit.to_string());
+        }
+        (PathPart::Filename, StrOp::Eq)
+            if !lit.is_empty() && !lit.contains('/') && lit != "." && lit != ".." =>
+        {
+            set.basenames.insert(lit.to_string());
+        }
+        // comm holds the first COMM_LEN bytes of the name; a longer literal
+        // never equals it, and its cut is still a superset.
+        (PathPart::Comm, StrOp::Eq) if !lit.is_empty() => {
+            set.comms.insert(cut(lit, COMM_LEN).to_string());
+        }
+        _ => return None,
+    }
+    Some(())
+}
+
+/// A substring of the path. The kernel tests 4-byte windows, so shorter
+/// literals would need a bit per 1-3 byte sequence, which nearly every
+/// path has: they cannot be checked, except those containing `../`,
+/// because the kernel always passes paths with a component ending in
+/// `..` before a `/`.
+fn substring(set: &mut PathSet, lit: &str) -> Option<()> {
+    if lit.contains("../") {
+        return Some(());
+    }
+    if lit.len() < MIN_OPEN_SUBSTRING_LEN {
+        return None;
+    }
+    set.substrings.insert(lit.to_string());
+    Some(())
 }
 
 #[cfg(test)]

@@ -4,14 +4,16 @@
 use super::skel::{OpenSensorSkel, SensorSkel, SensorSkelBuilder};
 use super::syscalls::{Handler, SyscallDesc};
 use super::{
-    MAX_OPEN_BASENAMES, MAX_OPEN_PREFIX_LEN, MAX_OPEN_PREFIXES, OpenFilter, ProbeConfig,
-    ProbeError, basename_hash,
+    COMM_LEN, MAX_OPEN_BASENAMES, MAX_OPEN_COMMS, MAX_OPEN_DIRS, MAX_OPEN_PREFIX_LEN,
+    MAX_OPEN_PREFIXES, MAX_OPEN_SUBSTRINGS, MIN_OPEN_SUBSTRING_LEN, OpenFilter, ProbeConfig,
+    ProbeError, SET_WORDS, basename_hash, comm_hash, dir_hash, set_summary_bit,
 };
 use crate::event::EventType;
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{ErrorKind, MapCore, MapFlags, MapHandle, OpenObject};
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Size of the kernel's interest array (index 0 = capture everything).
 const INTEREST_SLOTS: u32 = 128;
@@ -145,23 +147,33 @@ pub(super) fn write_open_filter(
     if let Some(f) = filter {
         validate_open_filter(f)?;
     }
-    let write_cfg = |on: bool, nbasenames: u32, second_byte: [u64; 4]| {
-        let mut value = [0u8; 40];
-        value[0..4].copy_from_slice(&u32::from(on).to_ne_bytes());
-        value[4..8].copy_from_slice(&nbasenames.to_ne_bytes());
-        for (i, word) in second_byte.iter().enumerate() {
-            value[8 + 8 * i..16 + 8 * i].copy_from_slice(&word.to_ne_bytes());
+    let write_cfg = |cfg: Option<&CfgCounts>| {
+        let mut value = [0u8; CFG_SIZE];
+        if let Some(c) = cfg {
+            value[0..4].copy_from_slice(&1u32.to_ne_bytes());
+            value[4..8].copy_from_slice(&c.nbasenames.to_ne_bytes());
+            for (i, word) in c.second_byte.iter().enumerate() {
+                value[8 + 8 * i..16 + 8 * i].copy_from_slice(&word.to_ne_bytes());
+            }
+            value[40..44].copy_from_slice(&c.ngrams.to_ne_bytes());
+            value[44..48].copy_from_slice(&c.ndirs.to_ne_bytes());
+            value[48..52].copy_from_slice(&c.ncomms.to_ne_bytes());
+            value[52..56].copy_from_slice(&u32::from(c.close_filter).to_ne_bytes());
+            // A new value for every filter written: the kernel's per-CPU
+            // cache of dropped paths is only valid for the filter it ran.
+            let generation = FILTER_GENERATION.fetch_add(1, Ordering::Relaxed);
+            value[56..64].copy_from_slice(&generation.to_ne_bytes());
         }
         maps.open_filter
             .update(&0u32.to_ne_bytes(), &value, MapFlags::ANY)
             .map_err(|e| bpf_err("updating the open prefilter", e))
     };
-    write_cfg(false, 0, [0; 4])?;
+    write_cfg(None)?;
     let Some(f) = filter else {
         return Ok(());
     };
-    // Only gates the prefix walk: basenames and odd paths are checked
-    // whatever the second byte.
+    // Only gates the prefix walk: the other checks run whatever the
+    // second byte.
     let mut second_byte = [0u64; 4];
     for p in &f.prefixes {
         // A bare "/" matches everything: every second byte is possible.
@@ -180,21 +192,88 @@ pub(super) fn write_open_filter(
             .update(&(slot as u32).to_ne_bytes(), &value, MapFlags::ANY)
             .map_err(|e| bpf_err("updating the open prefilter", e))?;
     }
-    let stale: Vec<Vec<u8>> = maps.open_basenames.keys().collect();
+    let basename_keys = f
+        .basenames
+        .iter()
+        .map(|n| basename_hash(n.as_bytes()).to_ne_bytes().to_vec());
+    replace_set(&maps.open_basenames, basename_keys, "the open basename set")?;
+    let dir_keys = f
+        .directories
+        .iter()
+        .map(|d| dir_hash(d).to_ne_bytes().to_vec());
+    replace_set(&maps.open_dirs, dir_keys, "the open directory set")?;
+    let comm_keys = f.comms.iter().map(|c| {
+        let mut key = vec![0u8; COMM_LEN + 1];
+        key[..c.len()].copy_from_slice(c.as_bytes());
+        key
+    });
+    replace_set(&maps.open_comms, comm_keys, "the open comm set")?;
+    let mut base_bits = [0u64; SET_WORDS];
+    let mut dir_bits = [0u64; SET_WORDS];
+    let mut comm_bits = [0u64; SET_WORDS];
+    for n in &f.basenames {
+        set_summary_bit(&mut base_bits, basename_hash(n.as_bytes()));
+    }
+    for d in &f.directories {
+        set_summary_bit(&mut dir_bits, dir_hash(d));
+    }
+    for c in &f.comms {
+        set_summary_bit(&mut comm_bits, comm_hash(c));
+    }
+    let grams: Vec<u8> = f
+        .gram_bitmap()
+        .iter()
+        .chain(&base_bits)
+        .chain(&dir_bits)
+        .chain(&comm_bits)
+        .flat_map(|w| w.to_ne_bytes())
+        .collect();
+    maps.open_grams
+        .update(&0u32.to_ne_bytes(), &grams, MapFlags::ANY)
+        .map_err(|e| bpf_err("updating the open gram bitmap", e))?;
+    write_cfg(Some(&CfgCounts {
+        nbasenames: f.basenames.len() as u32,
+        second_byte,
+        ngrams: f.substrings.len() as u32,
+        ndirs: f.directories.len() as u32,
+        ncomms: f.comms.len() as u32,
+        close_filter: f.close_filter,
+    }))
+}
+
+/// Size of `struct open_filter_cfg`.
+const CFG_SIZE: usize = 64;
+
+/// Source of `open_filter_cfg.generation`; starts at 1 because a zeroed
+/// cache entry has generation 0.
+static FILTER_GENERATION: AtomicU64 = AtomicU64::new(1);
+
+/// The `struct open_filter_cfg` fields of an active filter.
+struct CfgCounts {
+    nbasenames: u32,
+    second_byte: [u64; 4],
+    ngrams: u32,
+    ndirs: u32,
+    ncomms: u32,
+    close_filter: bool,
+}
+
+/// Makes the keys of a set-like hash map exactly `keys`.
+fn replace_set(
+    map: &MapHandle,
+    keys: impl Iterator<Item = Vec<u8>>,
+    what: &'static str,
+) -> Result<(), ProbeError> {
+    let stale: Vec<Vec<u8>> = map.keys().collect();
     for key in stale {
         // A key that vanished meanwhile is fine: the set is being replaced.
-        let _ = maps.open_basenames.delete(&key);
+        let _ = map.delete(&key);
     }
-    for name in &f.basenames {
-        maps.open_basenames
-            .update(
-                &basename_hash(name.as_bytes()).to_ne_bytes(),
-                &[1u8],
-                MapFlags::ANY,
-            )
-            .map_err(|e| bpf_err("updating the open basename set", e))?;
+    for key in keys {
+        map.update(&key, &[1u8], MapFlags::ANY)
+            .map_err(|e| bpf_err(what, e))?;
     }
-    write_cfg(true, f.basenames.len() as u32, second_byte)
+    Ok(())
 }
 
 /// The limits of the kernel tables, checked before anything is written.
@@ -229,6 +308,43 @@ pub(super) fn validate_open_filter(f: &OpenFilter) -> Result<(), ProbeError> {
             "open basename `{b}` must be a non-empty path component without `/`"
         )));
     }
+    if f.directories.len() > MAX_OPEN_DIRS {
+        return Err(ProbeError::InvalidFilter(format!(
+            "{} open directories given, the kernel filter holds {MAX_OPEN_DIRS}",
+            f.directories.len()
+        )));
+    }
+    if let Some(d) = f.directories.iter().find(|d| !d.starts_with('/')) {
+        return Err(ProbeError::InvalidFilter(format!(
+            "open directory `{d}` must be an absolute path"
+        )));
+    }
+    if f.comms.len() > MAX_OPEN_COMMS {
+        return Err(ProbeError::InvalidFilter(format!(
+            "{} process names given, the kernel filter holds {MAX_OPEN_COMMS}",
+            f.comms.len()
+        )));
+    }
+    if let Some(c) = f.comms.iter().find(|c| c.is_empty() || c.len() > COMM_LEN) {
+        return Err(ProbeError::InvalidFilter(format!(
+            "process name `{c}` must be 1 to {COMM_LEN} bytes (the kernel's comm)"
+        )));
+    }
+    if f.substrings.len() > MAX_OPEN_SUBSTRINGS {
+        return Err(ProbeError::InvalidFilter(format!(
+            "{} open substrings given, the kernel filter takes {MAX_OPEN_SUBSTRINGS}",
+            f.substrings.len()
+        )));
+    }
+    if let Some(s) = f
+        .substrings
+        .iter()
+        .find(|s| s.len() < MIN_OPEN_SUBSTRING_LEN)
+    {
+        return Err(ProbeError::InvalidFilter(format!(
+            "open substring `{s}` is shorter than the kernel's {MIN_OPEN_SUBSTRING_LEN}-byte window"
+        )));
+    }
     Ok(())
 }
 
@@ -239,6 +355,9 @@ pub(super) struct SharedMaps {
     pub open_filter: MapHandle,
     pub open_prefixes: MapHandle,
     pub open_basenames: MapHandle,
+    pub open_dirs: MapHandle,
+    pub open_comms: MapHandle,
+    pub open_grams: MapHandle,
 }
 
 /// Loads and attaches everything; the skeleton borrows `object`.
@@ -267,6 +386,12 @@ pub(super) fn load<'obj>(
             .map_err(|e| bpf_err("duplicating the open prefix fd", e))?,
         open_basenames: MapHandle::try_from(&skel.maps.open_basenames)
             .map_err(|e| bpf_err("duplicating the open basename fd", e))?,
+        open_dirs: MapHandle::try_from(&skel.maps.open_dirs)
+            .map_err(|e| bpf_err("duplicating the open directory fd", e))?,
+        open_comms: MapHandle::try_from(&skel.maps.open_comms)
+            .map_err(|e| bpf_err("duplicating the open comm fd", e))?,
+        open_grams: MapHandle::try_from(&skel.maps.open_grams)
+            .map_err(|e| bpf_err("duplicating the open gram fd", e))?,
     };
     write_interest(&shared.interest, interest, cfg.filter_enabled)?;
     skel.attach()
@@ -338,9 +463,19 @@ mod tests {
         assert_eq!(offset_of!(D, sock_mode), 8);
         assert_eq!(offset_of!(D, exec_argv_arg), 9);
         type F = super::super::skel::types::open_filter_cfg;
-        assert_eq!(size_of::<F>(), 40);
+        assert_eq!(size_of::<F>(), CFG_SIZE);
         assert_eq!(offset_of!(F, nbasenames), 4);
         assert_eq!(offset_of!(F, second_byte), 8);
+        assert_eq!(offset_of!(F, ngrams), 40);
+        assert_eq!(offset_of!(F, ndirs), 44);
+        assert_eq!(offset_of!(F, ncomms), 48);
+        assert_eq!(offset_of!(F, close_filter), 52);
+        assert_eq!(offset_of!(F, generation), 56);
+        type G = super::super::skel::types::open_grams;
+        assert_eq!(
+            size_of::<G>(),
+            (super::super::GRAM_WORDS + 3 * SET_WORDS) * 8
+        );
         type P = super::super::skel::types::open_prefix;
         assert_eq!(size_of::<P>(), MAX_OPEN_PREFIX_LEN + 1);
     }

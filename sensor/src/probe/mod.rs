@@ -21,24 +21,53 @@ pub const MAX_OPEN_PREFIXES: usize = 32;
 pub const MAX_OPEN_PREFIX_LEN: usize = 63;
 /// Most basenames the open prefilter holds.
 pub const MAX_OPEN_BASENAMES: usize = 256;
+/// Most exact parent directories the open prefilter holds.
+pub const MAX_OPEN_DIRS: usize = 256;
+/// Most process names (comm) the open prefilter holds.
+pub const MAX_OPEN_COMMS: usize = 256;
+/// Most substrings the open prefilter takes: each sets one bit of 65,536,
+/// and every set bit lets more unrelated paths through.
+pub const MAX_OPEN_SUBSTRINGS: usize = 256;
+/// Shortest substring the kernel can look for: it tests 4-byte windows.
+pub const MIN_OPEN_SUBSTRING_LEN: usize = 4;
+/// The kernel keeps comm in 16 bytes, NUL included.
+pub const COMM_LEN: usize = 15;
+
+/// Words of the 4-gram bitmap (65,536 bits).
+pub const GRAM_WORDS: usize = 1024;
 
 /// What the kernel open prefilter lets through: an open/openat/openat2/creat
 /// with an absolute path in normal form is sent only if the path starts
-/// with one of `prefixes` or its last component is one of `basenames`.
-/// Relative paths and paths with `//`, `.` or `..` components or a
-/// trailing `/` always pass (userspace normalises them).
+/// with one of `prefixes`, contains a 4-byte window of one of `substrings`
+/// (see [`gram_of`]), lies directly in one of `directories`, has its last
+/// component in `basenames`, or the thread's comm is in `comms`. Relative
+/// paths, paths with `//`, `.` or `..` components, a component ending in
+/// `..` or a trailing `/` always pass (userspace normalises them), and so do
+/// opens of directories.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OpenFilter {
     /// Absolute path prefixes (byte-wise, `/etc/` or `/etc`).
     pub prefixes: Vec<String>,
     /// Exact last path components (`shadow`, `id_rsa`); no `/`.
     pub basenames: Vec<String>,
+    /// Byte strings of at least [`MIN_OPEN_SUBSTRING_LEN`] bytes the path
+    /// may contain (`/.ssh/`, `authorized_keys`).
+    pub substrings: Vec<String>,
+    /// Exact parent directories, absolute, without a trailing `/` except
+    /// `/` itself (`/`, `/etc`).
+    pub directories: Vec<String>,
+    /// Process names as the kernel keeps them (at most [`COMM_LEN`] bytes).
+    pub comms: Vec<String>,
+    /// Also keep a close from userspace when the prefilter dropped the
+    /// open that created its fd.
+    pub close_filter: bool,
 }
 
 impl OpenFilter {
     /// Whether the kernel sends an open of `path` (as the syscall got it)
-    /// that did not open a directory: the userspace mirror of the kernel's
-    /// check, for tests and diagnostics.
+    /// that did not open a directory, from a thread whose comm is in none
+    /// of `comms`: the userspace mirror of the kernel's check, for tests and
+    /// diagnostics.
     pub fn passes(&self, path: &str) -> bool {
         let b = path.as_bytes();
         if !path.starts_with('/') || b.len() >= PATH_MAX - 1 {
@@ -48,14 +77,106 @@ impl OpenFilter {
             return true;
         }
         let mut comps = path[1..].split('/');
-        let odd = comps.clone().any(|c| c.is_empty() || c == "." || c == "..");
+        let odd =
+            comps.clone().any(|c| c.is_empty() || c == "." || c == "..") || path.contains("../");
         let last = comps.next_back().unwrap_or_default();
-        odd || self.basenames.iter().any(|n| n == last)
+        if odd || self.basenames.iter().any(|n| n == last) {
+            return true;
+        }
+        let bits = self.gram_bitmap();
+        if b.windows(4).any(|w| gram_bit_set(&bits, gram_hash(w))) {
+            return true;
+        }
+        let parent = &path[..=path.rfind('/').unwrap_or(0)];
+        self.directories.iter().any(|d| dir_key(d) == parent)
     }
+
+    /// [`OpenFilter::passes`] for a thread named `comm`.
+    pub fn passes_for(&self, path: &str, comm: &str) -> bool {
+        self.comms.iter().any(|c| c == comm) || self.passes(path)
+    }
+
+    /// The kernel's 4-gram bitmap: one bit per substring, for the window
+    /// [`gram_of`] picks.
+    pub fn gram_bitmap(&self) -> Vec<u64> {
+        let mut bits = vec![0u64; GRAM_WORDS];
+        for s in &self.substrings {
+            if let Some(g) = gram_of(s.as_bytes()) {
+                let h = gram_hash(&g);
+                bits[(h >> 6) as usize % GRAM_WORDS] |= 1 << (h & 63);
+            }
+        }
+        bits
+    }
+}
+
+/// Words of each 4,096-bit set summary the kernel tests before a hash map
+/// lookup (basenames, directories, comms).
+pub const SET_WORDS: usize = 64;
+
+/// Sets the summary bit of a 64-bit key hash: its top 12 bits.
+pub fn set_summary_bit(bits: &mut [u64], h: u64) {
+    let i = (h >> 52) as usize;
+    if let Some(w) = bits.get_mut(i >> 6) {
+        *w |= 1 << (i & 63);
+    }
+}
+
+/// The kernel's hash of a comm: its 16 NUL-padded bytes as two native
+/// words, each multiplied by an odd constant, xored.
+pub fn comm_hash(comm: &str) -> u64 {
+    let mut b = [0u8; COMM_LEN + 1];
+    let n = comm.len().min(COMM_LEN);
+    b[..n].copy_from_slice(&comm.as_bytes()[..n]);
+    let lo = u64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+    let hi = u64::from_ne_bytes([b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]]);
+    lo.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ hi.wrapping_mul(0xC2B2_AE3D_27D4_EB4F)
+}
+
+/// `/` stays `/`, `/etc` becomes `/etc/`: the bytes up to and including a
+/// path's last `/` when its parent is `dir`.
+pub fn dir_key(dir: &str) -> String {
+    if dir.ends_with('/') {
+        dir.to_string()
+    } else {
+        format!("{dir}/")
+    }
+}
+
+/// The 4-byte window of `s` the bitmap holds: any one is a correct
+/// superset (a path containing `s` contains all of them); prefer one
+/// without `/`, which is in every path, and among those the last (suffixes
+/// such as `_keys` are rarer in paths than stems).
+pub fn gram_of(s: &[u8]) -> Option<[u8; 4]> {
+    let windows = || s.windows(4).filter_map(|w| <[u8; 4]>::try_from(w).ok());
+    windows()
+        .rfind(|w| !w.contains(&b'/'))
+        .or_else(|| windows().next_back())
+}
+
+/// The kernel's 16-bit hash of a 4-byte window (first byte highest).
+pub fn gram_hash(w: &[u8]) -> u32 {
+    let v = w.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b));
+    v.wrapping_mul(0x9E37_79B1) >> 16
+}
+
+fn gram_bit_set(bits: &[u64], h: u32) -> bool {
+    bits.get((h >> 6) as usize)
+        .is_some_and(|w| w & (1 << (h & 63)) != 0)
 }
 
 /// The kernel's path buffer, NUL included.
 const PATH_MAX: usize = 4096;
+
+/// The kernel's key for an exact parent directory: FNV-1a 64 of each
+/// component, folded in order with the same step (`/` has none).
+pub fn dir_hash(dir: &str) -> u64 {
+    dir.split('/')
+        .filter(|c| !c.is_empty())
+        .fold(0xcbf2_9ce4_8422_2325, |acc: u64, c| {
+            (acc ^ basename_hash(c.as_bytes())).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+}
 
 /// FNV-1a 64 of a basename: the kernel's key for the basename set
 /// (a collision only lets an extra open through).

@@ -147,15 +147,17 @@ impl Probe {
     pub fn set_open_prefixes(&self, prefixes: Option<&[String]>) -> Result<(), ProbeError> {
         let filter = prefixes.map(|p| super::OpenFilter {
             prefixes: p.to_vec(),
-            basenames: Vec::new(),
+            ..super::OpenFilter::default()
         });
         loader::write_open_filter(&self.maps, filter.as_ref())
     }
 
     /// Sets the kernel open prefilter (see [`super::OpenFilter`]); `None`
     /// sends every open. At most [`super::MAX_OPEN_PREFIXES`] prefixes of
-    /// at most [`super::MAX_OPEN_PREFIX_LEN`] bytes and
-    /// [`super::MAX_OPEN_BASENAMES`] basenames.
+    /// at most [`super::MAX_OPEN_PREFIX_LEN`] bytes, and at most
+    /// [`super::MAX_OPEN_BASENAMES`] basenames, [`super::MAX_OPEN_DIRS`]
+    /// directories, [`super::MAX_OPEN_COMMS`] comms and
+    /// [`super::MAX_OPEN_SUBSTRINGS`] substrings.
     pub fn set_open_filter(&self, filter: Option<&super::OpenFilter>) -> Result<(), ProbeError> {
         loader::write_open_filter(&self.maps, filter)
     }

@@ -23,6 +23,10 @@ pub const SD_SKIP_ZERO: u8 = 0x04;
 pub const SD_TUPLE_RES: u8 = 0x08;
 pub const SD_CLONE3: u8 = 0x10;
 pub const SD_FCNTL_DUP: u8 = 0x20;
+/// `res >= 0` is a new fd (other than the open family's).
+pub const SD_NEW_FD: u8 = 0x40;
+/// close: subject to the close filter (see `OpenFilter::close_filter`).
+pub const SD_CLOSE: u8 = 0x80;
 
 /// `syscall_desc.sock_mode` values.
 pub const SOCK_NONE: u8 = 0;
@@ -122,7 +126,7 @@ pub const X86_64: &[SyscallDesc] = &[
     d(257, T::Openat, Paths, &[1], SD_FD_INFO),
     d(437, T::Openat2, Paths, &[1], SD_FD_INFO | SD_OPEN_HOW),
     d(85, T::Creat, Paths, &[0], SD_FD_INFO),
-    d(3, T::Close, Args, &[], 0),
+    d(3, T::Close, Args, &[], SD_CLOSE),
     d(87, T::Unlink, Paths, &[0], 0),
     d(263, T::Unlinkat, Paths, &[1], 0),
     d(82, T::Rename, Paths, &[0, 1], 0),
@@ -138,13 +142,13 @@ pub const X86_64: &[SyscallDesc] = &[
     d(90, T::Chmod, Paths, &[0], 0),
     d(91, T::Fchmod, Args, &[], 0),
     d(268, T::Fchmodat, Paths, &[1], 0),
-    d(32, T::Dup, Args, &[], 0),
-    d(33, T::Dup2, Args, &[], 0),
-    d(292, T::Dup3, Args, &[], 0),
-    d(41, T::Socket, Args, &[], 0),
+    d(32, T::Dup, Args, &[], SD_NEW_FD),
+    d(33, T::Dup2, Args, &[], SD_NEW_FD),
+    d(292, T::Dup3, Args, &[], SD_NEW_FD),
+    d(41, T::Socket, Args, &[], SD_NEW_FD),
     sock(42, T::Connect, SOCK_ADDR_ARG1, 0),
-    sock(43, T::Accept, SOCK_NONE, SD_TUPLE_RES),
-    sock(288, T::Accept4, SOCK_NONE, SD_TUPLE_RES),
+    sock(43, T::Accept, SOCK_NONE, SD_TUPLE_RES | SD_NEW_FD),
+    sock(288, T::Accept4, SOCK_NONE, SD_TUPLE_RES | SD_NEW_FD),
     sock(49, T::Bind, SOCK_ADDR_ARG1, 0),
     d(50, T::Listen, Args, &[], 0),
     sock(44, T::Sendto, SOCK_SENDTO, 0),
@@ -165,14 +169,14 @@ pub const X86_64: &[SyscallDesc] = &[
     d(321, T::Bpf, Args, &[], 0),
     d(175, T::InitModule, Paths, &[2], 0),
     d(313, T::FinitModule, Paths, &[1], 0),
-    d(319, T::MemfdCreate, Paths, &[0], 0),
-    d(323, T::Userfaultfd, Args, &[], 0),
+    d(319, T::MemfdCreate, Paths, &[0], SD_NEW_FD),
+    d(323, T::Userfaultfd, Args, &[], SD_NEW_FD),
     d(157, T::Prctl, Args, &[], 0),
     d(80, T::Chdir, Paths, &[0], 0),
     d(81, T::Fchdir, Args, &[], 0),
     d(22, T::Pipe, Pipe, &[], 0),
     d(293, T::Pipe2, Pipe, &[], 0),
-    d(72, T::Fcntl, Args, &[], SD_FCNTL_DUP),
+    d(72, T::Fcntl, Args, &[], SD_FCNTL_DUP | SD_NEW_FD),
 ];
 
 /// The table for the architecture this binary runs on, if supported.

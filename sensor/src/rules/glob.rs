@@ -73,6 +73,34 @@ impl Glob {
         }
     }
 
+    /// The runs of literal characters in the pattern, in order: every
+    /// matching text contains each run, and starts with the first one when
+    /// the pattern starts with a literal (see [`Glob::starts_literal`]).
+    /// Empty for case-insensitive patterns, whose literals are folded.
+    pub fn literal_runs(&self) -> Vec<String> {
+        if self.case_insensitive {
+            return Vec::new();
+        }
+        let mut runs = Vec::new();
+        let mut cur = String::new();
+        for t in &self.tokens {
+            match t {
+                Token::Char(c) => cur.push(*c),
+                _ if !cur.is_empty() => runs.push(std::mem::take(&mut cur)),
+                _ => {}
+            }
+        }
+        if !cur.is_empty() {
+            runs.push(cur);
+        }
+        runs
+    }
+
+    /// Whether the pattern's first token is a literal character.
+    pub fn starts_literal(&self) -> bool {
+        matches!(self.tokens.first(), Some(Token::Char(_)))
+    }
+
     /// Whether `text` matches the whole pattern. Linear backtracking over
     /// the last `*` only, so hostile patterns cannot blow up.
     pub fn matches(&self, text: &str) -> bool {
@@ -177,6 +205,21 @@ fn push_range(items: &mut Vec<(char, char)>, lo: char, hi: char, ci: bool) {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn literal_runs_and_leading_literal() {
+        let g = Glob::new("/home/*/.ssh/*", false);
+        assert_eq!(g.literal_runs(), ["/home/", "/.ssh/"]);
+        assert!(g.starts_literal());
+        let g = Glob::new("*../*../*", false);
+        assert_eq!(g.literal_runs(), ["../", "../"]);
+        assert!(!g.starts_literal());
+        assert_eq!(
+            Glob::new("/a?b[cd]e", false).literal_runs(),
+            ["/a", "b", "e"]
+        );
+        assert!(Glob::new("/etc/*", true).literal_runs().is_empty());
+    }
 
     #[test]
     fn glob_table() {

@@ -246,7 +246,13 @@ impl RuleSet {
     /// order with [`RuleMatching::First`]). Allocation-free unless a
     /// condition uses a transformer, `val()` or a computed field.
     pub fn evaluate(&self, ev: &Event, st: &dyn StateView, out: &mut Vec<RuleMatch>) {
-        let Some(bucket) = self.by_type.get(usize::from(ev.etype.id())) else {
+        // Most events of a typical mix (close, clone, exit) have no rule:
+        // skip setting up the per-event caches for them.
+        let Some(bucket) = self
+            .by_type
+            .get(usize::from(ev.etype.id()))
+            .filter(|b| !b.is_empty())
+        else {
             return;
         };
         let st = CachedView::new(st);

@@ -483,9 +483,30 @@ def section_engine(ctx):
         if out.returncode != 0:
             raise SectionError(f"bench_rules failed: {out.stderr.strip()[-500:]}")
         e["micro"] = json.loads(out.stdout.strip().splitlines()[-1])
+    if not ctx.smoke:
+        e["criterion"] = criterion_condition_eval(ctx)
     ctx.results["engine"] = e
     big.unlink()
     tiny.unlink()
+
+
+def criterion_condition_eval(ctx):
+    """The criterion micro-benches of the condition evaluator (full run only:
+    compiling them takes minutes), briefly: ns per evaluation by case."""
+    profile = "dev" if ctx.args.profile == "dev" else "bench"
+    cmd = ["cargo", "bench", "--locked", "--profile", profile, "-p", "falco-sensor",
+           "--bench", "condition_eval", "--", "--warm-up-time", "0.5", "--measurement-time", "1",
+           "--output-format", "bencher"]
+    out = subprocess.run(cmd, cwd=ctx.args.repo, capture_output=True, text=True, timeout=1800)
+    if out.returncode != 0:
+        raise SectionError(f"criterion benches failed: {out.stderr.strip()[-500:]}")
+    # bencher format: "test NAME ... bench:  1,234 ns/iter (+/- 56)"
+    cases = {}
+    for m in re.finditer(r"^test (\S+) \.\.\. bench:\s+([\d,.]+) ns/iter", out.stdout, re.M):
+        cases[m.group(1)] = float(m.group(2).replace(",", ""))
+    if not cases:
+        raise SectionError("criterion benches printed no results")
+    return cases
 
 
 # --------------------------------------------------------------------------
@@ -697,6 +718,8 @@ def rows(r):
                 f"{mi['mean_ns']:,.0f} ns/event ({mi['evals_per_s']:,.0f} /s)", "",
                 None)
             add("rules compile, all four rulesets", f"{mi['compile_ms']:.0f} ms", "", None)
+        for case, ns in e.get("criterion", {}).items():
+            add(f"criterion condition_eval {case}", f"{ns:,.0f} ns", "", None)
     if "drops" in r:
         d = r["drops"]
         add(f"drops: highest rate with zero drops ({d['secs']} s steps)",

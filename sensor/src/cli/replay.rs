@@ -38,14 +38,16 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("reading {}", args.file.display()))?
     {
         match frame {
-            Frame::Item(RecordItem::Thread(t)) => detector.state_mut().insert_thread(t),
-            Frame::Item(RecordItem::Container(c)) => detector.state_mut().insert_container(c),
-            Frame::Item(RecordItem::Users(u)) => detector
-                .state_mut()
-                .users_mut()
-                .insert(&u.container_id, u.table),
-            // next_frame hands raw records out as Frame::Raw only.
-            Frame::Item(RecordItem::Raw(_)) => {}
+            Frame::Item(item) => match *item {
+                RecordItem::Thread(t) => detector.state_mut().insert_thread(t),
+                RecordItem::Container(c) => detector.state_mut().insert_container(c),
+                RecordItem::Users(u) => detector
+                    .state_mut()
+                    .users_mut()
+                    .insert(&u.container_id, u.table),
+                // next_frame hands raw records out as Frame::Raw only.
+                RecordItem::Raw(_) => {}
+            },
             Frame::Raw(raw) => {
                 // Every record is decoded into the same event, reusing its
                 // buffers.

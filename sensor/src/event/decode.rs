@@ -79,8 +79,9 @@ impl<'a> Parts<'a> {
 }
 
 fn lossy(b: &[u8]) -> String {
-    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-    String::from_utf8_lossy(&b[..end]).into_owned()
+    let mut s = String::new();
+    set_lossy(&mut s, b);
+    s
 }
 
 /// Splits a NUL-separated list (argv, environ) into strings.
@@ -303,7 +304,10 @@ fn split(raw: &[u8]) -> Result<(RawHeader<'_>, EventType, Parts<'_>), DecodeErro
 fn set_lossy(dst: &mut String, b: &[u8]) {
     let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
     dst.clear();
-    dst.push_str(&String::from_utf8_lossy(&b[..end]));
+    match std::str::from_utf8(&b[..end]) {
+        Ok(text) => dst.push_str(text),
+        Err(_) => dst.push_str(&String::from_utf8_lossy(&b[..end])),
+    }
 }
 
 fn is_open(etype: EventType) -> bool {

@@ -408,7 +408,7 @@ impl RecordReader {
             Ok(Some((KIND_RAW, _))) => Ok(Some(Frame::Raw(payload))),
             Ok(Some((kind, frame_at))) => self
                 .parse_item(kind, frame_at, payload)
-                .map(|item| Some(Frame::Item(item))),
+                .map(|item| Some(Frame::Item(Box::new(item)))),
             Ok(None) => Ok(None),
             Err(e) => Err(e),
         };
@@ -424,8 +424,8 @@ impl RecordReader {
 pub enum Frame<'b> {
     /// A kernel record, borrowed from the caller's buffer.
     Raw(&'b [u8]),
-    /// A metadata frame (never [`RecordItem::Raw`]).
-    Item(RecordItem),
+    /// A metadata frame (never [`RecordItem::Raw`]); rare, so boxed.
+    Item(Box<RecordItem>),
 }
 
 impl Iterator for RecordReader {

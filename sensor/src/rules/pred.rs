@@ -108,6 +108,11 @@ impl<'a> Memo<'a> {
         Ok(unsafe { self.values[idx].assume_init_ref() }.as_ref())
     }
 
+    /// Whether macro `slot` was computed for this event and is false.
+    pub fn known_false(&self, slot: u32) -> bool {
+        self.get(slot) == Some(false)
+    }
+
     fn get(&self, slot: u32) -> Option<bool> {
         let (w, b) = ((slot / 64) as usize, slot % 64);
         let known = self.known.get(w)?;
@@ -304,9 +309,9 @@ impl Pred {
         match self {
             Pred::True => true,
             Pred::False => false,
-            Pred::And(items) => items.iter().all(|p| p.eval(ev, st, memo)),
-            Pred::Or(items) => items.iter().any(|p| p.eval(ev, st, memo)),
-            Pred::Not(inner) => !inner.eval(ev, st, memo),
+            Pred::And(items) => items.iter().all(|p| p.eval_child(ev, st, memo)),
+            Pred::Or(items) => items.iter().any(|p| p.eval_child(ev, st, memo)),
+            Pred::Not(inner) => !inner.eval_child(ev, st, memo),
             Pred::EvtType(set) => set.contains(ev.etype),
             Pred::Check(c) => c.eval(ev, st, memo),
             Pred::Memo(slot, inner) => match memo.get(*slot) {
@@ -317,6 +322,29 @@ impl Pred {
                     v
                 }
             },
+        }
+    }
+
+    /// [`Self::eval`] for a child node, answering a macro already computed
+    /// for this event without a call: most of an event's rules stop at a
+    /// shared macro (`open_write`, `spawned_process`) another rule computed.
+    #[inline(always)]
+    fn eval_child<'a>(&self, ev: &'a Event, st: &'a dyn StateView, memo: &mut Memo<'a>) -> bool {
+        if let Pred::Memo(slot, _) = self
+            && let Some(v) = memo.get(*slot)
+        {
+            return v;
+        }
+        self.eval(ev, st, memo)
+    }
+
+    /// A macro slot whose value `false` makes this predicate false: the
+    /// first conjunct's macro. The rule loop checks it before evaluating.
+    pub fn guard(&self) -> Option<u32> {
+        match self {
+            Pred::Memo(slot, inner) => inner.guard().or(Some(*slot)),
+            Pred::And(items) => items.first()?.guard(),
+            _ => None,
         }
     }
 

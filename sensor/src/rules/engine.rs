@@ -563,7 +563,7 @@ fn build(defs: Defs, opts: &LoadOptions) -> Result<LoadedRules, LoadError> {
         }
         let idx = u32::try_from(i).unwrap_or(u32::MAX);
         for t in r.types.iter() {
-            let pred = r.pred.specialize(t).simplify();
+            let pred = r.pred.specialize(t).simplify().costly_last();
             if !matches!(pred, Pred::False) {
                 by_type[usize::from(t.id())].push(TypedRule {
                     rule: idx,

@@ -368,6 +368,39 @@ impl Pred {
         }
     }
 
+    /// Moves the checks that compute a value (rendered syscall arguments,
+    /// command lines, transformers, regexes, field-to-field comparisons)
+    /// behind their cheap siblings in every `and`/`or`, keeping the order
+    /// otherwise. Conditions have no side effects, so the result is the
+    /// same; an event rejected by a cheap check never pays for the costly
+    /// one (e.g. `evt.arg.flags contains O_CREAT and fd.directory = /dev`
+    /// renders the flags of every open otherwise).
+    pub fn costly_last(self) -> Pred {
+        let reorder = |items: Box<[Pred]>| -> Box<[Pred]> {
+            let (cheap, costly): (Vec<Pred>, Vec<Pred>) = items
+                .into_vec()
+                .into_iter()
+                .map(Pred::costly_last)
+                .partition(|p| !p.is_costly());
+            cheap.into_iter().chain(costly).collect()
+        };
+        match self {
+            Pred::And(items) => Pred::And(reorder(items)),
+            Pred::Or(items) => Pred::Or(reorder(items)),
+            Pred::Not(inner) => Pred::Not(Box::new(inner.costly_last())),
+            Pred::Memo(slot, inner) => Pred::Memo(slot, Box::new(inner.costly_last())),
+            other => other,
+        }
+    }
+
+    fn is_costly(&self) -> bool {
+        match self {
+            Pred::Check(c) => c.is_costly(),
+            Pred::Not(inner) => inner.is_costly(),
+            _ => false,
+        }
+    }
+
     /// Folds constants, flattens nested `and`/`or`, removes double
     /// negation and memo wrappers around constants.
     pub fn simplify(self) -> Pred {
@@ -486,7 +519,25 @@ fn transform(t: Transformer, v: Value<'_>) -> Option<Value<'_>> {
     })
 }
 
+/// Fields whose value is computed per event (and may allocate) rather
+/// than read from the event or the state.
+const COMPUTED_FIELDS: &[&str] = &[
+    "evt.arg",
+    "evt.args",
+    "evt.rawarg",
+    "evt.info",
+    "proc.cmdline",
+    "proc.pcmdline",
+    "proc.acmdline",
+];
+
 impl CheckPred {
+    fn is_costly(&self) -> bool {
+        !self.lhs.transforms.is_empty()
+            || matches!(self.test, Test::Regex(_) | Test::Field { .. })
+            || COMPUTED_FIELDS.contains(&self.lhs.spec.info().name)
+    }
+
     fn eval<'a>(&self, ev: &'a Event, st: &'a dyn StateView, memo: &mut Memo<'a>) -> bool {
         if let Ok(cached) = memo.field(&self.lhs, ev, st) {
             return match cached {

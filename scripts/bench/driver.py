@@ -460,7 +460,7 @@ def section_engine(ctx):
             raise SectionError(f"replay failed: {out.stderr.strip()[-500:]}")
         return t, out.stderr
 
-    wall_rates, self_rates, self_ns = [], [], []
+    wall_rates, self_rates, self_ns, cpu_ns = [], [], [], []
     for rep in range(max(3, s["reps"])):
         log(f"engine: replay rep {rep + 1}")
         t_big, err = replay(big)
@@ -473,11 +473,17 @@ def section_engine(ctx):
         if m:
             self_rates.append(float(m.group(1)))
             self_ns.append(float(m.group(2)))
+        # replay's thread CPU time: not inflated by waiting for a shared core.
+        m = re.search(r"thread CPU ([\d.]+) ns/event", err)
+        if m:
+            cpu_ns.append(float(m.group(1)))
     e = {"events": n_big, "file_mib": big.stat().st_size / MIB}
     if self_rates:
         e.update(events_per_s=summary(self_rates), ns_per_event=summary(self_ns),
                  method="replay's own timing from first to last event",
                  wall_events_per_s=summary(wall_rates))
+        if cpu_ns:
+            e["cpu_ns_per_event"] = summary(cpu_ns)
     else:
         e.update(events_per_s=summary(wall_rates),
                  ns_per_event=summary([1e9 / r for r in wall_rates]),
@@ -489,9 +495,30 @@ def section_engine(ctx):
         if out.returncode != 0:
             raise SectionError(f"bench_rules failed: {out.stderr.strip()[-500:]}")
         e["micro"] = json.loads(out.stdout.strip().splitlines()[-1])
+    if not ctx.smoke:
+        e["criterion"] = criterion_condition_eval(ctx)
     ctx.results["engine"] = e
     big.unlink()
     tiny.unlink()
+
+
+def criterion_condition_eval(ctx):
+    """The criterion micro-benches of the condition evaluator (full run only:
+    compiling them takes minutes), briefly: ns per evaluation by case."""
+    profile = "dev" if ctx.args.profile == "dev" else "bench"
+    cmd = ["cargo", "bench", "--locked", "--profile", profile, "-p", "falco-sensor",
+           "--bench", "condition_eval", "--", "--warm-up-time", "0.5", "--measurement-time", "1",
+           "--output-format", "bencher"]
+    out = subprocess.run(cmd, cwd=ctx.args.repo, capture_output=True, text=True, timeout=1800)
+    if out.returncode != 0:
+        raise SectionError(f"criterion benches failed: {out.stderr.strip()[-500:]}")
+    # bencher format: "test NAME ... bench:  1,234 ns/iter (+/- 56)"
+    cases = {}
+    for m in re.finditer(r"^test (\S+) \.\.\. bench:\s+([\d,.]+) ns/iter", out.stdout, re.M):
+        cases[m.group(1)] = float(m.group(2).replace(",", ""))
+    if not cases:
+        raise SectionError("criterion benches printed no results")
+    return cases
 
 
 # --------------------------------------------------------------------------
@@ -697,12 +724,16 @@ def rows(r):
             "≥ 1,000,000 events/s", e["events_per_s"]["median"] >= 1_000_000)
         add("engine: ns per event", fmt_spread(e["ns_per_event"], "{:.0f}") + " ns", "≤ 1,000 ns",
             e["ns_per_event"]["median"] <= 1000)
+        if "cpu_ns_per_event" in e:
+            add("engine: thread CPU ns per event", fmt_spread(e["cpu_ns_per_event"], "{:.0f}") + " ns", "", None)
         if "micro" in e:
             mi = e["micro"]
             add(f"evaluator micro-bench ({mi['rules_enabled']} rules; open, open, connect)",
                 f"{mi['mean_ns']:,.0f} ns/event ({mi['evals_per_s']:,.0f} /s)", "",
                 None)
             add("rules compile, all four rulesets", f"{mi['compile_ms']:.0f} ms", "", None)
+        for case, ns in e.get("criterion", {}).items():
+            add(f"criterion condition_eval {case}", f"{ns:,.0f} ns", "", None)
     if "drops" in r:
         d = r["drops"]
         add(f"drops: highest rate with zero drops ({d['secs']} s steps)",

@@ -79,8 +79,9 @@ impl<'a> Parts<'a> {
 }
 
 fn lossy(b: &[u8]) -> String {
-    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-    String::from_utf8_lossy(&b[..end]).into_owned()
+    let mut s = String::new();
+    set_lossy(&mut s, b);
+    s
 }
 
 /// Splits a NUL-separated list (argv, environ) into strings.
@@ -217,55 +218,152 @@ impl Decoder {
 
     /// Decodes one record; `evt.num` advances only on success.
     pub fn decode(&mut self, raw: &[u8]) -> Result<Event, DecodeError> {
-        let hdr = RawHeader::new(raw).ok_or(DecodeError::TooShort { len: raw.len() })?;
-        let declared = hdr.u32(off::LEN) as usize;
-        if declared != raw.len() {
-            return Err(DecodeError::LengthMismatch {
-                declared,
-                actual: raw.len(),
-            });
-        }
-        let id = hdr.u16(off::ETYPE);
-        let etype = EventType::from_id(id).ok_or(DecodeError::UnknownType(id))?;
-        let parts = Parts::split(&hdr, &raw[raw::HDR_SIZE..])?;
+        let (hdr, etype, parts) = split(raw)?;
         let res = hdr.i64(off::RES);
         let kind = kind(etype, res, &hdr, &parts)?;
-        let ts_ns = (hdr.u64(off::TS_BOOT_NS) as i64).saturating_add(self.boot_to_wall_offset_ns);
-        let num = self.next_num;
-        self.next_num += 1;
+        let mut task = TaskContext::default();
+        fill_task(&hdr, &mut task);
         Ok(Event {
-            num,
-            ts_ns: ts_ns.max(0) as u64,
+            num: self.next_num(),
+            ts_ns: self.ts_ns(&hdr),
             cpu: hdr.u16(off::CPU),
             etype,
             res,
-            task: task(&hdr),
+            task,
             kind,
         })
     }
+
+    /// Like [`Self::decode`], but overwrites `ev` and reuses its string
+    /// buffers for the thread name and open paths (the bulk of a typical
+    /// mix), so a loop that decodes every record into the same event does
+    /// not allocate for them. On error `ev` is left unchanged.
+    pub fn decode_into(&mut self, raw: &[u8], ev: &mut Event) -> Result<(), DecodeError> {
+        let (hdr, etype, parts) = split(raw)?;
+        let res = hdr.i64(off::RES);
+        let reuse_open = is_open(etype) && matches!(ev.kind, EventKind::Open { .. });
+        if !reuse_open {
+            ev.kind = kind(etype, res, &hdr, &parts)?;
+        } else if let EventKind::Open {
+            path,
+            resolved_path,
+            flags,
+            mode,
+            dirfd,
+            dev,
+            ino,
+        } = &mut ev.kind
+        {
+            set_lossy(path, parts.bytes(0));
+            resolved_path.clear();
+            if path.starts_with('/') {
+                resolved_path.push_str(path);
+            }
+            let a = open_args(etype, res, &hdr);
+            (*flags, *mode, *dirfd, *dev, *ino) = (a.flags, a.mode, a.dirfd, a.dev, a.ino);
+        }
+        ev.num = self.next_num();
+        ev.ts_ns = self.ts_ns(&hdr);
+        ev.cpu = hdr.u16(off::CPU);
+        ev.etype = etype;
+        ev.res = res;
+        fill_task(&hdr, &mut ev.task);
+        Ok(())
+    }
+
+    fn next_num(&mut self) -> u64 {
+        let num = self.next_num;
+        self.next_num += 1;
+        num
+    }
+
+    fn ts_ns(&self, hdr: &RawHeader<'_>) -> u64 {
+        let ts_ns = (hdr.u64(off::TS_BOOT_NS) as i64).saturating_add(self.boot_to_wall_offset_ns);
+        ts_ns.max(0) as u64
+    }
 }
 
-fn task(h: &RawHeader<'_>) -> TaskContext {
-    TaskContext {
-        tid: i64::from(h.i32(off::TID)),
-        pid: i64::from(h.i32(off::PID)),
-        ppid: i64::from(h.i32(off::PPID)),
-        vtid: i64::from(h.i32(off::VTID)),
-        vpid: i64::from(h.i32(off::VPID)),
-        uid: h.u32(off::UID),
-        gid: h.u32(off::GID),
-        loginuid: h.u32(off::LOGINUID),
-        comm: String::from_utf8_lossy(h.comm()).into_owned(),
-        cgroup_id: h.u64(off::CGROUP_ID),
-        tty: h.u32(off::TTY),
-        cap_effective: h.u64(off::CAP_EFFECTIVE),
-        cap_permitted: h.u64(off::CAP_PERMITTED),
-        cap_inheritable: h.u64(off::CAP_INHERITABLE),
-        vsid: i64::from(h.i32(off::VSID)),
-        vpgid: i64::from(h.i32(off::VPGID)),
-        pidns_ino: h.u32(off::PIDNS_INO),
-        mntns_ino: h.u32(off::MNTNS_INO),
+/// Checks the record's length and type and splits its variable parts.
+fn split(raw: &[u8]) -> Result<(RawHeader<'_>, EventType, Parts<'_>), DecodeError> {
+    let hdr = RawHeader::new(raw).ok_or(DecodeError::TooShort { len: raw.len() })?;
+    let declared = hdr.u32(off::LEN) as usize;
+    if declared != raw.len() {
+        return Err(DecodeError::LengthMismatch {
+            declared,
+            actual: raw.len(),
+        });
     }
+    let id = hdr.u16(off::ETYPE);
+    let etype = EventType::from_id(id).ok_or(DecodeError::UnknownType(id))?;
+    let parts = Parts::split(&hdr, &raw[raw::HDR_SIZE..])?;
+    Ok((hdr, etype, parts))
+}
+
+/// `dst` becomes the text of `b` (up to a NUL), invalid UTF-8 replaced,
+/// keeping `dst`'s allocation.
+fn set_lossy(dst: &mut String, b: &[u8]) {
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    dst.clear();
+    match std::str::from_utf8(&b[..end]) {
+        Ok(text) => dst.push_str(text),
+        Err(_) => dst.push_str(&String::from_utf8_lossy(&b[..end])),
+    }
+}
+
+fn is_open(etype: EventType) -> bool {
+    matches!(
+        etype,
+        EventType::Open | EventType::Openat | EventType::Openat2 | EventType::Creat
+    )
+}
+
+/// The numeric arguments of an open-family record.
+struct OpenArgs {
+    flags: u32,
+    mode: u32,
+    dirfd: i64,
+    dev: u32,
+    ino: u64,
+}
+
+fn open_args(etype: EventType, res: i64, h: &RawHeader<'_>) -> OpenArgs {
+    use EventType as T;
+    let u32a = |i: usize| h.arg(i) as u32;
+    let (flags, mode, dirfd) = match etype {
+        T::Open => (u32a(1), u32a(2), AT_FDCWD),
+        T::Openat => (u32a(2), u32a(3), sign_i32(h.arg(0))),
+        T::Openat2 => (h.aux(2) as u32, h.aux(3) as u32, sign_i32(h.arg(0))),
+        _ => (O_CREAT_WRONLY_TRUNC, u32a(1), AT_FDCWD),
+    };
+    let ok = res >= 0;
+    OpenArgs {
+        flags,
+        mode,
+        dirfd,
+        dev: if ok { h.aux(0) as u32 } else { 0 },
+        ino: if ok { h.aux(1) } else { 0 },
+    }
+}
+
+fn fill_task(h: &RawHeader<'_>, t: &mut TaskContext) {
+    t.tid = i64::from(h.i32(off::TID));
+    t.pid = i64::from(h.i32(off::PID));
+    t.ppid = i64::from(h.i32(off::PPID));
+    t.vtid = i64::from(h.i32(off::VTID));
+    t.vpid = i64::from(h.i32(off::VPID));
+    t.uid = h.u32(off::UID);
+    t.gid = h.u32(off::GID);
+    t.loginuid = h.u32(off::LOGINUID);
+    set_lossy(&mut t.comm, h.comm());
+    t.cgroup_id = h.u64(off::CGROUP_ID);
+    t.tty = h.u32(off::TTY);
+    t.cap_effective = h.u64(off::CAP_EFFECTIVE);
+    t.cap_permitted = h.u64(off::CAP_PERMITTED);
+    t.cap_inheritable = h.u64(off::CAP_INHERITABLE);
+    t.vsid = i64::from(h.i32(off::VSID));
+    t.vpgid = i64::from(h.i32(off::VPGID));
+    t.pidns_ino = h.u32(off::PIDNS_INO);
+    t.mntns_ino = h.u32(off::MNTNS_INO);
 }
 
 fn kind(
@@ -319,21 +417,15 @@ fn kind(
         },
         T::Open | T::Openat | T::Openat2 | T::Creat => {
             let (resolved_path, path) = path_kind(p.string(0));
-            let (flags, mode, dirfd) = match etype {
-                T::Open => (u32a(1), u32a(2), AT_FDCWD),
-                T::Openat => (u32a(2), u32a(3), fd(0)),
-                T::Openat2 => (h.aux(2) as u32, h.aux(3) as u32, fd(0)),
-                _ => (O_CREAT_WRONLY_TRUNC, u32a(1), AT_FDCWD),
-            };
-            let ok = res >= 0;
+            let a = open_args(etype, res, h);
             EventKind::Open {
                 path,
                 resolved_path,
-                flags,
-                mode,
-                dirfd,
-                dev: if ok { h.aux(0) as u32 } else { 0 },
-                ino: if ok { h.aux(1) } else { 0 },
+                flags: a.flags,
+                mode: a.mode,
+                dirfd: a.dirfd,
+                dev: a.dev,
+                ino: a.ino,
             }
         }
         T::Close => EventKind::Close { fd: fd(0) },
@@ -778,6 +870,48 @@ mod tests {
         assert_eq!(d.decode(&raw).unwrap().num, 1);
         assert!(d.decode(&[0]).is_err());
         assert_eq!(d.decode(&raw).unwrap().num, 2);
+    }
+
+    #[test]
+    fn decode_into_a_reused_event_equals_decode() {
+        let open = |tid: i32, comm: &[u8], path: &[u8], res: i64| {
+            RawBuilder::new(EventType::Openat.id(), res)
+                .field(off::TID, &tid.to_le_bytes())
+                .field(off::COMM, comm)
+                .arg(0, (-100i64) as u64)
+                .arg(2, 0o1101)
+                .aux(0, 9)
+                .aux(1, 77)
+                .var(path)
+                .build()
+        };
+        let records = [
+            open(1, b"cat\0", b"/etc/shadow", 3),
+            open(2, b"longer-name-xy\0", b"relative/p", 4),
+            RawBuilder::new(EventType::Close.id(), 0).arg(0, 3).build(),
+            open(3, b"a\0", b"/x\xff\xfey\0junk", -2),
+            open(4, b"sh\0", b"", 5),
+            RawBuilder::new(EventType::Execve.id(), 0)
+                .field(off::COMM, b"ls\0")
+                .var(b"/bin/ls")
+                .var(b"ls\0-l\0")
+                .build(),
+            open(5, b"\0", b"/tmp/a", 6),
+            vec![1, 2, 3],
+        ];
+        let (mut fresh, mut reusing) = (Decoder::new(7), Decoder::new(7));
+        let mut ev = decode(&records[0]);
+        for raw in &records {
+            let want = fresh.decode(raw);
+            let got = reusing.decode_into(raw, &mut ev);
+            match want {
+                Ok(want) => {
+                    assert!(got.is_ok());
+                    assert_eq!(ev, want);
+                }
+                Err(e) => assert_eq!(got, Err(e)),
+            }
+        }
     }
 
     proptest! {

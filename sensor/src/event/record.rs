@@ -322,7 +322,9 @@ impl RecordReader {
         Ok(String::from_utf8_lossy(&s).into_owned())
     }
 
-    fn next_item(&mut self) -> Result<Option<RecordItem>, RecordError> {
+    /// Reads the next frame's payload into `payload`; returns its kind and
+    /// file offset, or `None` at the end of the file.
+    fn read_frame(&mut self, payload: &mut Vec<u8>) -> Result<Option<(u8, u64)>, RecordError> {
         let frame_at = self.offset;
         let mut head = [0u8; 5];
         match self.read_exact(&mut head, "frame header")? {
@@ -352,22 +354,78 @@ impl RecordReader {
                 kind,
             });
         }
-        let mut payload = vec![0u8; len as usize];
-        self.read_full(&mut payload, "frame payload")?;
+        payload.clear();
+        payload.resize(len as usize, 0);
+        self.read_full(payload, "frame payload")?;
+        Ok(Some((kind, frame_at)))
+    }
+
+    /// Parses a metadata frame (every kind but raw records).
+    fn parse_item(
+        &self,
+        kind: u8,
+        frame_at: u64,
+        payload: &[u8],
+    ) -> Result<RecordItem, RecordError> {
         let json_err = |source| RecordError::Json {
             path: self.path.clone(),
             offset: frame_at,
             source,
         };
-        Ok(Some(match kind {
-            KIND_RAW => RecordItem::Raw(payload),
+        Ok(match kind {
+            KIND_RAW => RecordItem::Raw(payload.to_vec()),
             KIND_CONTAINER => {
-                RecordItem::Container(serde_json::from_slice(&payload).map_err(json_err)?)
+                RecordItem::Container(serde_json::from_slice(payload).map_err(json_err)?)
             }
-            KIND_USERS => RecordItem::Users(serde_json::from_slice(&payload).map_err(json_err)?),
-            _ => RecordItem::Thread(serde_json::from_slice(&payload).map_err(json_err)?),
-        }))
+            KIND_USERS => RecordItem::Users(serde_json::from_slice(payload).map_err(json_err)?),
+            _ => RecordItem::Thread(serde_json::from_slice(payload).map_err(json_err)?),
+        })
     }
+
+    fn next_item(&mut self) -> Result<Option<RecordItem>, RecordError> {
+        let mut payload = Vec::new();
+        let Some((kind, frame_at)) = self.read_frame(&mut payload)? else {
+            return Ok(None);
+        };
+        if kind == KIND_RAW {
+            return Ok(Some(RecordItem::Raw(payload)));
+        }
+        self.parse_item(kind, frame_at, &payload).map(Some)
+    }
+
+    /// Like the iterator, but a raw record is read into `buf` and borrowed
+    /// from it: replaying a file then allocates nothing per record.
+    pub fn next_frame<'b>(
+        &mut self,
+        buf: &'b mut Vec<u8>,
+    ) -> Result<Option<Frame<'b>>, RecordError> {
+        if self.done {
+            return Ok(None);
+        }
+        let read = self.read_frame(buf);
+        let payload: &'b [u8] = buf;
+        let frame = match read {
+            Ok(Some((KIND_RAW, _))) => Ok(Some(Frame::Raw(payload))),
+            Ok(Some((kind, frame_at))) => self
+                .parse_item(kind, frame_at, payload)
+                .map(|item| Some(Frame::Item(Box::new(item)))),
+            Ok(None) => Ok(None),
+            Err(e) => Err(e),
+        };
+        if !matches!(frame, Ok(Some(_))) {
+            self.done = true;
+        }
+        frame
+    }
+}
+
+/// A frame from [`RecordReader::next_frame`].
+#[derive(Debug)]
+pub enum Frame<'b> {
+    /// A kernel record, borrowed from the caller's buffer.
+    Raw(&'b [u8]),
+    /// A metadata frame (never [`RecordItem::Raw`]); rare, so boxed.
+    Item(Box<RecordItem>),
 }
 
 impl Iterator for RecordReader {

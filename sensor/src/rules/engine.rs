@@ -99,6 +99,15 @@ struct Bucket {
     last_ns: u64,
 }
 
+/// A rule's condition specialised to one event type.
+struct TypedRule {
+    rule: u32,
+    pred: Pred,
+    /// [`Pred::guard`]: when that macro is already known false for the
+    /// event, the rule is skipped without walking its condition.
+    guard: Option<u32>,
+}
+
 /// One compiled rule.
 struct CompiledRule {
     name: String,
@@ -199,7 +208,7 @@ pub struct RuleSet {
     rules: Vec<CompiledRule>,
     /// Per event type id, the enabled rules that can match it, in load
     /// order, each with its condition specialized to that type.
-    by_type: Vec<Box<[(u32, Pred)]>>,
+    by_type: Vec<Box<[TypedRule]>>,
     matching: RuleMatching,
     rate: f64,
     max_burst: f64,
@@ -239,20 +248,34 @@ impl RuleSet {
             .get(usize::from(t.id()))
             .into_iter()
             .flat_map(|b| b.iter())
-            .filter_map(|(ri, pred)| Some((self.rule(RuleId(*ri))?, pred)))
+            .filter_map(|t| Some((self.rule(RuleId(t.rule))?, &t.pred)))
     }
 
     /// Appends the rules matching `ev` to `out` (only the first in load
     /// order with [`RuleMatching::First`]). Allocation-free unless a
     /// condition uses a transformer, `val()` or a computed field.
     pub fn evaluate(&self, ev: &Event, st: &dyn StateView, out: &mut Vec<RuleMatch>) {
-        let Some(bucket) = self.by_type.get(usize::from(ev.etype.id())) else {
+        // Most events of a typical mix (close, clone, exit) have no rule:
+        // skip setting up the per-event caches for them.
+        let Some(bucket) = self
+            .by_type
+            .get(usize::from(ev.etype.id()))
+            .filter(|b| !b.is_empty())
+        else {
             return;
         };
         let st = CachedView::new(st);
         let mut memo = Memo::new();
-        for (ri, pred) in bucket.iter() {
+        for TypedRule {
+            rule: ri,
+            pred,
+            guard,
+        } in bucket.iter()
+        {
             let ri = *ri;
+            if guard.is_some_and(|g| memo.known_false(g)) {
+                continue;
+            }
             let rule = &self.rules[ri as usize];
             if !pred.eval(ev, &st, &mut memo) {
                 continue;
@@ -533,16 +556,20 @@ fn build(defs: Defs, opts: &LoadOptions) -> Result<LoadedRules, LoadError> {
             });
         }
     }
-    let mut by_type: Vec<Vec<(u32, Pred)>> = (0..=EventType::COUNT).map(|_| Vec::new()).collect();
+    let mut by_type: Vec<Vec<TypedRule>> = (0..=EventType::COUNT).map(|_| Vec::new()).collect();
     for (i, r) in rules.iter().enumerate() {
         if !r.enabled {
             continue;
         }
         let idx = u32::try_from(i).unwrap_or(u32::MAX);
         for t in r.types.iter() {
-            let pred = r.pred.specialize(t).simplify();
+            let pred = r.pred.specialize(t).simplify().costly_last();
             if !matches!(pred, Pred::False) {
-                by_type[usize::from(t.id())].push((idx, pred));
+                by_type[usize::from(t.id())].push(TypedRule {
+                    rule: idx,
+                    guard: pred.guard(),
+                    pred,
+                });
             }
         }
     }

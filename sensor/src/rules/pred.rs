@@ -16,33 +16,13 @@ use crate::rules::fields::{self, FieldSpec, FieldType, Value};
 use crate::state::StateView;
 use std::borrow::Cow;
 use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::mem::MaybeUninit;
 use std::net::IpAddr;
 
-/// FNV-1a: list lookups hash short strings per event; SipHash's DoS
-/// resistance buys nothing for sets fixed at load time.
-#[derive(Default, Clone, Copy)]
-pub struct Fnv(u64);
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for b in bytes {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        self.0 = h;
-    }
-}
-
-pub type FastSet<T> = HashSet<T, BuildHasherDefault<Fnv>>;
+/// List and path-prefix lookups hash the same short strings for many
+/// rules on every event: FxHash takes 8 bytes per step where FNV-1a took
+/// one, and DoS resistance buys nothing for sets fixed at load time.
+pub type FastSet<T> = HashSet<T, rustc_hash::FxBuildHasher>;
 
 #[derive(Debug, Clone)]
 pub enum Pred {
@@ -69,7 +49,10 @@ pub struct Memo<'a> {
     value: [u64; MEMO_WORDS],
     /// Field slot -> 1 + index into `values` (0: not extracted yet).
     field_pos: [u8; FIELD_SLOTS],
-    values: [Option<Value<'a>>; FIELD_CACHE],
+    /// Only the first `nvalues` entries are initialised: an event reads a
+    /// handful of fields, and initialising and dropping every entry per
+    /// event cost more than the extractions it saved.
+    values: [MaybeUninit<Option<Value<'a>>>; FIELD_CACHE],
     nvalues: usize,
 }
 
@@ -89,7 +72,7 @@ impl<'a> Memo<'a> {
             known: [0; MEMO_WORDS],
             value: [0; MEMO_WORDS],
             field_pos: [0; FIELD_SLOTS],
-            values: [const { None }; FIELD_CACHE],
+            values: [const { MaybeUninit::uninit() }; FIELD_CACHE],
             nvalues: 0,
         }
     }
@@ -110,7 +93,7 @@ impl<'a> Memo<'a> {
             usize::from(pos) - 1
         } else if self.nvalues < FIELD_CACHE {
             let i = self.nvalues;
-            self.values[i] = fields::extract(&op.spec, ev, st);
+            self.values[i].write(fields::extract(&op.spec, ev, st));
             self.nvalues += 1;
             // i < FIELD_CACHE (32) always fits a u8.
             self.field_pos[slot] = (i + 1) as u8;
@@ -118,7 +101,16 @@ impl<'a> Memo<'a> {
         } else {
             return Err(());
         };
-        Ok(self.values[idx].as_ref())
+        debug_assert!(idx < self.nvalues);
+        // SAFETY: `field_pos` only holds indices of entries written above,
+        // all below `nvalues`, and entries are never moved out or dropped
+        // before `Memo` itself.
+        Ok(unsafe { self.values[idx].assume_init_ref() }.as_ref())
+    }
+
+    /// Whether macro `slot` was computed for this event and is false.
+    pub fn known_false(&self, slot: u32) -> bool {
+        self.get(slot) == Some(false)
     }
 
     fn get(&self, slot: u32) -> Option<bool> {
@@ -137,6 +129,16 @@ impl<'a> Memo<'a> {
             if v {
                 self.value[w] |= 1 << b;
             }
+        }
+    }
+}
+
+impl Drop for Memo<'_> {
+    fn drop(&mut self) {
+        for v in &mut self.values[..self.nvalues] {
+            // SAFETY: the first `nvalues` entries were initialised by
+            // `field` and are dropped exactly once, here.
+            unsafe { v.assume_init_drop() };
         }
     }
 }
@@ -307,9 +309,9 @@ impl Pred {
         match self {
             Pred::True => true,
             Pred::False => false,
-            Pred::And(items) => items.iter().all(|p| p.eval(ev, st, memo)),
-            Pred::Or(items) => items.iter().any(|p| p.eval(ev, st, memo)),
-            Pred::Not(inner) => !inner.eval(ev, st, memo),
+            Pred::And(items) => items.iter().all(|p| p.eval_child(ev, st, memo)),
+            Pred::Or(items) => items.iter().any(|p| p.eval_child(ev, st, memo)),
+            Pred::Not(inner) => !inner.eval_child(ev, st, memo),
             Pred::EvtType(set) => set.contains(ev.etype),
             Pred::Check(c) => c.eval(ev, st, memo),
             Pred::Memo(slot, inner) => match memo.get(*slot) {
@@ -320,6 +322,29 @@ impl Pred {
                     v
                 }
             },
+        }
+    }
+
+    /// [`Self::eval`] for a child node, answering a macro already computed
+    /// for this event without a call: most of an event's rules stop at a
+    /// shared macro (`open_write`, `spawned_process`) another rule computed.
+    #[inline(always)]
+    fn eval_child<'a>(&self, ev: &'a Event, st: &'a dyn StateView, memo: &mut Memo<'a>) -> bool {
+        if let Pred::Memo(slot, _) = self
+            && let Some(v) = memo.get(*slot)
+        {
+            return v;
+        }
+        self.eval(ev, st, memo)
+    }
+
+    /// A macro slot whose value `false` makes this predicate false: the
+    /// first conjunct's macro. The rule loop checks it before evaluating.
+    pub fn guard(&self) -> Option<u32> {
+        match self {
+            Pred::Memo(slot, inner) => inner.guard().or(Some(*slot)),
+            Pred::And(items) => items.first()?.guard(),
+            _ => None,
         }
     }
 
@@ -340,6 +365,39 @@ impl Pred {
             Pred::Not(inner) => Pred::Not(Box::new(inner.specialize(t))),
             Pred::Memo(slot, inner) => Pred::Memo(*slot, Box::new(inner.specialize(t))),
             Pred::True | Pred::False | Pred::Check(_) => self.clone(),
+        }
+    }
+
+    /// Moves the checks that compute a value (rendered syscall arguments,
+    /// command lines, transformers, regexes, field-to-field comparisons)
+    /// behind their cheap siblings in every `and`/`or`, keeping the order
+    /// otherwise. Conditions have no side effects, so the result is the
+    /// same; an event rejected by a cheap check never pays for the costly
+    /// one (e.g. `evt.arg.flags contains O_CREAT and fd.directory = /dev`
+    /// renders the flags of every open otherwise).
+    pub fn costly_last(self) -> Pred {
+        let reorder = |items: Box<[Pred]>| -> Box<[Pred]> {
+            let (cheap, costly): (Vec<Pred>, Vec<Pred>) = items
+                .into_vec()
+                .into_iter()
+                .map(Pred::costly_last)
+                .partition(|p| !p.is_costly());
+            cheap.into_iter().chain(costly).collect()
+        };
+        match self {
+            Pred::And(items) => Pred::And(reorder(items)),
+            Pred::Or(items) => Pred::Or(reorder(items)),
+            Pred::Not(inner) => Pred::Not(Box::new(inner.costly_last())),
+            Pred::Memo(slot, inner) => Pred::Memo(slot, Box::new(inner.costly_last())),
+            other => other,
+        }
+    }
+
+    fn is_costly(&self) -> bool {
+        match self {
+            Pred::Check(c) => c.is_costly(),
+            Pred::Not(inner) => inner.is_costly(),
+            _ => false,
         }
     }
 
@@ -461,7 +519,25 @@ fn transform(t: Transformer, v: Value<'_>) -> Option<Value<'_>> {
     })
 }
 
+/// Fields whose value is computed per event (and may allocate) rather
+/// than read from the event or the state.
+const COMPUTED_FIELDS: &[&str] = &[
+    "evt.arg",
+    "evt.args",
+    "evt.rawarg",
+    "evt.info",
+    "proc.cmdline",
+    "proc.pcmdline",
+    "proc.acmdline",
+];
+
 impl CheckPred {
+    fn is_costly(&self) -> bool {
+        !self.lhs.transforms.is_empty()
+            || matches!(self.test, Test::Regex(_) | Test::Field { .. })
+            || COMPUTED_FIELDS.contains(&self.lhs.spec.info().name)
+    }
+
     fn eval<'a>(&self, ev: &'a Event, st: &'a dyn StateView, memo: &mut Memo<'a>) -> bool {
         if let Ok(cached) = memo.field(&self.lhs, ev, st) {
             return match cached {

@@ -554,8 +554,8 @@ impl StateTracker {
         if !task.comm.is_empty() {
             t.comm.clone_from(&task.comm);
         }
-        let (cid, pid, uid, gid) = (t.container_id.clone(), t.pid, t.uid, t.gid);
-        self.users.ensure(&cid, pid, uid, gid);
+        // Disjoint fields: no Arc clone per event.
+        self.users.ensure(&t.container_id, t.pid, t.uid, t.gid);
     }
 
     fn on_clone(&mut self, ev: &Event, flags: u64) {
@@ -773,29 +773,31 @@ impl StateTracker {
         }
         let tid = ev.task.tid;
         let pid = ev.task.pid;
+        // Borrowed, not cloned: most paths arrive absolute and already
+        // resolved, and this runs for every open.
         let cwd = self
             .threads
             .get(&pid)
             .or_else(|| self.threads.get(&tid))
-            .map(|e| e.info.cwd.clone())
+            .map(|e| e.info.cwd.as_str())
             .filter(|c| c.starts_with('/'));
-        let base_for = |dirfd: i64| -> Option<String> {
+        let base_for = |dirfd: i64| -> Option<&str> {
             if dirfd == AT_FDCWD {
-                cwd.clone()
+                cwd
             } else {
                 self.fd(pid, dirfd)
-                    .map(|f| f.name.clone())
+                    .map(|f| f.name.as_str())
                     .filter(|n| n.starts_with('/'))
             }
         };
-        let fill = |resolved: &mut String, path: &str, base: Option<String>| {
+        let fill = |resolved: &mut String, path: &str, base: Option<&str>| {
             if !resolved.is_empty() || path.is_empty() {
                 return;
             }
             if path.starts_with('/') {
                 *resolved = fdname::resolve("/", path);
             } else if let Some(b) = base {
-                *resolved = fdname::resolve(&b, path);
+                *resolved = fdname::resolve(b, path);
             }
         };
         match &mut ev.kind {
@@ -828,19 +830,19 @@ impl StateTracker {
                 resolved_newpath,
                 ..
             } => {
-                fill(resolved_oldpath, oldpath, cwd.clone());
-                fill(resolved_newpath, newpath, cwd.clone());
+                fill(resolved_oldpath, oldpath, cwd);
+                fill(resolved_newpath, newpath, cwd);
             }
             EventKind::Mkdir {
                 path,
                 resolved_path,
                 ..
-            } => fill(resolved_path, path, cwd.clone()),
+            } => fill(resolved_path, path, cwd),
             EventKind::Symlink {
                 linkpath,
                 resolved_linkpath,
                 ..
-            } => fill(resolved_linkpath, linkpath, cwd.clone()),
+            } => fill(resolved_linkpath, linkpath, cwd),
             EventKind::Chmod {
                 path,
                 resolved_path,
@@ -852,14 +854,14 @@ impl StateTracker {
                         resolved_path.clone_from(&f.name);
                     }
                 } else {
-                    fill(resolved_path, path, cwd.clone());
+                    fill(resolved_path, path, cwd);
                 }
             }
             EventKind::Chdir {
                 path,
                 resolved_path,
                 ..
-            } => fill(resolved_path, path, cwd.clone()),
+            } => fill(resolved_path, path, cwd),
             _ => {}
         }
     }
@@ -945,13 +947,13 @@ impl StateTracker {
     /// A container whose lookup failed is asked again, once its retry time
     /// has come, when one of its threads does anything.
     fn retry_unresolved_container(&mut self, tid: i64) {
-        let Some(cid) = self.threads.get(&tid).map(|e| e.info.container_id.clone()) else {
+        let Some(cid) = self.threads.get(&tid).map(|e| &*e.info.container_id) else {
             return;
         };
-        if &*cid == HOST_CONTAINER_ID {
+        if cid == HOST_CONTAINER_ID {
             return;
         }
-        let Some(full) = self.short_ids.get(&*cid) else {
+        let Some(full) = self.short_ids.get(cid) else {
             return;
         };
         let Some(e) = self.containers.get(full) else {

@@ -2,8 +2,8 @@
 //! containers, from the container's own files read through
 //! `/proc/<pid>/root/etc/...` of one of its processes.
 
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -18,8 +18,8 @@ pub struct UserEntry {
 /// The users and groups of one root filesystem.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserTable {
-    pub users: HashMap<u32, UserEntry>,
-    pub groups: HashMap<u32, String>,
+    pub users: FxHashMap<u32, UserEntry>,
+    pub groups: FxHashMap<u32, String>,
 }
 
 impl UserTable {
@@ -35,8 +35,8 @@ impl UserTable {
 }
 
 /// `name:passwd:uid:gid:gecos:home:shell` lines; malformed lines are skipped.
-pub fn parse_passwd(text: &str) -> HashMap<u32, UserEntry> {
-    let mut out = HashMap::new();
+pub fn parse_passwd(text: &str) -> FxHashMap<u32, UserEntry> {
+    let mut out = FxHashMap::default();
     for line in text.lines() {
         let f: Vec<&str> = line.split(':').collect();
         if f.len() < 7 || f[0].starts_with('#') {
@@ -56,8 +56,8 @@ pub fn parse_passwd(text: &str) -> HashMap<u32, UserEntry> {
 }
 
 /// `name:passwd:gid:members` lines; malformed lines are skipped.
-pub fn parse_group(text: &str) -> HashMap<u32, String> {
-    let mut out = HashMap::new();
+pub fn parse_group(text: &str) -> FxHashMap<u32, String> {
+    let mut out = FxHashMap::default();
     for line in text.lines() {
         let f: Vec<&str> = line.split(':').collect();
         if f.len() < 3 || f[0].starts_with('#') {
@@ -79,7 +79,7 @@ struct CachedTable {
 pub struct UserDb {
     host_root: PathBuf,
     host: Option<CachedTable>,
-    containers: HashMap<String, CachedTable>,
+    containers: FxHashMap<String, CachedTable>,
     refresh_interval: Duration,
 }
 
@@ -92,7 +92,7 @@ impl UserDb {
         UserDb {
             host_root,
             host: None,
-            containers: HashMap::new(),
+            containers: FxHashMap::default(),
             refresh_interval,
         }
     }

@@ -523,7 +523,8 @@ static __always_inline bool scan_byte(struct path_scan *ps, const struct open_gr
 	return true;
 }
 
-#define SCAN_CHUNK 8
+/* 8 per callback scans faster but costs the verifier ~1 s more at load. */
+#define SCAN_CHUNK 4
 
 /* Whether the cache holds this path for the current filter. The scratch
  * area was zeroed before the path was read, so its first words are the

@@ -53,7 +53,7 @@ def sizes(smoke):
             sleepers=300, record_mix=0.05, idle_secs=1, console_alerts=5_000,
         )
     return dict(
-        reps=5, openclose=2_000_000, forkexec=20_000, connect=20_000,
+        reps=5, openclose=2_000_000, forkexec=20_000, connect=100_000,
         mixed_src="/usr/include", drop_secs=30,
         drop_rates=[25_000, 50_000, 100_000, 150_000, 200_000, 300_000],
         latency_n=10_000, latency_rate=1_000, sleepers=10_000, record_mix=1.0,

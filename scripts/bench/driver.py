@@ -849,14 +849,15 @@ def markdown(ctx, table, elapsed):
 METHOD = """## Method
 
 - **Overhead.** C workloads in `scripts/bench/workloads/` (compiled with `gcc -O2`):
-  {openclose:,} × `open`+`close` of one file; {forkexec:,} × `fork`+`execve(/bin/true)`+`wait`;
+  {openclose:,} × `open`+`close` of one file under `/tmp/falco-bench-*/`, which no
+  rule watches (the kernel prefilter drops those opens; see docs/probes.md); {forkexec:,} × `fork`+`execve(/bin/true)`+`wait`;
   {connect:,} TCP connections over 127.0.0.1 (connect, send one byte, server
   closes); a mixed job: untar a tarball of `{mixed_src}` and `grep -rc` it. Each
   workload times itself with CLOCK_MONOTONIC. Three configurations per
   repetition, in rotating order: no sensor (baseline); the sensor with our
   default rules plus the three upstream rulesets; the same with the kernel
-  interest filter off (`-o probe.filter_enabled=false`, every event type
-  captured). The slowdown is each repetition's time divided by the baseline time
+  interest filter off (`-o probe.filter_enabled=false`: every event type
+  captured, no open prefilter, no close filter). The slowdown is each repetition's time divided by the baseline time
   of the same repetition; the table gives the median of those ratios.
 - **Sensor CPU**: utime+stime of the sensor process (all threads, from
   `/proc/PID/stat`) over the open+close loop, as a percentage of one core over

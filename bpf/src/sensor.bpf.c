@@ -338,42 +338,44 @@ static __always_inline struct silent_fds *silent_of(bool create)
 				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
 }
 
-/* The prefilter dropped the open that returned `fd`. */
-static __always_inline void mark_silent(long fd)
+/* The mark byte of `fd`, or NULL when `fd` is out of range or the process
+ * has no marks (and `create` is false). */
+static __always_inline __u8 *silent_slot(long fd, bool create)
 {
 	struct silent_fds *s;
 
 	if (fd < 0 || fd >= SENSOR_SILENT_FDS)
-		return;
-	s = silent_of(true);
-	if (s)
-		s->fd[fd & (SENSOR_SILENT_FDS - 1)] = 1;
+		return NULL;
+	s = silent_of(create);
+	return s ? &s->fd[fd & (SENSOR_SILENT_FDS - 1)] : NULL;
+}
+
+/* The prefilter dropped the open that returned `fd`. */
+static __always_inline void mark_silent(long fd)
+{
+	__u8 *m = silent_slot(fd, true);
+
+	if (m)
+		*m = 1;
 }
 
 /* `fd` now names something userspace is told about. */
 static __always_inline void forget_silent(long fd)
 {
-	struct silent_fds *s;
+	__u8 *m = silent_slot(fd, false);
 
-	if (fd < 0 || fd >= SENSOR_SILENT_FDS)
-		return;
-	s = silent_of(false);
-	if (s)
-		s->fd[fd & (SENSOR_SILENT_FDS - 1)] = 0;
+	if (m)
+		*m = 0;
 }
 
 /* Whether `fd` was silent (its close is not sent); clears the mark. */
 static __always_inline bool take_silent(long fd)
 {
-	struct silent_fds *s;
-	__u32 i = fd & (SENSOR_SILENT_FDS - 1);
+	__u8 *m = silent_slot(fd, false);
 
-	if (fd < 0 || fd >= SENSOR_SILENT_FDS)
+	if (!m || !*m)
 		return false;
-	s = silent_of(false);
-	if (!s || !s->fd[i])
-		return false;
-	s->fd[i] = 0;
+	*m = 0;
 	return true;
 }
 

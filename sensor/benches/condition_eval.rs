@@ -14,98 +14,51 @@ use falco_sensor::event::{Event, EventKind, EventType, ExeFileInfo, TaskContext}
 use falco_sensor::rules::{
     LoadOptions, RuleMatch, RuleMatching, RuleSet, load_files, load_sources,
 };
-use falco_sensor::state::{ContainerInfo, MemoryState, PodInfo, ThreadInfo};
+use falco_sensor::state::MemoryState;
 use std::hint::black_box;
 use std::path::PathBuf;
-use std::sync::Arc;
 
-const CID: &str = "0123456789ab";
+#[path = "../examples/support/eval_fixture.rs"]
+mod eval_fixture;
+use eval_fixture::{CID, open_kind, thread, web_container};
 
 /// A container shell (pid 300) under containerd-shim, a host sshd (400),
 /// and a container shell (500) whose parent is outside the container (the
 /// shape of `kubectl exec`).
 fn state() -> MemoryState {
     let mut st = MemoryState::default();
-    let mut th = |tid: i64, ppid: i64, comm: &str, cid: &str| {
-        st.threads.insert(
-            tid,
-            ThreadInfo {
-                tid,
-                pid: tid,
-                ppid,
-                comm: comm.into(),
-                exe: comm.into(),
-                exe_path: format!("/usr/bin/{comm}"),
-                container_id: Arc::from(cid),
-                cwd: "/".into(),
-                ..ThreadInfo::default()
-            },
-        );
-    };
-    th(1, 0, "systemd", "host");
-    th(200, 1, "containerd-shim", "host");
-    th(300, 200, "bash", CID);
-    th(400, 1, "sshd", "host");
-    th(500, 0, "bash", CID);
-    st.containers.insert(
-        CID.into(),
-        ContainerInfo {
-            id: CID.into(),
-            full_id: format!("{CID}{}", "0".repeat(52)),
-            name: "web".into(),
-            image: "docker.io/library/nginx:1.27".into(),
-            image_repository: "docker.io/library/nginx".into(),
-            image_tag: "1.27".into(),
-            pod: Some(PodInfo {
-                name: "web-0".into(),
-                namespace: "prod".into(),
-                ..PodInfo::default()
-            }),
-            resolved: true,
-            ..ContainerInfo::default()
-        },
-    );
+    for th in [
+        thread(1, 0, "systemd", "host", &[]),
+        thread(200, 1, "containerd-shim", "host", &[]),
+        thread(300, 200, "bash", CID, &[]),
+        thread(400, 1, "sshd", "host", &[]),
+        thread(500, 0, "bash", CID, &[]),
+    ] {
+        st.threads.insert(th.tid, th);
+    }
+    st.containers.insert(CID.into(), web_container());
     st
 }
 
+/// An event of `pid` (its only thread); sshd has no terminal, the shells do.
 fn event(etype: EventType, pid: i64, comm: &str, kind: EventKind) -> Event {
-    Event {
-        num: 1,
-        ts_ns: 1,
-        cpu: 0,
-        etype,
-        res: 3,
-        task: TaskContext {
-            tid: pid,
-            pid,
-            ppid: match pid {
-                300 => 200,
-                500 => 0,
-                _ => 1,
-            },
-            comm: comm.into(),
-            tty: if pid == 400 { 0 } else { 34816 },
-            ..TaskContext::default()
+    let task = TaskContext {
+        tid: pid,
+        pid,
+        ppid: match pid {
+            300 => 200,
+            500 => 0,
+            _ => 1,
         },
-        kind,
-    }
+        comm: comm.into(),
+        tty: if pid == 400 { 0 } else { 34816 },
+        ..TaskContext::default()
+    };
+    eval_fixture::event(etype, task, kind)
 }
 
 fn open(pid: i64, comm: &str, path: &str) -> Event {
-    event(
-        EventType::Openat,
-        pid,
-        comm,
-        EventKind::Open {
-            path: path.into(),
-            resolved_path: path.into(),
-            flags: 0,
-            mode: 0,
-            dirfd: -100,
-            dev: 0,
-            ino: 0,
-        },
-    )
+    event(EventType::Openat, pid, comm, open_kind(path))
 }
 
 fn execve(pid: i64, comm: &str, argv: &[&str]) -> Event {

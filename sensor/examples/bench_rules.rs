@@ -8,56 +8,27 @@
 
 use falco_sensor::event::{Event, EventKind, EventType, L4Proto, SockAddr, SockTuple, TaskContext};
 use falco_sensor::rules::{LoadOptions, RuleMatch, load_files};
-use falco_sensor::state::{ContainerInfo, MemoryState, PodInfo, ThreadInfo};
+use falco_sensor::state::MemoryState;
 use std::hint::black_box;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Instant;
 
-const CID: &str = "0123456789ab";
+#[path = "support/eval_fixture.rs"]
+mod eval_fixture;
+use eval_fixture::{CID, open_kind, thread, web_container};
 
 /// A container shell (pid 300) under containerd-shim, and a host sshd (400).
 fn state() -> MemoryState {
     let mut st = MemoryState::default();
-    let mut th = |tid: i64, ppid: i64, comm: &str, cid: &str, args: &[&str]| {
-        st.threads.insert(
-            tid,
-            ThreadInfo {
-                tid,
-                pid: tid,
-                ppid,
-                comm: comm.into(),
-                exe: comm.into(),
-                exe_path: format!("/usr/bin/{comm}"),
-                args: args.iter().map(|s| s.to_string()).collect(),
-                container_id: Arc::from(cid),
-                cwd: "/".into(),
-                ..ThreadInfo::default()
-            },
-        );
-    };
-    th(1, 0, "systemd", "host", &[]);
-    th(200, 1, "containerd-shim", "host", &[]);
-    th(300, 200, "bash", CID, &["-i"]);
-    th(400, 1, "sshd", "host", &["-D"]);
-    st.containers.insert(
-        CID.into(),
-        ContainerInfo {
-            id: CID.into(),
-            full_id: format!("{CID}{}", "0".repeat(52)),
-            name: "web".into(),
-            image: "docker.io/library/nginx:1.27".into(),
-            image_repository: "docker.io/library/nginx".into(),
-            image_tag: "1.27".into(),
-            pod: Some(PodInfo {
-                name: "web-0".into(),
-                namespace: "prod".into(),
-                ..PodInfo::default()
-            }),
-            resolved: true,
-            ..ContainerInfo::default()
-        },
-    );
+    for th in [
+        thread(1, 0, "systemd", "host", &[]),
+        thread(200, 1, "containerd-shim", "host", &[]),
+        thread(300, 200, "bash", CID, &["-i"]),
+        thread(400, 1, "sshd", "host", &["-D"]),
+    ] {
+        st.threads.insert(th.tid, th);
+    }
+    st.containers.insert(CID.into(), web_container());
     st
 }
 
@@ -72,32 +43,11 @@ fn task(pid: i64, comm: &str) -> TaskContext {
 }
 
 fn event(etype: EventType, pid: i64, comm: &str, kind: EventKind) -> Event {
-    Event {
-        num: 1,
-        ts_ns: 1,
-        cpu: 0,
-        etype,
-        res: 3,
-        task: task(pid, comm),
-        kind,
-    }
+    eval_fixture::event(etype, task(pid, comm), kind)
 }
 
 fn open(pid: i64, comm: &str, path: &str) -> Event {
-    event(
-        EventType::Openat,
-        pid,
-        comm,
-        EventKind::Open {
-            path: path.into(),
-            resolved_path: path.into(),
-            flags: 0,
-            mode: 0,
-            dirfd: -100,
-            dev: 0,
-            ino: 0,
-        },
-    )
+    event(EventType::Openat, pid, comm, open_kind(path))
 }
 
 fn connect(pid: i64, comm: &str) -> Event {

@@ -173,21 +173,22 @@ const PATH_MAX: usize = 4096;
 pub fn dir_hash(dir: &str) -> u64 {
     dir.split('/')
         .filter(|c| !c.is_empty())
-        .fold(0xcbf2_9ce4_8422_2325, |acc: u64, c| {
-            (acc ^ basename_hash(c.as_bytes())).wrapping_mul(0x0000_0100_0000_01b3)
+        .fold(FNV_OFFSET, |acc: u64, c| {
+            (acc ^ basename_hash(c.as_bytes())).wrapping_mul(FNV_PRIME)
         })
 }
 
 /// FNV-1a 64 of a basename: the kernel's key for the basename set
 /// (a collision only lets an extra open through).
 pub fn basename_hash(name: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in name {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
+    name.iter().fold(FNV_OFFSET, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(FNV_PRIME)
+    })
 }
+
+/// FNV-1a 64 parameters, as in `bpf/src/sensor.bpf.c`.
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 
 #[cfg(not(target_os = "linux"))]
 use crate::event::Event;

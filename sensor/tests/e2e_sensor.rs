@@ -14,7 +14,7 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-use support::containerd::{Container, IMAGE, Pod, new_uid, unique};
+use support::containerd::{Container, IMAGE, Pod, new_uid, stop_containerd, unique};
 use support::sensor::{Sensor, collect, runtime, summary};
 
 const TEST_RULES: &str = r#"
@@ -68,6 +68,10 @@ fn host_and_container_actions_become_typed_alerts_over_grpc() {
 
     let listener = TcpListener::bind("127.0.0.1:0").expect("listener");
     let port = listener.local_addr().expect("addr").port();
+    // The cold case of a fresh machine: the sensor starts with no container
+    // runtime at all; containerd starts (cold) only when the pod is created,
+    // and the container's first actions follow at once.
+    stop_containerd();
     let mut sensor = start_sensor(dir.path(), port);
     let rt = runtime();
     let mut client = rt.block_on(sensor.connect());
@@ -76,6 +80,16 @@ fn host_and_container_actions_become_typed_alerts_over_grpc() {
     let ns = unique("e2e-ns");
     let pod_name = unique("e2e-pod");
     let pod = Pod::start(&pod_name, &ns, &new_uid());
+    // A malicious entrypoint: the container's very first process reads
+    // /etc/shadow, before the runtime may even have answered about it.
+    let entry_name = unique("entry");
+    let entry = Container::start(
+        &pod,
+        &entry_name,
+        IMAGE,
+        &["sh", "-c", "cat /etc/shadow > /dev/null; exec sleep 3600"],
+        false,
+    );
     let ctr_name = unique("web");
     let ctr = Container::start(&pod, &ctr_name, IMAGE, &["sleep", "3600"], false);
 
@@ -114,6 +128,8 @@ fn host_and_container_actions_become_typed_alerts_over_grpc() {
             .map(|c| c.id.clone())
             .unwrap_or_default()
     };
+    let ctr_id = ctr.id[..12].to_string();
+    let entry_id = entry.id[..12].to_string();
     let in_pod = |a: &Alert| {
         a.kubernetes
             .as_ref()
@@ -124,7 +140,14 @@ fn host_and_container_actions_become_typed_alerts_over_grpc() {
             short_id(a) == "host" && a.process.as_ref().is_some_and(|p| p.ppid == before_pid)
         })
         .is_some()
-            && find(al, "Read sensitive file untrusted", |a| in_pod(a)).is_some()
+            && find(al, "Read sensitive file untrusted", |a| {
+                in_pod(a) && short_id(a) == ctr_id
+            })
+            .is_some()
+            && find(al, "Read sensitive file untrusted", |a| {
+                short_id(a) == entry_id
+            })
+            .is_some()
             && find(al, "Write below etc", |a| in_pod(a)).is_some()
             && find(al, "Modify binary dirs", |a| in_pod(a)).is_some()
             && find(al, "Terminal shell in container", |a| in_pod(a)).is_some()
@@ -154,9 +177,28 @@ fn host_and_container_actions_become_typed_alerts_over_grpc() {
     assert_eq!(host_read.output_fields["container.id"], "host");
     assert_eq!(host_read.output_fields["k8s.ns.name"], "<NA>");
 
+    // The entrypoint's read carries the metadata although it happened in
+    // the container's first moments with a cold runtime.
+    let entry_read = find(&alerts, "Read sensitive file untrusted", |a| {
+        short_id(a) == entry_id
+    })
+    .unwrap_or_else(|| panic!("no alert for the entrypoint's read:\n{all}"));
+    assert_eq!(
+        entry_read.output_fields["container.name"], entry_name,
+        "{all}"
+    );
+    assert_eq!(entry_read.output_fields["k8s.ns.name"], ns, "{all}");
+    assert_eq!(entry_read.output_fields["k8s.pod.name"], pod_name, "{all}");
+    assert_eq!(
+        entry_read.output_fields["container.image.repository"],
+        "localhost/falco-test/busybox"
+    );
+
     // Container: typed container and pod contexts, and the mandatory fields.
-    let ctr_read = find(&alerts, "Read sensitive file untrusted", |a| in_pod(a))
-        .unwrap_or_else(|| panic!("no container read alert:\n{all}"));
+    let ctr_read = find(&alerts, "Read sensitive file untrusted", |a| {
+        in_pod(a) && short_id(a) == ctr_id
+    })
+    .unwrap_or_else(|| panic!("no container read alert:\n{all}"));
     let c = ctr_read.container.as_ref().expect("container context");
     assert_eq!(c.name, ctr_name);
     assert_eq!(c.image_repository, "localhost/falco-test/busybox");
@@ -214,5 +256,6 @@ fn host_and_container_actions_become_typed_alerts_over_grpc() {
             .any(|r| r.rule == "Write below etc" && r.alerts >= 1)
     );
     drop(ctr);
+    drop(entry);
     drop(pod);
 }

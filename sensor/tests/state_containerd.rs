@@ -184,6 +184,11 @@ fn exec_event_resolves_container_on_first_sight() {
     let mut ev = exec_event(pid, &cgroup);
     st.apply(&mut ev);
     st.finish(&ev);
+    // The event itself never waits for the runtime; the answer follows.
+    assert!(
+        st.settle_lookups(std::time::Duration::from_secs(5)),
+        "CRI lookup not answered"
+    );
     let t = st.thread(pid).expect("thread created lazily");
     assert_eq!(&*t.container_id, &ctr.id[..12]);
     assert_eq!(t.exe_path, "/bin/sleep");
@@ -199,22 +204,30 @@ fn exec_event_resolves_container_on_first_sight() {
     let lookups = st.stats().cri_lookups;
     assert_eq!(lookups, 1);
 
-    // A well-formed id the runtime does not know: unresolved, cached.
+    // A well-formed id the runtime does not know: unresolved, asked again
+    // with a growing backoff while it shows activity, never resolved.
     let ghost = "f".repeat(64);
     let ghost_cgroup = format!("/kubepods/besteffort/pod{uid}/{ghost}");
     let mut ev = exec_event(pid, &ghost_cgroup);
     st.apply(&mut ev);
+    assert!(st.settle_lookups(std::time::Duration::from_secs(5)));
     let g = st.container(&ghost).expect("placeholder for unknown id");
     assert!(!g.resolved);
     assert_eq!(g.pod.as_ref().map(|p| p.uid.as_str()), Some(uid.as_str()));
     assert_eq!(st.stats().cri_failures, 1);
-    let mut again = exec_event(pid, &ghost_cgroup);
-    st.apply(&mut again);
-    assert_eq!(
-        st.stats().cri_lookups,
-        lookups + 1,
-        "negative result cached"
+    let until = std::time::Instant::now() + std::time::Duration::from_millis(400);
+    while std::time::Instant::now() < until {
+        st.poll_metadata();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    st.settle_lookups(std::time::Duration::from_secs(5));
+    let stats = st.stats();
+    assert!(
+        stats.cri_retries >= 2 && stats.cri_retries <= 5,
+        "25, 50, 100, 200 ms backoff within 400 ms: {stats:?}"
     );
+    assert_eq!(stats.cri_failures, stats.cri_retries + 1);
+    assert!(!st.container(&ghost).expect("still registered").resolved);
 }
 
 fn exec_event(pid: i64, cgroup: &str) -> falco_sensor::event::Event {

@@ -25,6 +25,8 @@ use std::time::{Duration, Instant};
 const HOUSEKEEPING: Duration = Duration::from_millis(250);
 /// How often rules files are checked for changes.
 const RULES_WATCH: Duration = Duration::from_secs(2);
+/// How often held events are re-checked while some wait for metadata.
+const HELD_POLL: Duration = Duration::from_millis(5);
 /// Least time between two drop alerts.
 const DROP_ALERT_INTERVAL: Duration = Duration::from_secs(30);
 
@@ -107,22 +109,31 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         if stop.load(Ordering::Relaxed) {
             break Ok(());
         }
-        match events.recv_timeout(HOUSEKEEPING) {
+        let mut deliver = |mut alert: falco_proto::v1::Alert| {
+            alert.seq = delivery.publish(alert.clone());
+            let records = responder.submit(&alert);
+            if !records.is_empty() {
+                delivery.publish_response(alert.seq, records);
+            }
+        };
+        // Held events (container metadata pending) are re-checked often;
+        // otherwise the loop sleeps until the next event or housekeeping.
+        let wait = if detector.held_events() > 0 {
+            HELD_POLL
+        } else {
+            HOUSEKEEPING
+        };
+        match events.recv_timeout(wait) {
             Ok(mut ev) => {
                 counters.event_seen(ev.etype);
-                detector.process(&mut ev, |mut alert| {
-                    alert.seq = delivery.publish(alert.clone());
-                    let records = responder.submit(&alert);
-                    if !records.is_empty() {
-                        delivery.publish_response(alert.seq, records);
-                    }
-                });
+                detector.process(&mut ev, &mut deliver);
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => {
                 break Err(anyhow::anyhow!("the probe reader thread stopped"));
             }
         }
+        detector.poll(&mut deliver);
         if last_housekeeping.elapsed() >= HOUSEKEEPING {
             last_housekeeping = Instant::now();
             lp.housekeeping(&mut detector, reload.swap(false, Ordering::Relaxed));
@@ -130,6 +141,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     };
     tracing::info!("stopping");
     probe.stop();
+    detector.flush(|mut alert| {
+        alert.seq = delivery.publish(alert.clone());
+    });
     // The API's action runner may still hold a reference; then the worker
     // stops when the process exits.
     if let Ok(r) = Arc::try_unwrap(responder) {
@@ -164,6 +178,17 @@ impl Loop<'_> {
         self.counters
             .userspace_drops
             .store(stats.userspace_drops, Ordering::Relaxed);
+        let wait = detector.wait_stats();
+        self.counters
+            .metadata_held_events
+            .store(wait.held, Ordering::Relaxed);
+        self.counters
+            .metadata_wait_timeouts
+            .store(wait.alerts_without_metadata, Ordering::Relaxed);
+        let state = detector.state().stats();
+        self.counters
+            .cri_lookup_failures
+            .store(state.cri_failures + state.cri_timeouts, Ordering::Relaxed);
         let may_alert = self
             .last_drop_alert
             .is_none_or(|t| t.elapsed() >= DROP_ALERT_INTERVAL);
@@ -309,6 +334,7 @@ pub(crate) fn state_config(s: &StateSection) -> StateConfig {
     StateConfig {
         cri_sockets: s.cri_sockets.clone(),
         cri_timeout: Duration::from_millis(s.lookup_timeout_ms),
+        metadata_wait: Duration::from_millis(s.metadata_wait_ms),
         max_threads: s.max_threads,
         host_root: s.host_root.clone(),
         ..StateConfig::default()

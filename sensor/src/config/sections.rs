@@ -107,6 +107,9 @@ pub struct StateSection {
     /// CRI sockets to ask for container metadata; empty means auto-detect.
     pub cri_sockets: Vec<PathBuf>,
     pub lookup_timeout_ms: u64,
+    /// How long events of a new container may wait for its metadata so
+    /// their alerts carry it; 0 judges them at once.
+    pub metadata_wait_ms: u64,
     pub max_threads: usize,
     pub host_root: PathBuf,
 }
@@ -116,6 +119,7 @@ impl Default for StateSection {
         StateSection {
             cri_sockets: Vec::new(),
             lookup_timeout_ms: 1000,
+            metadata_wait_ms: 1000,
             max_threads: 131_072,
             host_root: PathBuf::from("/"),
         }

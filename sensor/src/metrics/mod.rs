@@ -46,6 +46,12 @@ pub struct SensorCounters {
     events: Box<[AtomicU64]>,
     pub kernel_drops: AtomicU64,
     pub userspace_drops: AtomicU64,
+    /// Events held back while their container's metadata was looked up.
+    pub metadata_held_events: AtomicU64,
+    /// Alerts sent without container metadata because the wait timed out.
+    pub metadata_wait_timeouts: AtomicU64,
+    /// Container metadata lookups that failed or timed out (each retry counts).
+    pub cri_lookup_failures: AtomicU64,
     pub rule_reloads: AtomicU64,
     pub rule_reload_failures: AtomicU64,
     pub subscribers: AtomicU64,
@@ -64,6 +70,9 @@ impl Default for SensorCounters {
             events: (0..=EventType::COUNT).map(|_| AtomicU64::new(0)).collect(),
             kernel_drops: AtomicU64::new(0),
             userspace_drops: AtomicU64::new(0),
+            metadata_held_events: AtomicU64::new(0),
+            metadata_wait_timeouts: AtomicU64::new(0),
+            cri_lookup_failures: AtomicU64::new(0),
             rule_reloads: AtomicU64::new(0),
             rule_reload_failures: AtomicU64::new(0),
             subscribers: AtomicU64::new(0),

@@ -39,6 +39,27 @@ pub fn render(c: &SensorCounters) -> String {
         "Events dropped between the ring buffer reader and the engine.",
         c.userspace_drops.load(Relaxed),
     );
+    scalar(
+        &mut out,
+        "container_metadata_held_events_total",
+        "counter",
+        "Events held back while their new container's metadata was looked up.",
+        c.metadata_held_events.load(Relaxed),
+    );
+    scalar(
+        &mut out,
+        "container_metadata_wait_timeouts_total",
+        "counter",
+        "Alerts sent without container metadata because state.metadata_wait_ms passed first.",
+        c.metadata_wait_timeouts.load(Relaxed),
+    );
+    scalar(
+        &mut out,
+        "cri_lookup_failures_total",
+        "counter",
+        "Container metadata lookups that failed or timed out (retries included).",
+        c.cri_lookup_failures.load(Relaxed),
+    );
     header(
         &mut out,
         "rule_matches_total",

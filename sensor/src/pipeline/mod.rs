@@ -5,6 +5,7 @@
 pub mod cri_runtime;
 pub mod detector;
 pub mod internal;
+pub mod metadata_wait;
 pub mod open_filter;
 pub mod rules_source;
 pub mod shared;

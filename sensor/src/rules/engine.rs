@@ -237,6 +237,13 @@ impl RuleSet {
             .collect()
     }
 
+    /// Whether some enabled rule can match events of type `t`.
+    pub fn watches(&self, t: EventType) -> bool {
+        self.by_type
+            .get(usize::from(t.id()))
+            .is_some_and(|b| !b.is_empty())
+    }
+
     /// The enabled rules that can match events of type `t`, each with its
     /// condition specialised to `t` (what [`Self::evaluate`] runs), for
     /// analyses such as the kernel open prefilter's derivation.

@@ -11,12 +11,18 @@ pub mod cri;
 pub mod fdname;
 pub mod image;
 pub mod proc;
-mod resolver;
+pub mod resolver;
+mod snapshot;
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub mod test_support;
 mod tracker;
 mod types;
 pub mod users;
 
+pub use snapshot::{EventSnapshot, SnapshotView};
 pub use tracker::{
-    FD_EVENT_TYPES, REQUIRED_EVENT_TYPES, StateConfig, StateError, StateStats, StateTracker,
+    FD_EVENT_TYPES, MetadataState, REQUIRED_EVENT_TYPES, StateConfig, StateError, StateStats,
+    StateTracker,
 };
 pub use types::*;

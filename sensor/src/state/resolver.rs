@@ -1,130 +1,200 @@
-//! Asks the CRI runtime about containers from the synchronous pipeline
-//! thread: a dedicated thread owns a small tokio runtime and the client; the
-//! tracker waits for an answer at most the configured timeout. Answers that
-//! arrive later are not lost: the tracker picks them up on its next event.
+//! Container metadata lookups off the detection thread. The tracker only
+//! ever *sends* a lookup and later *collects* answers: it never waits, so a
+//! cold, busy or restarting runtime cannot stall detection. A dedicated
+//! thread owns the runtime client (and its small tokio runtime) and answers
+//! one lookup at a time.
+//!
+//! The runtime socket is found lazily, on each lookup until one answers, so
+//! a sensor started before containerd (a node booting, containerd being
+//! installed or restarted) picks the runtime up as soon as it appears.
 
-use super::cri::{CriClient, CriError};
+use super::cri::{CriClient, CriError, detect_socket};
 use super::types::ContainerInfo;
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;
 
-/// The resolver thread's own bound on one lookup, so a hung runtime cannot
-/// queue lookups forever.
-const LOOKUP_BUDGET: Duration = Duration::from_secs(5);
-
-struct Request {
-    id: String,
-    reply: mpsc::Sender<Result<ContainerInfo, CriError>>,
+/// Why a lookup gave no metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LookupError {
+    /// No runtime socket exists (yet): nothing can answer.
+    NoRuntime(String),
+    /// The runtime did not answer within the lookup timeout.
+    TimedOut(String),
+    /// The runtime answered with an error (e.g. it does not know the id yet).
+    Failed(String),
 }
 
-/// Outcome of one synchronous lookup.
+/// Where container metadata comes from. The CRI implementation is
+/// [`CriSource`]; tests supply scripted ones.
+pub trait MetadataSource: Send + 'static {
+    /// Looks one container up by its full id.
+    fn lookup(&mut self, full_id: &str) -> Result<ContainerInfo, LookupError>;
+    /// The endpoint answering lookups, once known (for stats and logs).
+    fn endpoint(&self) -> Option<String>;
+}
+
+/// One answer from the resolver thread.
 #[derive(Debug)]
-pub enum Lookup {
-    Found(Box<ContainerInfo>),
-    Failed(CriError),
-    TimedOut,
+pub struct Answer {
+    pub full_id: String,
+    pub outcome: Result<Box<ContainerInfo>, LookupError>,
+    pub endpoint: Option<String>,
 }
 
-pub struct CriResolver {
-    socket: PathBuf,
-    tx: mpsc::Sender<Request>,
-    late_rx: mpsc::Receiver<ContainerInfo>,
-    timeout: Duration,
+/// The tracker's handle on the resolver thread.
+pub struct Resolver {
+    requests: mpsc::Sender<String>,
+    answers: mpsc::Receiver<Answer>,
 }
 
-impl CriResolver {
-    /// Starts the resolver thread for `socket`.
-    pub fn start(socket: PathBuf, timeout: Duration) -> std::io::Result<CriResolver> {
-        let (tx, rx) = mpsc::channel::<Request>();
-        let (late_tx, late_rx) = mpsc::channel();
-        let thread_socket = socket.clone();
+impl Resolver {
+    /// Starts the resolver thread around `source`.
+    pub fn start(mut source: impl MetadataSource) -> std::io::Result<Resolver> {
+        let (requests, request_rx) = mpsc::channel::<String>();
+        let (answer_tx, answers) = mpsc::channel();
         std::thread::Builder::new()
             .name("cri-resolver".into())
-            .spawn(move || serve(thread_socket, rx, late_tx))?;
-        Ok(CriResolver {
-            socket,
-            tx,
-            late_rx,
-            timeout,
-        })
+            .spawn(move || {
+                for full_id in request_rx {
+                    let outcome = source.lookup(&full_id).map(Box::new);
+                    let answer = Answer {
+                        full_id,
+                        outcome,
+                        endpoint: source.endpoint(),
+                    };
+                    if answer_tx.send(answer).is_err() {
+                        return;
+                    }
+                }
+            })?;
+        Ok(Resolver { requests, answers })
     }
 
-    pub fn socket(&self) -> &std::path::Path {
-        &self.socket
+    /// Queues a lookup; false when the resolver thread is gone.
+    pub fn request(&self, full_id: &str) -> bool {
+        self.requests.send(full_id.to_string()).is_ok()
     }
 
-    /// Looks a container up, waiting at most the configured timeout.
-    pub fn lookup(&self, id: &str) -> Lookup {
-        let (reply, rx) = mpsc::channel();
-        if self
-            .tx
-            .send(Request {
-                id: id.to_string(),
-                reply,
-            })
-            .is_err()
-        {
-            return Lookup::TimedOut;
-        }
-        match rx.recv_timeout(self.timeout) {
-            Ok(Ok(info)) => Lookup::Found(Box::new(info)),
-            Ok(Err(e)) => Lookup::Failed(e),
-            Err(_) => Lookup::TimedOut,
-        }
+    /// Answers ready now, without waiting.
+    pub fn ready(&self) -> impl Iterator<Item = Answer> + '_ {
+        self.answers.try_iter()
     }
 
-    /// Answers that came in after their caller stopped waiting.
-    pub fn late_results(&self) -> impl Iterator<Item = ContainerInfo> + '_ {
-        self.late_rx.try_iter()
+    /// The next answer, waiting at most `timeout`.
+    pub fn wait(&self, timeout: Duration) -> Option<Answer> {
+        self.answers.recv_timeout(timeout).ok()
     }
 }
 
-fn serve(socket: PathBuf, rx: mpsc::Receiver<Request>, late_tx: mpsc::Sender<ContainerInfo>) {
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            tracing::warn!(
-                "CRI resolver: cannot build its runtime: {e}; containers stay unresolved"
-            );
-            return;
+/// Metadata from the node's CRI runtime (containerd, CRI-O, cri-dockerd).
+pub struct CriSource {
+    candidates: Vec<PathBuf>,
+    timeout: Duration,
+    rt: Option<tokio::runtime::Runtime>,
+    client: Option<CriClient>,
+    runtime_name: Option<String>,
+}
+
+impl CriSource {
+    /// `candidates`: sockets to try in order (empty: the well-known paths);
+    /// `timeout`: the bound on one lookup.
+    pub fn new(candidates: Vec<PathBuf>, timeout: Duration) -> CriSource {
+        CriSource {
+            candidates,
+            timeout,
+            rt: None,
+            client: None,
+            runtime_name: None,
         }
-    };
-    let client = match rt.block_on(async { CriClient::connect(&socket) }) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::warn!("CRI resolver: {e}; containers stay unresolved");
-            return;
+    }
+
+    /// Builds the runtime on first use.
+    fn ensure_runtime(&mut self) -> Result<(), LookupError> {
+        if self.rt.is_none() {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| LookupError::Failed(format!("cannot start a runtime: {e}")))?;
+            self.rt = Some(rt);
         }
-    };
-    let mut runtime_name: Option<String> = None;
-    for req in rx {
-        let result = rt.block_on(async {
-            if runtime_name.is_none()
-                && let Ok(Ok(v)) = tokio::time::timeout(LOOKUP_BUDGET, client.version()).await
-            {
-                runtime_name = Some(v.runtime_name);
-            }
-            match tokio::time::timeout(LOOKUP_BUDGET, client.container_info(&req.id)).await {
-                Ok(r) => r,
-                Err(_) => Err(CriError::Connect {
-                    socket: socket.display().to_string(),
-                    message: format!("no answer within {LOOKUP_BUDGET:?}"),
-                }),
-            }
+        Ok(())
+    }
+
+    /// The client, dialling the first socket that exists.
+    fn client(&mut self) -> Result<CriClient, LookupError> {
+        if let Some(c) = &self.client {
+            return Ok(c.clone());
+        }
+        let socket = detect_socket(&self.candidates).map_err(|e| match e {
+            CriError::NoSocket { .. } => LookupError::NoRuntime(e.to_string()),
+            other => LookupError::Failed(other.to_string()),
+        })?;
+        self.ensure_runtime()?;
+        let Some(rt) = &self.rt else {
+            return Err(LookupError::Failed("no runtime".into()));
+        };
+        let client = {
+            let _guard = rt.enter();
+            CriClient::connect(&socket).map_err(|e| LookupError::Failed(e.to_string()))?
+        };
+        tracing::info!(
+            "container metadata from the CRI runtime at {}",
+            socket.display()
+        );
+        self.client = Some(client.clone());
+        Ok(client)
+    }
+}
+
+impl MetadataSource for CriSource {
+    fn lookup(&mut self, full_id: &str) -> Result<ContainerInfo, LookupError> {
+        let client = self.client()?;
+        let timeout = self.timeout;
+        let want_name = self.runtime_name.is_none();
+        let Some(rt) = &self.rt else {
+            return Err(LookupError::Failed("no runtime".into()));
+        };
+        let (name, result) = rt.block_on(async {
+            let name = if want_name {
+                match tokio::time::timeout(timeout, client.version()).await {
+                    Ok(Ok(v)) => Some(v.runtime_name),
+                    _ => None,
+                }
+            } else {
+                None
+            };
+            (
+                name,
+                tokio::time::timeout(timeout, client.container_info(full_id)).await,
+            )
         });
-        let result = result.map(|mut info| {
-            if let Some(name) = &runtime_name {
-                info.runtime = name.clone();
-            }
-            info
-        });
-        if let Err(mpsc::SendError(Ok(info))) = req.reply.send(result) {
-            // The tracker gave up waiting; it collects this on its next event.
-            let _ = late_tx.send(info);
+        if name.is_some() {
+            self.runtime_name = name;
         }
+        match result {
+            Ok(Ok(mut info)) => {
+                if let Some(n) = &self.runtime_name {
+                    info.runtime.clone_from(n);
+                }
+                Ok(info)
+            }
+            Ok(Err(e @ CriError::Connect { .. })) => {
+                // The socket went away (runtime restarting): find it again next time.
+                self.client = None;
+                Err(LookupError::Failed(e.to_string()))
+            }
+            Ok(Err(e)) => Err(LookupError::Failed(e.to_string())),
+            Err(_) => Err(LookupError::TimedOut(format!(
+                "{}: no answer within {timeout:?}",
+                client.socket().display()
+            ))),
+        }
+    }
+
+    fn endpoint(&self) -> Option<String> {
+        self.client
+            .as_ref()
+            .map(|c| c.socket().display().to_string())
     }
 }

@@ -4,10 +4,9 @@
 //! the thread or fd.
 
 use super::cgroup::{self, ContainerRef};
-use super::cri;
 use super::fdname;
 use super::proc::{ProcReader, SocketCache};
-use super::resolver::{CriResolver, Lookup};
+use super::resolver::{Answer, CriSource, LookupError, MetadataSource, Resolver};
 use super::types::{
     ContainerInfo, FdInfo, FdKind, HOST_CONTAINER_ID, PodInfo, StateView, ThreadInfo,
 };
@@ -62,9 +61,6 @@ pub const FD_EVENT_TYPES: &[EventType] = &[
     EventType::MemfdCreate,
 ];
 
-/// Runtime names [`ContainerRef`] uses, to turn a stored name back into one.
-const SCOPE_RUNTIMES: &[&str] = &["containerd", "cri-o", "docker", "podman"];
-
 const CLONE_THREAD: u64 = 0x0001_0000;
 const AT_FDCWD: i64 = -100;
 const O_DIRECTORY: u32 = 0o200_000;
@@ -87,10 +83,15 @@ pub struct StateConfig {
     pub cri_enabled: bool,
     /// CRI sockets to try in order; empty = the well-known paths.
     pub cri_sockets: Vec<PathBuf>,
-    /// How long the pipeline waits for one container lookup.
+    /// Bound on one container lookup (the pipeline itself never waits).
     pub cri_timeout: Duration,
-    /// When a lookup failed, how long before it is tried again.
-    pub cri_retry_interval: Duration,
+    /// First wait before a failed lookup is tried again; doubles per failure.
+    pub cri_retry_initial: Duration,
+    /// Longest wait between two tries of a failed lookup.
+    pub cri_retry_max: Duration,
+    /// How long events of a container whose metadata is still being looked
+    /// up may be held back so their alerts carry it (0: never held).
+    pub metadata_wait: Duration,
     /// Root of the host filesystem ("/" unless the sensor runs in a container
     /// with the host mounted elsewhere); /proc and /etc are read below it.
     pub host_root: PathBuf,
@@ -106,8 +107,10 @@ impl Default for StateConfig {
             max_containers: 8192,
             cri_enabled: true,
             cri_sockets: Vec::new(),
-            cri_timeout: Duration::from_millis(500),
-            cri_retry_interval: Duration::from_secs(30),
+            cri_timeout: Duration::from_millis(1000),
+            cri_retry_initial: Duration::from_millis(25),
+            cri_retry_max: Duration::from_secs(30),
+            metadata_wait: Duration::from_millis(1000),
             host_root: PathBuf::from("/"),
             user_refresh_interval: Duration::from_secs(10),
         }
@@ -136,7 +139,9 @@ pub struct StateStats {
     pub cri_lookups: u64,
     pub cri_failures: u64,
     pub cri_timeouts: u64,
-    /// Whether a CRI socket was found.
+    /// Lookups asked again after a failure.
+    pub cri_retries: u64,
+    /// The CRI socket answering lookups, once one did.
     pub cri_socket: Option<String>,
 }
 
@@ -151,8 +156,32 @@ struct ThreadEntry {
 
 struct ContainerEntry {
     info: ContainerInfo,
-    /// When an unresolved entry may be asked about again.
-    retry_at: Option<Instant>,
+    /// Where the metadata lookup stands; `None` once resolved (or given
+    /// by replay and tests).
+    lookup: Option<PendingLookup>,
+}
+
+/// An unresolved container's lookup.
+#[derive(Debug, Clone, Copy)]
+struct PendingLookup {
+    first_seen: Instant,
+    /// A request is queued or being answered.
+    in_flight: bool,
+    /// Failed tries so far.
+    failures: u32,
+    /// When a failed lookup may be asked again.
+    retry_at: Instant,
+    /// The last try found no runtime socket at all: waiting cannot help.
+    no_runtime: bool,
+}
+
+/// Where a container's metadata stands, for callers holding its events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetadataState {
+    /// Known (or never to be known by waiting: unknown id, no runtime).
+    Settled,
+    /// Being looked up; worth waiting for until the deadline.
+    Pending { deadline: Instant },
 }
 
 /// See the module documentation.
@@ -170,34 +199,31 @@ pub struct StateTracker {
     containers: HashMap<String, ContainerEntry>,
     short_ids: HashMap<String, String>,
     users: UserDb,
-    resolver: Option<CriResolver>,
+    resolver: Option<Resolver>,
+    /// Unresolved containers (full ids) with a lookup to retry.
+    pending: Vec<String>,
     clock: u64,
     stats: StateStats,
 }
 
 impl StateTracker {
     pub fn new(cfg: StateConfig) -> Self {
-        let resolver = if cfg.cri_enabled {
-            match cri::detect_socket(&cfg.cri_sockets) {
-                Ok(sock) => match CriResolver::start(sock.clone(), cfg.cri_timeout) {
-                    Ok(r) => Some(r),
-                    Err(e) => {
-                        tracing::warn!("cannot start the CRI resolver for {}: {e}", sock.display());
-                        None
-                    }
-                },
-                Err(e) => {
-                    tracing::info!("container metadata unavailable: {e}");
-                    None
-                }
+        let source = cfg
+            .cri_enabled
+            .then(|| CriSource::new(cfg.cri_sockets.clone(), cfg.cri_timeout));
+        Self::with_metadata_source(cfg, source)
+    }
+
+    /// A tracker whose container metadata comes from `source` (`None`: no
+    /// lookups, containers are known by id only).
+    pub fn with_metadata_source(cfg: StateConfig, source: Option<impl MetadataSource>) -> Self {
+        let resolver = source.and_then(|s| match Resolver::start(s) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                tracing::warn!("cannot start the container metadata resolver: {e}");
+                None
             }
-        } else {
-            None
-        };
-        let stats = StateStats {
-            cri_socket: resolver.as_ref().map(|r| r.socket().display().to_string()),
-            ..StateStats::default()
-        };
+        });
         StateTracker {
             procfs: ProcReader::new(&cfg.host_root),
             users: UserDb::new(cfg.host_root.clone(), cfg.user_refresh_interval),
@@ -208,8 +234,9 @@ impl StateTracker {
             containers: HashMap::new(),
             short_ids: HashMap::new(),
             resolver,
+            pending: Vec::new(),
             clock: 0,
-            stats,
+            stats: StateStats::default(),
         }
     }
 
@@ -242,6 +269,9 @@ impl StateTracker {
                 self.insert_thread(t);
             }
         }
+        // Containers running at start get their metadata before the first
+        // event, within one lookup timeout.
+        self.settle_lookups(self.cfg.cri_timeout);
         Ok(self.threads.len())
     }
 
@@ -249,7 +279,7 @@ impl StateTracker {
     /// fd tables and containers, and fills the event's `resolved_*` paths.
     pub fn apply(&mut self, ev: &mut Event) {
         self.clock += 1;
-        self.collect_late_containers();
+        self.collect_answers();
         self.ensure_thread(&ev.task);
         self.refresh_from_task(&ev.task);
         self.retry_unresolved_container(ev.task.tid);
@@ -421,13 +451,9 @@ impl StateTracker {
         if let Some(short) = full.get(..12) {
             self.short_ids.insert(short.to_string(), full.clone());
         }
-        self.containers.insert(
-            full,
-            ContainerEntry {
-                info,
-                retry_at: None,
-            },
-        );
+        self.pending.retain(|p| *p != full);
+        self.containers
+            .insert(full, ContainerEntry { info, lookup: None });
     }
 
     /// Adds or replaces a thread (replay, tests).
@@ -446,6 +472,11 @@ impl StateTracker {
         if previous.is_none_or(|p| p.exited) {
             *self.members.entry(pid).or_insert(0) += 1;
         }
+    }
+
+    /// A process's fd table, as tracked.
+    pub fn process_fds(&self, pid: i64) -> Option<&FxHashMap<i64, FdInfo>> {
+        self.fds.get(&pid)
     }
 
     pub fn threads(&self) -> impl Iterator<Item = &ThreadInfo> {
@@ -868,34 +899,196 @@ impl StateTracker {
 
     // ---- containers ----
 
-    fn collect_late_containers(&mut self) {
-        let late: Vec<ContainerInfo> = match &self.resolver {
-            Some(r) => r.late_results().collect(),
-            None => return,
+    /// Where the metadata of thread `tid`'s container stands. Host threads,
+    /// unknown threads and resolved containers are settled.
+    pub fn metadata_state(&self, tid: i64) -> MetadataState {
+        let Some(cid) = self.threads.get(&tid).map(|e| &*e.info.container_id) else {
+            return MetadataState::Settled;
         };
-        for mut info in late {
-            if let Some(old) = self.containers.get(&info.full_id)
-                && info.runtime.is_empty()
-            {
-                info.runtime.clone_from(&old.info.runtime);
-            }
-            self.insert_container(info);
+        if cid == HOST_CONTAINER_ID {
+            return MetadataState::Settled;
+        }
+        match self.short_ids.get(cid) {
+            Some(full) => self.container_metadata_state(full),
+            None => MetadataState::Settled,
         }
     }
 
-    /// Registers a container seen in a cgroup, asking the runtime about it
-    /// on first sight and again after the retry interval when that failed.
-    fn ensure_container(&mut self, c: &ContainerRef) {
-        if let Some(e) = self.containers.get(&c.id) {
-            let retry_due = e.retry_at.is_some_and(|t| Instant::now() >= t);
-            if e.info.resolved || !retry_due {
-                return;
+    /// [`Self::metadata_state`] by full container id.
+    pub fn container_metadata_state(&self, full_id: &str) -> MetadataState {
+        let Some(p) = self.containers.get(full_id).and_then(|e| e.lookup) else {
+            return MetadataState::Settled;
+        };
+        if p.no_runtime || self.resolver.is_none() {
+            return MetadataState::Settled;
+        }
+        MetadataState::Pending {
+            deadline: p.first_seen + self.cfg.metadata_wait,
+        }
+    }
+
+    /// The full id of thread `tid`'s container, if it runs in one.
+    pub fn container_full_id(&self, tid: i64) -> Option<&str> {
+        let cid = self.threads.get(&tid).map(|e| &*e.info.container_id)?;
+        self.short_ids.get(cid).map(String::as_str)
+    }
+
+    /// Takes in the answers of lookups that completed, and asks again for
+    /// the unresolved containers whose retry time has come. Cheap when
+    /// nothing is pending; the detection loop calls it between events.
+    pub fn poll_metadata(&mut self) {
+        self.collect_answers();
+        if self.pending.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let due: Vec<String> = self
+            .pending
+            .iter()
+            .filter(|id| {
+                self.containers
+                    .get(*id)
+                    .and_then(|e| e.lookup)
+                    .is_some_and(|p| !p.in_flight && p.retry_at <= now)
+            })
+            .cloned()
+            .collect();
+        for id in due {
+            // A container none of whose threads is known any more is gone:
+            // stop asking about it.
+            let short = id.get(..12).unwrap_or(&id);
+            if !self
+                .threads
+                .values()
+                .any(|t| &*t.info.container_id == short)
+            {
+                self.pending.retain(|p| *p != id);
+                continue;
             }
+            self.request_lookup(&id, true);
+        }
+    }
+
+    /// Waits up to `timeout` for the lookups in flight to be answered
+    /// (start-up seeding, tests). True when none is left in flight.
+    pub fn settle_lookups(&mut self, timeout: Duration) -> bool {
+        let until = Instant::now() + timeout;
+        loop {
+            self.collect_answers();
+            let in_flight = self.pending.iter().any(|id| {
+                self.containers
+                    .get(id)
+                    .and_then(|e| e.lookup)
+                    .is_some_and(|p| p.in_flight)
+            });
+            let left = until.saturating_duration_since(Instant::now());
+            if !in_flight {
+                return true;
+            }
+            if left.is_zero() {
+                return false;
+            }
+            let answer = self.resolver.as_ref().and_then(|r| r.wait(left));
+            match answer {
+                Some(a) => self.take_answer(a),
+                None => return false,
+            }
+        }
+    }
+
+    fn collect_answers(&mut self) {
+        let answers: Vec<Answer> = match &self.resolver {
+            Some(r) => r.ready().collect(),
+            None => return,
+        };
+        for a in answers {
+            self.take_answer(a);
+        }
+    }
+
+    fn take_answer(&mut self, a: Answer) {
+        if a.endpoint.is_some() {
+            self.stats.cri_socket = a.endpoint;
+        }
+        self.stats.cri_lookups += 1;
+        let Some(entry) = self.containers.get_mut(&a.full_id) else {
+            // Pruned meanwhile: nothing waits for it any more.
+            return;
+        };
+        match a.outcome {
+            Ok(mut info) => {
+                if info.runtime.is_empty() {
+                    info.runtime.clone_from(&entry.info.runtime);
+                }
+                if let (Some(pod), Some(old)) = (info.pod.as_mut(), entry.info.pod.as_ref())
+                    && pod.uid.is_empty()
+                {
+                    pod.uid.clone_from(&old.uid);
+                }
+                entry.info = *info;
+                entry.lookup = None;
+                self.pending.retain(|p| *p != a.full_id);
+            }
+            Err(e) => {
+                match &e {
+                    LookupError::TimedOut(_) => self.stats.cri_timeouts += 1,
+                    LookupError::NoRuntime(_) | LookupError::Failed(_) => {
+                        self.stats.cri_failures += 1;
+                    }
+                }
+                if let Some(p) = entry.lookup.as_mut() {
+                    p.in_flight = false;
+                    p.failures = p.failures.saturating_add(1);
+                    p.no_runtime = matches!(e, LookupError::NoRuntime(_));
+                    p.retry_at = Instant::now() + retry_delay(&self.cfg, p.failures);
+                    tracing::debug!(
+                        "container {}: lookup {} failed ({e:?}); next try in {:?}",
+                        a.full_id,
+                        p.failures,
+                        p.retry_at.saturating_duration_since(Instant::now())
+                    );
+                }
+            }
+        }
+    }
+
+    /// Queues a lookup of `full_id` (when a resolver runs).
+    fn request_lookup(&mut self, full_id: &str, retry: bool) {
+        let Some(resolver) = &self.resolver else {
+            return;
+        };
+        let Some(p) = self
+            .containers
+            .get_mut(full_id)
+            .and_then(|e| e.lookup.as_mut())
+        else {
+            return;
+        };
+        if p.in_flight {
+            return;
+        }
+        if resolver.request(full_id) {
+            p.in_flight = true;
+            if retry {
+                self.stats.cri_retries += 1;
+            }
+            if !self.pending.iter().any(|id| id == full_id) {
+                self.pending.push(full_id.to_string());
+            }
+        }
+    }
+
+    /// Registers a container seen in a cgroup and asks the runtime about it
+    /// (without waiting); failed lookups are retried with backoff.
+    fn ensure_container(&mut self, c: &ContainerRef) {
+        if self.containers.contains_key(&c.id) {
+            return;
         }
         if self.containers.len() >= self.cfg.max_containers {
             self.prune_containers();
         }
-        let mut placeholder = ContainerInfo {
+        let now = Instant::now();
+        let placeholder = ContainerInfo {
             id: c.id[..12].to_string(),
             full_id: c.id.clone(),
             runtime: c.runtime.to_string(),
@@ -906,73 +1099,44 @@ impl StateTracker {
             resolved: false,
             ..ContainerInfo::default()
         };
-        let outcome = self.resolver.as_ref().map(|r| r.lookup(&c.id));
-        let retry_at = match outcome {
-            Some(Lookup::Found(mut info)) => {
-                self.stats.cri_lookups += 1;
-                if info.runtime.is_empty() {
-                    info.runtime = c.runtime.to_string();
-                }
-                if let (Some(pod), Some(uid)) = (info.pod.as_mut(), &c.pod_uid)
-                    && pod.uid.is_empty()
-                {
-                    pod.uid.clone_from(uid);
-                }
-                placeholder = *info;
-                None
-            }
-            Some(Lookup::Failed(e)) => {
-                self.stats.cri_lookups += 1;
-                self.stats.cri_failures += 1;
-                tracing::debug!("container {}: {e}", c.id);
-                Some(Instant::now() + self.cfg.cri_retry_interval)
-            }
-            Some(Lookup::TimedOut) => {
-                self.stats.cri_lookups += 1;
-                self.stats.cri_timeouts += 1;
-                Some(Instant::now() + self.cfg.cri_retry_interval)
-            }
-            None => Some(Instant::now() + self.cfg.cri_retry_interval),
-        };
         self.short_ids.insert(c.id[..12].to_string(), c.id.clone());
         self.containers.insert(
             c.id.clone(),
             ContainerEntry {
                 info: placeholder,
-                retry_at,
+                lookup: Some(PendingLookup {
+                    first_seen: now,
+                    in_flight: false,
+                    failures: 0,
+                    retry_at: now,
+                    no_runtime: self.resolver.is_none(),
+                }),
             },
         );
+        if self.resolver.is_some() {
+            self.pending.push(c.id.clone());
+            self.request_lookup(&c.id, false);
+        }
     }
 
     /// A container whose lookup failed is asked again, once its retry time
     /// has come, when one of its threads does anything.
     fn retry_unresolved_container(&mut self, tid: i64) {
-        let Some(cid) = self.threads.get(&tid).map(|e| &*e.info.container_id) else {
-            return;
-        };
-        if cid == HOST_CONTAINER_ID {
+        if self.pending.is_empty() {
             return;
         }
-        let Some(full) = self.short_ids.get(cid) else {
+        let Some(full) = self.container_full_id(tid) else {
             return;
         };
-        let Some(e) = self.containers.get(full) else {
-            return;
-        };
-        if e.info.resolved || e.retry_at.is_none_or(|t| Instant::now() < t) {
-            return;
+        let due = self
+            .containers
+            .get(full)
+            .and_then(|e| e.lookup)
+            .is_some_and(|p| !p.in_flight && p.retry_at <= Instant::now());
+        if due {
+            let full = full.to_string();
+            self.request_lookup(&full, true);
         }
-        let runtime = SCOPE_RUNTIMES
-            .iter()
-            .copied()
-            .find(|r| *r == e.info.runtime)
-            .unwrap_or("containerd");
-        let c = ContainerRef {
-            id: e.info.full_id.clone(),
-            runtime,
-            pod_uid: e.info.pod.as_ref().map(|p| p.uid.clone()),
-        };
-        self.ensure_container(&c);
     }
 
     /// Drops containers no known thread runs in.
@@ -993,8 +1157,18 @@ impl StateTracker {
                 self.short_ids.remove(&e.info.id);
                 self.users.forget(&e.info.id);
             }
+            self.pending.retain(|p| *p != full);
         }
     }
+}
+
+/// Backoff after the `failures`-th failed lookup: the initial delay doubled
+/// per failure, capped.
+fn retry_delay(cfg: &StateConfig, failures: u32) -> Duration {
+    let factor = 1u32 << failures.saturating_sub(1).min(16);
+    cfg.cri_retry_initial
+        .saturating_mul(factor)
+        .min(cfg.cri_retry_max)
 }
 
 fn empty_fd(kind: FdKind, name: String, flags: u32) -> FdInfo {

@@ -1,12 +1,13 @@
 //! Tracker semantics with synthetic events. Thread ids are above any real
 //! pid_max so /proc never answers for them.
 
+use super::super::resolver::LookupError;
+use super::super::test_support::{CID, Scripted, web_container};
 use super::*;
 use crate::event::{ExeFileInfo, L4Proto, SockTuple};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const BASE: i64 = 50_000_000;
-const CID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 fn cfg() -> StateConfig {
     StateConfig {
@@ -541,15 +542,10 @@ fn tracker_can_move_to_the_pipeline_thread() {
     assert_send::<StateTracker>();
 }
 
-#[test]
-fn unresolved_containers_are_retried_when_due() {
-    let mut st = StateTracker::new(StateConfig {
-        cri_retry_interval: Duration::ZERO,
-        ..cfg()
-    });
-    let sh = seeded_shell(&mut st);
+fn start_container_process(st: &mut StateTracker) -> i64 {
+    let sh = seeded_shell(st);
     run(
-        &mut st,
+        st,
         exec(
             task(sh, sh, 1, "app"),
             &["app"],
@@ -557,13 +553,149 @@ fn unresolved_containers_are_retried_when_due() {
             &format!("/system.slice/docker-{CID}.scope"),
         ),
     );
-    assert_eq!(st.container(CID).unwrap().runtime, "docker");
-    // No runtime to ask: every due retry keeps the placeholder, never panics,
-    // and keeps what the cgroup told.
-    run(&mut st, open(task(sh, sh, 1, "app"), 3, "/x", -100));
+    sh
+}
+
+/// Polls until `done` or two seconds pass.
+fn poll_until(st: &mut StateTracker, mut done: impl FnMut(&StateTracker) -> bool) -> bool {
+    let until = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < until {
+        st.poll_metadata();
+        if done(st) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    false
+}
+
+#[test]
+fn lookups_never_block_the_event_and_answers_arrive_later() {
+    let source = Scripted::new(vec![Ok(web_container())], Duration::from_millis(200));
+    let mut st = StateTracker::with_metadata_source(cfg(), Some(source));
+    let started = Instant::now();
+    let sh = start_container_process(&mut st);
+    assert!(
+        started.elapsed() < Duration::from_millis(200),
+        "apply waited for the runtime"
+    );
+    assert!(!st.container(CID).unwrap().resolved);
+    assert!(matches!(
+        st.metadata_state(sh),
+        MetadataState::Pending { .. }
+    ));
+    assert!(poll_until(&mut st, |st| st
+        .container(CID)
+        .is_some_and(|c| c.resolved)));
+    let c = st.container(CID).unwrap();
+    assert_eq!(c.name, "web");
+    assert_eq!(c.runtime, "docker", "the cgroup's runtime is kept");
+    assert_eq!(st.metadata_state(sh), MetadataState::Settled);
+    assert_eq!(st.stats().cri_socket.as_deref(), Some("scripted"));
+}
+
+#[test]
+fn failed_lookups_are_retried_quickly_with_backoff_until_resolved() {
+    let source = Scripted::new(
+        vec![
+            Err(LookupError::Failed("NotFound".into())),
+            Err(LookupError::Failed("NotFound".into())),
+            Err(LookupError::TimedOut("slow".into())),
+            Ok(web_container()),
+        ],
+        Duration::ZERO,
+    );
+    let asked = source.asked.clone();
+    let mut st = StateTracker::with_metadata_source(cfg(), Some(source));
+    start_container_process(&mut st);
+    assert!(poll_until(&mut st, |st| st
+        .container(CID)
+        .is_some_and(|c| c.resolved)));
+    let asked = asked.lock().unwrap().clone();
+    assert_eq!(asked.len(), 4, "three failures, then the answer");
+    let gaps: Vec<Duration> = asked.windows(2).map(|w| w[1] - w[0]).collect();
+    // 25 ms, 50 ms, 100 ms: tens of milliseconds at first, doubling.
+    for (gap, least) in gaps.iter().zip([25u64, 50, 100]) {
+        assert!(*gap >= Duration::from_millis(least), "{gaps:?}");
+    }
+    let stats = st.stats();
+    assert_eq!(
+        (
+            stats.cri_lookups,
+            stats.cri_failures,
+            stats.cri_timeouts,
+            stats.cri_retries
+        ),
+        (4, 2, 1, 3)
+    );
+}
+
+#[test]
+fn a_container_that_is_gone_is_no_longer_asked_about() {
+    let source = Scripted::new(vec![], Duration::ZERO);
+    let asked = source.asked.clone();
+    let mut st = StateTracker::with_metadata_source(cfg(), Some(source));
+    let sh = start_container_process(&mut st);
+    assert!(st.settle_lookups(Duration::from_secs(2)));
+    run(
+        &mut st,
+        ev(
+            EventType::Procexit,
+            0,
+            task(sh, sh, 1, "app"),
+            EventKind::Exit { status: 0 },
+        ),
+    );
+    let until = Instant::now() + Duration::from_millis(300);
+    while Instant::now() < until {
+        st.poll_metadata();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(
+        asked.lock().unwrap().len(),
+        1,
+        "asked again after its last thread exited"
+    );
+}
+
+#[test]
+fn retry_backoff_is_capped() {
+    let c = StateConfig {
+        cri_retry_initial: Duration::from_millis(25),
+        cri_retry_max: Duration::from_secs(30),
+        ..cfg()
+    };
+    assert_eq!(retry_delay(&c, 1), Duration::from_millis(25));
+    assert_eq!(retry_delay(&c, 2), Duration::from_millis(50));
+    assert_eq!(retry_delay(&c, 11), Duration::from_millis(25 * 1024));
+    assert_eq!(retry_delay(&c, 12), Duration::from_secs(30));
+    assert_eq!(retry_delay(&c, u32::MAX), Duration::from_secs(30));
+}
+
+#[test]
+fn no_runtime_means_nothing_to_wait_for() {
+    let source = Scripted::new(
+        vec![Err(LookupError::NoRuntime("no CRI socket".into()))],
+        Duration::ZERO,
+    );
+    let mut st = StateTracker::with_metadata_source(cfg(), Some(source));
+    let sh = start_container_process(&mut st);
+    assert!(poll_until(&mut st, |st| st.metadata_state(sh)
+        == MetadataState::Settled));
     let c = st.container(CID).unwrap();
     assert!(!c.resolved);
-    assert_eq!(c.runtime, "docker");
+    assert_eq!(
+        c.runtime, "docker",
+        "the placeholder keeps what the cgroup told"
+    );
+}
+
+#[test]
+fn without_a_resolver_containers_are_settled_placeholders() {
+    let mut st = StateTracker::new(cfg());
+    let sh = start_container_process(&mut st);
+    assert_eq!(st.metadata_state(sh), MetadataState::Settled);
+    assert!(!st.container(CID).unwrap().resolved);
 }
 
 #[test]
@@ -584,7 +716,6 @@ fn runtime_that_does_not_answer_leaves_container_unresolved() {
         cri_timeout: Duration::from_millis(100),
         ..cfg()
     });
-    assert_eq!(st.stats().cri_socket, Some(sock.display().to_string()));
     let sh = seeded_shell(&mut st);
     run(
         &mut st,
@@ -598,6 +729,8 @@ fn runtime_that_does_not_answer_leaves_container_unresolved() {
     let c = st.container(CID).expect("placeholder registered");
     assert!(!c.resolved);
     assert_eq!(c.runtime, "cri-o");
+    assert!(st.settle_lookups(Duration::from_secs(2)));
     let stats = st.stats();
     assert_eq!((stats.cri_lookups, stats.cri_timeouts), (1, 1));
+    assert_eq!(stats.cri_socket, Some(sock.display().to_string()));
 }

@@ -226,6 +226,46 @@ fn run(cmd: &mut Command) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Stops every running containerd (running containers and their shims
+/// survive) and waits until its socket is gone, so the next [`Cri::get`]
+/// starts a fresh one: a test can then reproduce a node whose runtime
+/// starts after the sensor, or comes back cold after a restart.
+/// Must run before the test binary's first [`Cri::get`].
+#[allow(dead_code)] // Not every test binary that includes the harness uses it.
+pub fn stop_containerd() {
+    std::fs::create_dir_all(HARNESS_DIR).expect("harness dir");
+    let _lock = FileLock::acquire(&Path::new(HARNESS_DIR).join("lock")).expect("harness lock");
+    assert!(
+        CRI.get().is_none(),
+        "stop_containerd must run before the first Cri::get of this test binary"
+    );
+    let pids = || -> Vec<i32> {
+        Command::new("pgrep")
+            .args(["-x", "containerd"])
+            .output()
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .split_whitespace()
+                    .filter_map(|p| p.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    for pid in pids() {
+        // SAFETY: plain kill(2) on a pid pgrep just listed.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !pids().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "containerd did not stop within 20 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = std::fs::remove_file(SOCKET);
+}
+
 /// Starts Debian's containerd in the background with our config. It keeps
 /// running after the tests (other test binaries and later runs reuse it).
 fn start_containerd() -> Result<(), String> {

@@ -421,13 +421,25 @@ def section_engine(ctx):
         if max_events:
             cmd += ["--max-events", str(max_events)]
         rec = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(2.0)  # attach; record prints nothing before it captures
-        if rec.poll() not in (None, 0):
-            raise SectionError(f"record exited early: {rec.stderr.read().strip()}")
+        # record says "recording ..." once the probe is attached; on a busy
+        # machine that takes seconds, and SIGINT before it would kill it.
+        early = []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = rec.stderr.readline()
+            if not line:
+                raise SectionError(f"record exited early: {''.join(early).strip()}")
+            early.append(line)
+            if "falco-sensor: recording" in line:
+                break
+        else:
+            rec.kill()
+            raise SectionError("record did not start capturing within 120 s")
         mix()
         if rec.poll() is None:
             rec.send_signal(signal.SIGINT)
         _, err = rec.communicate(timeout=120)
+        err = "".join(early) + err
         m = re.search(r"recorded (\d+) events", err)
         if rec.returncode != 0 or not m:
             raise SectionError(f"record failed ({rec.returncode}): {err.strip()}")

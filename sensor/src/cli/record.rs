@@ -98,6 +98,7 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
         .map(|s| Instant::now() + Duration::from_secs(s));
     let max = args.max_events.unwrap_or(u64::MAX);
     let mut written = 0u64;
+    let mut answers_seen = tracker.lookups_answered();
     while written < max && !INTERRUPTED.load(Ordering::Relaxed) {
         if deadline.is_some_and(|d| Instant::now() >= d) {
             break;
@@ -122,6 +123,26 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => bail!("the probe reader stopped unexpectedly"),
+        }
+        // Metadata that arrived after a container's events: written as soon
+        // as it is known, so replay has it for the container's later events.
+        tracker.poll_metadata();
+        let answers = tracker.lookups_answered();
+        if answers != answers_seen {
+            answers_seen = answers;
+            let fresh: Vec<ContainerInfo> = tracker
+                .containers()
+                .filter(|c| c.resolved && !containers_written.contains(&c.id))
+                .cloned()
+                .collect();
+            for c in fresh {
+                let pid = tracker
+                    .threads()
+                    .find(|t| *t.container_id == *c.id)
+                    .map(|t| t.pid);
+                write_container_with_users(&mut writer, &c, pid)?;
+                containers_written.insert(c.id.clone());
+            }
         }
     }
     writer.flush()?;

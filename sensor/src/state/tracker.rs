@@ -492,6 +492,11 @@ impl StateTracker {
         &mut self.users
     }
 
+    /// Metadata lookups answered so far (cheap, unlike [`Self::stats`]).
+    pub fn lookups_answered(&self) -> u64 {
+        self.stats.cri_lookups
+    }
+
     pub fn stats(&self) -> StateStats {
         StateStats {
             threads: self.threads.len(),

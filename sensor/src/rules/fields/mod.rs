@@ -342,3 +342,6 @@ pub(crate) mod tests;
 
 #[cfg(test)]
 mod upstream_tests;
+
+#[cfg(test)]
+mod upstream_missing_tests;

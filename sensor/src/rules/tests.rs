@@ -988,3 +988,21 @@ fn block_scalar_outputs_render_without_the_trailing_newline() {
     let rule = loaded.ruleset.rule_by_name("Folded").expect("rule");
     assert_eq!(rule.render_output(&ev, &st), "opened /etc/hosts by bash");
 }
+
+#[test]
+fn a_yaml_alias_bomb_is_a_load_error_at_the_alias() {
+    let err = load_err(&yaml::tests::alias_bomb(9));
+    assert_eq!(
+        (&*err.location.file, err.location.line, err.location.col),
+        ("test.yaml", 10, 15),
+        "{err}"
+    );
+    assert_eq!(err.item, ItemKind::File);
+    let ErrorKind::Yaml(msg) = &err.kind else {
+        panic!("not a YAML error: {err}")
+    };
+    assert!(
+        msg.contains("aliases expand to more than 16384 nodes"),
+        "{err}"
+    );
+}

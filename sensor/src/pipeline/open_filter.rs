@@ -159,7 +159,9 @@ fn implies_not_file(p: &Pred) -> bool {
         Pred::And(xs) => xs.iter().any(implies_not_file),
         Pred::Or(xs) => xs.iter().all(implies_not_file),
         Pred::Check(c) => {
-            if c.negate || !c.lhs.transforms.is_empty() || c.lhs.spec.arg.is_some() {
+            // `fd.type in (<NA>, ...)` also holds when the type is unknown.
+            if c.negate || c.on_missing || !c.lhs.transforms.is_empty() || c.lhs.spec.arg.is_some()
+            {
                 return false;
             }
             let file_kinds: &[&str] = match c.lhs.spec.info().name {
@@ -326,7 +328,14 @@ enum PathPart {
 }
 
 fn check_constraint(c: &CheckPred) -> Option<PathSet> {
-    if c.negate || !c.lhs.transforms.is_empty() || c.lhs.spec.arg.is_some() || c.all_elements {
+    // A check that holds on a missing value (`fd.name in (<NA>, ...)`)
+    // holds for opens the kernel cannot tell apart by path.
+    if c.negate
+        || c.on_missing
+        || !c.lhs.transforms.is_empty()
+        || c.lhs.spec.arg.is_some()
+        || c.all_elements
+    {
         return None;
     }
     let part = match c.lhs.spec.info().name {

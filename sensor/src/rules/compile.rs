@@ -12,6 +12,10 @@ use crate::event::EventType;
 use crate::rules::fields::{self, FieldError, FieldType};
 use std::collections::{HashMap, HashSet};
 
+/// The literal that names a missing value after `=`, `!=`, `in` and
+/// `intersects` (what Falco prints for one); see [`CheckPred::on_missing`].
+const MISSING: &str = "<NA>";
+
 /// Macro nesting bound: keeps compile and evaluation recursion (and so the
 /// stack of whatever thread evaluates rules) small on hostile files.
 const MAX_MACRO_DEPTH: usize = 32;
@@ -238,6 +242,7 @@ impl<'a> Context<'a> {
         let negate = c.op == Op::Ne;
         let all_elements = c.op == Op::In && ftype == FieldType::StrList;
         let type_name = type_name(ftype);
+        let mut on_missing = false;
         let test = match (&c.rhs, c.op) {
             (Rhs::None, Op::Exists) => Test::Exists,
             (Rhs::None, _) => {
@@ -273,8 +278,17 @@ impl<'a> Context<'a> {
                     }
                     _ => {}
                 }
+                if matches!(op, Op::In | Op::Intersects) {
+                    let before = values.len();
+                    values.retain(|v| v != MISSING);
+                    on_missing = values.len() != before;
+                }
                 self.list_test(op, ftype, values)
                     .map_err(|m| (c.span.start, m))?
+            }
+            (Rhs::Value(lit), op @ (Op::Eq | Op::Ne)) if lit.text == MISSING => {
+                on_missing = op == Op::Eq;
+                Test::Never
             }
             (Rhs::Value(lit), op) => self.value_test(op, ftype, &lit.text).map_err(|m| {
                 // A wrong operator is the check's fault, a bad literal the value's.
@@ -293,6 +307,7 @@ impl<'a> Context<'a> {
             test,
             negate,
             all_elements,
+            on_missing,
         })))
     }
 

@@ -3,10 +3,18 @@
 //! time. Evaluation extracts field values through `fields::extract` and
 //! never allocates unless a transformer or `val()` needs a computed value.
 //!
-//! Falco semantics kept here: a missing value (`<NA>`) makes every
-//! comparison false, `!=` included; a list value (`proc.aname` without an
-//! index) matches when any element matches, except `in` on list-typed
-//! fields which requires every element to be in the set.
+//! Missing values (docs/rule-language.md, "Missing values"): a field with
+//! no value (Falco prints `<NA>`) makes every comparison false, `!=`
+//! included, and `exists` false; an empty list and a `val()` operand with
+//! no value count as missing too. The one way to name a missing value is
+//! the literal `<NA>` after `=`, `in` or `intersects` (the compiler drops
+//! it from the literals and sets [`CheckPred::on_missing`]), so
+//! `not proc.name in ("<NA>","N/A")` means "the name is known". A present
+//! value whose text is `<NA>` is an ordinary string and never equals it.
+//!
+//! A list value (`proc.aname` without an index) matches when any element
+//! matches, except `in` on list-typed fields which requires every element
+//! to be in the set.
 
 use super::ast::{Op, Transformer};
 use super::glob::Glob;
@@ -169,6 +177,9 @@ pub struct CheckPred {
     pub negate: bool,
     /// `in` on a list-typed field: every element must be in the set.
     pub all_elements: bool,
+    /// The result when the value is missing: true only for `= <NA>` and
+    /// `in`/`intersects` lists holding `<NA>`.
+    pub on_missing: bool,
 }
 
 /// An IPv4/IPv6 network.
@@ -276,6 +287,9 @@ impl Cmp {
 #[derive(Debug, Clone)]
 pub enum Test {
     Exists,
+    /// `= <NA>` / `!= <NA>`: no present value matches (whether the value
+    /// is missing is [`CheckPred::on_missing`]'s business).
+    Never,
     Str {
         op: StrOp,
         lit: Box<str>,
@@ -542,31 +556,52 @@ impl CheckPred {
         if let Ok(cached) = memo.field(&self.lhs, ev, st) {
             return match cached {
                 Some(v) => self.test_value(v, ev, st),
-                None => false,
+                None => self.on_missing,
             };
         }
         match self.lhs.value(ev, st) {
             Some(v) => self.test_value(&v, ev, st),
-            None => false,
+            None => self.on_missing,
         }
     }
 
     fn test_value(&self, v: &Value<'_>, ev: &Event, st: &dyn StateView) -> bool {
+        if is_empty_list(v) {
+            // Nothing to compare: as missing as no value at all.
+            return self.on_missing;
+        }
         if let Test::Exists = self.test {
             return true;
         }
+        // `val(other)` is read once, not per element; when it has no value
+        // the check is false whatever the operator, `!=` included.
+        let rhs = match &self.test {
+            Test::Field { rhs, .. } => match rhs.value(ev, st) {
+                Some(r) if !is_empty_list(&r) => Some(r),
+                _ => return false,
+            },
+            _ => None,
+        };
+        let one = |i: &Value<'_>| match (&self.test, &rhs) {
+            (Test::Field { cmp, op, .. }, Some(r)) => compare_values(i, r, *cmp, *op),
+            (test, _) => test.matches(i),
+        };
         let hit = match v {
             Value::List(items) => {
                 if self.all_elements {
-                    !items.is_empty() && items.iter().all(|i| self.test.matches(i, ev, st))
+                    items.iter().all(one)
                 } else {
-                    items.iter().any(|i| self.test.matches(i, ev, st))
+                    items.iter().any(one)
                 }
             }
-            single => self.test.matches(single, ev, st),
+            single => one(single),
         };
         hit != self.negate
     }
+}
+
+fn is_empty_list(v: &Value<'_>) -> bool {
+    matches!(v, Value::List(items) if items.is_empty())
 }
 
 fn as_text<'v>(v: &'v Value<'_>) -> Option<&'v str> {
@@ -649,10 +684,12 @@ pub fn pmatch(prefixes: &FastSet<Box<str>>, path: &str) -> bool {
 }
 
 impl Test {
-    /// Applies the test to one present value.
-    pub fn matches(&self, v: &Value<'_>, ev: &Event, st: &dyn StateView) -> bool {
+    /// Applies the test to one present value. `val()` comparisons are
+    /// [`CheckPred`]'s (they need the event), so [`Test::Field`] is false here.
+    pub fn matches(&self, v: &Value<'_>) -> bool {
         match self {
             Test::Exists => true,
+            Test::Never => false,
             Test::Str { op, lit } => as_text(v).is_some_and(|s| str_op(*op, s, lit)),
             Test::StrIn(set) => match v {
                 Value::Str(s) => set.contains(s.as_ref()),
@@ -682,12 +719,7 @@ impl Test {
                 needle.is_empty() || b.windows(needle.len()).any(|w| w == needle.as_slice())
             }),
             Test::BStartsWith(prefix) => bytes_of(v).is_some_and(|b| b.starts_with(prefix)),
-            Test::Field { cmp, op, rhs } => {
-                let Some(other) = rhs.value(ev, st) else {
-                    return false;
-                };
-                compare_values(v, &other, *cmp, *op)
-            }
+            Test::Field { .. } => false,
         }
     }
 }

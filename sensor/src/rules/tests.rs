@@ -226,6 +226,133 @@ fn missing_values_make_comparisons_false() {
     }
 }
 
+/// One row per operator (and per way of naming `<NA>`): the condition, its
+/// result for bash in the container (parent `containerd-shim` at
+/// `/usr/bin/containerd-shim`, pid 200, grandparent `systemd`) and for a
+/// process the state does not know (no parent: every `proc.p*` and
+/// `proc.a*` field is missing).
+#[test]
+fn every_operator_on_present_and_missing_values() {
+    let present = bash_open("/tmp/x");
+    let missing = open_event(999, "ghost", "/tmp/x", 0, 1);
+    let table: &[(&str, bool, bool)] = &[
+        ("proc.pname = containerd-shim", true, false),
+        ("proc.pname != sshd", true, false),
+        ("proc.pname != containerd-shim", false, false),
+        ("proc.apid[1] = 200", true, false),
+        ("proc.apid[1] != 7", true, false),
+        ("proc.apid[1] < 1000", true, false),
+        ("proc.apid[1] <= 200", true, false),
+        ("proc.apid[1] > 100", true, false),
+        ("proc.apid[1] >= 200", true, false),
+        ("proc.pname contains shim", true, false),
+        ("proc.pname icontains SHIM", true, false),
+        ("proc.pname bcontains 7368696d", true, false),
+        ("proc.pname startswith containerd", true, false),
+        ("proc.pname bstartswith 636f6e", true, false),
+        ("proc.pname endswith shim", true, false),
+        ("proc.pname glob 'containerd-*'", true, false),
+        ("proc.pname iglob 'CONTAINERD-*'", true, false),
+        ("proc.pexepath pmatch (/usr/bin)", true, false),
+        ("proc.pname in (containerd-shim, sshd)", true, false),
+        ("proc.apid[1] in (200, 7)", true, false),
+        ("proc.pname intersects (containerd-shim)", true, false),
+        ("proc.pname regex 'containerd-.*'", true, false),
+        ("proc.pname exists", true, false),
+        // `not` turns "false on missing" into true: the missing value is
+        // not in the list either.
+        ("not proc.pname in (sshd)", true, true),
+        // `<NA>` after `=`, `in` or `intersects` names the missing value,
+        // quoted or not, for any field type; `!= <NA>` means "present".
+        ("proc.pname = <NA>", false, true),
+        ("proc.pname = \"<NA>\"", false, true),
+        ("proc.pname != <NA>", true, false),
+        ("not proc.pname = <NA>", true, false),
+        ("proc.pname in (\"<NA>\", \"N/A\")", false, true),
+        ("not proc.pname in (\"<NA>\", \"N/A\")", true, false),
+        ("proc.pname in (containerd-shim, <NA>)", true, true),
+        ("proc.pname intersects (<NA>)", false, true),
+        ("proc.apid[1] = <NA>", false, true),
+        ("proc.apid[1] != <NA>", true, false),
+        ("proc.apid[1] in (<NA>, 7)", false, true),
+        // Other operators take `<NA>` as plain text.
+        ("proc.pname contains <NA>", false, false),
+        ("proc.pname startswith <NA>", false, false),
+        ("proc.pname glob '<NA>'", false, false),
+        // Transformers of a missing value are missing.
+        ("tolower(proc.pname) = containerd-shim", true, false),
+        ("toupper(proc.pname) != X", true, false),
+        ("tolower(proc.pname) = <NA>", false, true),
+        ("basename(proc.pexepath) = containerd-shim", true, false),
+        ("len(proc.pname) > 0", true, false),
+        ("len(proc.pname) = <NA>", false, true),
+        // val(): a missing operand on either side makes the check false,
+        // `!=` included.
+        ("proc.pname = val(proc.pname)", true, false),
+        ("proc.name != val(proc.pname)", true, false),
+        ("proc.pname != val(proc.name)", true, false),
+        // Ancestors without an index: any element; none at all is missing.
+        ("proc.aname = systemd", true, false),
+        ("proc.aname != systemd", false, false),
+        ("proc.aname != sshd", true, false),
+        ("proc.aname in (<NA>)", false, true),
+        ("not proc.aname in (\"<NA>\")", true, false),
+    ];
+    for (cond, on_present, on_missing) in table {
+        assert_eq!(holds(cond, &present), *on_present, "{cond} (present)");
+        assert_eq!(holds(cond, &missing), *on_missing, "{cond} (missing)");
+    }
+}
+
+#[test]
+fn a_present_value_reading_na_is_text_not_a_missing_value() {
+    // A process may name itself `<NA>` (prctl PR_SET_NAME); it must not
+    // pass for one whose name is unknown, or it could slip past every
+    // rule guarded by `proc_name_exists`.
+    let ev = open_event(999, "<NA>", "/tmp/x", 0, 1);
+    let table: &[(&str, bool)] = &[
+        ("proc.name = <NA>", false),
+        ("proc.name in (\"<NA>\", \"N/A\")", false),
+        ("not proc.name in (\"<NA>\", \"N/A\")", true),
+        ("proc.name != <NA>", true),
+        ("proc.name contains <NA>", true),
+        ("proc.name exists", true),
+    ];
+    for (cond, want) in table {
+        assert_eq!(holds(cond, &ev), *want, "{cond}");
+    }
+    // With no comm and no thread in the state, the name is missing.
+    let unknown = open_event(999, "", "/tmp/x", 0, 1);
+    assert!(holds("proc.name = <NA>", &unknown));
+    assert!(!holds("not proc.name in (\"<NA>\", \"N/A\")", &unknown));
+}
+
+#[test]
+fn a_macro_naming_na_is_memoised_with_the_same_answer_in_every_rule() {
+    let yaml = "- macro: parent_known\n  condition: not proc.pname in (\"<NA>\", \"N/A\")\n"
+        .to_string()
+        + &rule("known", "evt.type = openat and parent_known")
+        + &rule("unknown", "evt.type = openat and not parent_known")
+        + &rule(
+            "known_again",
+            "evt.type = openat and (parent_known and fd.name exists)",
+        );
+    let opts = LoadOptions {
+        rule_matching: RuleMatching::All,
+        ..LoadOptions::default()
+    };
+    let rs = load_with(&yaml, &opts).ruleset;
+    let st = state();
+    assert_eq!(
+        matched(&rs, &bash_open("/tmp/x"), &st),
+        ["known", "known_again"]
+    );
+    assert_eq!(
+        matched(&rs, &open_event(999, "ghost", "/tmp/x", 0, 1), &st),
+        ["unknown"]
+    );
+}
+
 #[test]
 fn numeric_boolean_and_ip_operators() {
     let ev = open_event(
@@ -860,4 +987,22 @@ fn block_scalar_outputs_render_without_the_trailing_newline() {
     let st = state();
     let rule = loaded.ruleset.rule_by_name("Folded").expect("rule");
     assert_eq!(rule.render_output(&ev, &st), "opened /etc/hosts by bash");
+}
+
+#[test]
+fn a_yaml_alias_bomb_is_a_load_error_at_the_alias() {
+    let err = load_err(&yaml::tests::alias_bomb(9));
+    assert_eq!(
+        (&*err.location.file, err.location.line, err.location.col),
+        ("test.yaml", 10, 15),
+        "{err}"
+    );
+    assert_eq!(err.item, ItemKind::File);
+    let ErrorKind::Yaml(msg) = &err.kind else {
+        panic!("not a YAML error: {err}")
+    };
+    assert!(
+        msg.contains("aliases expand to more than 16384 nodes"),
+        "{err}"
+    );
 }

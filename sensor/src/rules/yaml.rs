@@ -84,6 +84,15 @@ impl Node {
         }
     }
 
+    /// The number of nodes in this tree (a mapping entry is two).
+    pub fn size(&self) -> usize {
+        1 + match &self.kind {
+            NodeKind::Scalar(..) => 0,
+            NodeKind::Seq(items) => items.iter().map(Node::size).sum(),
+            NodeKind::Map(entries) => entries.iter().map(|(k, v)| k.size() + v.size()).sum(),
+        }
+    }
+
     /// A short name of the node's kind for error messages.
     pub fn kind_name(&self) -> &'static str {
         match &self.kind {
@@ -105,6 +114,24 @@ pub struct YamlError {
 /// Deepest nesting accepted; deeper documents are rejected rather than risk
 /// the stack on hostile input.
 const MAX_DEPTH: usize = 256;
+
+/// Nodes that aliases may copy into a document, at least: enough for any
+/// file that uses anchors to share a few lists.
+const MIN_ALIAS_NODES: usize = 16_384;
+
+/// ... and at most, whatever the file's size: about 100 MB of copies.
+const MAX_ALIAS_NODES: usize = 1_000_000;
+
+/// How many nodes aliases may copy into a document parsed from `src`: the
+/// file's size in bytes, within [`MIN_ALIAS_NODES`]..=[`MAX_ALIAS_NODES`].
+/// An alias is written in a few bytes but copies its whole anchor, so
+/// nested aliases (`&a1 [*a0, *a0, ...]`, then `&a2 [*a1, ...]`) grow the
+/// tree exponentially; this keeps the tree within a small multiple of the
+/// file (every node written takes at least one byte) on the loader path
+/// that serves `validate`, hot reload and `PutRulesFile` alike.
+pub fn alias_budget(src: &str) -> usize {
+    src.len().clamp(MIN_ALIAS_NODES, MAX_ALIAS_NODES)
+}
 
 /// Parses one YAML document (the first, if several) into a node tree.
 /// `Ok(None)` for an empty document.
@@ -154,7 +181,10 @@ fn indent_closing_brackets(src: &str) -> String {
 }
 
 fn parse_strict(src: &str) -> Result<Option<Node>, YamlError> {
-    let mut builder = Builder::default();
+    let mut builder = Builder {
+        alias_budget: alias_budget(src),
+        ..Builder::default()
+    };
     let mut parser = Parser::new_from_str(src);
     parser.load(&mut builder, false).map_err(|e| YamlError {
         mark: Mark::from_marker(*e.marker()),
@@ -175,7 +205,11 @@ enum Open {
 struct Builder {
     stack: Vec<Open>,
     root: Option<Node>,
-    anchors: HashMap<usize, Node>,
+    /// Anchored nodes with their sizes in nodes.
+    anchors: HashMap<usize, (Node, usize)>,
+    /// Nodes copied by aliases so far, and how many may be.
+    alias_nodes: usize,
+    alias_budget: usize,
     error: Option<YamlError>,
     done: bool,
 }
@@ -183,7 +217,7 @@ struct Builder {
 impl Builder {
     fn push_node(&mut self, node: Node, anchor: usize) {
         if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
+            self.anchors.insert(anchor, (node.clone(), node.size()));
         }
         match self.stack.last_mut() {
             Some(Open::Seq(_, _, items)) | Some(Open::Map(_, _, items)) => items.push(node),
@@ -227,10 +261,26 @@ impl MarkedEventReceiver for Builder {
                     anchor,
                 );
             }
-            YamlEvent::Alias(id) => match self.anchors.get(&id).cloned() {
-                Some(node) => self.push_node(node, 0),
-                None => self.fail(mark, "alias to an unknown anchor"),
-            },
+            YamlEvent::Alias(id) => {
+                let Some((node, size)) = self.anchors.get(&id) else {
+                    self.fail(mark, "alias to an unknown anchor");
+                    return;
+                };
+                let total = self.alias_nodes.saturating_add(*size);
+                if total > self.alias_budget {
+                    let message = format!(
+                        "aliases expand to more than {} nodes (the limit is the file's size \
+                         in bytes, within {MIN_ALIAS_NODES}..={MAX_ALIAS_NODES}): this alias \
+                         would bring them to {total}; nested aliases grow exponentially",
+                        self.alias_budget
+                    );
+                    self.fail(mark, &message);
+                    return;
+                }
+                self.alias_nodes = total;
+                let node = node.clone();
+                self.push_node(node, 0);
+            }
             YamlEvent::SequenceStart(anchor, _) => {
                 if self.stack.len() >= MAX_DEPTH {
                     self.fail(mark, "nesting too deep");
@@ -286,7 +336,7 @@ impl MarkedEventReceiver for Builder {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -327,6 +377,56 @@ mod tests {
             panic!()
         };
         assert_eq!(vals.len(), 2);
+    }
+
+    /// `levels` lists, each an anchored flow sequence of ten aliases to
+    /// the one before (`a0` holds ten scalars): level N is 10^N scalars.
+    pub(crate) fn alias_bomb(levels: usize) -> String {
+        let mut src = "- list: a0\n  items: &a0 [x, x, x, x, x, x, x, x, x, x]\n".to_string();
+        for i in 1..=levels {
+            let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+            src.push_str(&format!("- list: a{i}\n  items: &a{i} [{refs}]\n"));
+        }
+        src
+    }
+
+    #[test]
+    fn nested_aliases_stop_at_the_budget_with_the_alias_position() {
+        let src = alias_bomb(9);
+        let err = parse(&src).unwrap_err();
+        assert!(
+            err.message
+                .contains("aliases expand to more than 16384 nodes"),
+            "{err:?}"
+        );
+        // a1..a3 copy 110 + 1110 + 11110 nodes; a3 is 11111 nodes, so the
+        // first alias in a4 (line 10) is the one past the budget.
+        assert_eq!((err.mark.line, err.mark.col), (10, 15), "{err:?}");
+    }
+
+    #[test]
+    fn the_alias_budget_follows_the_file_size_within_bounds() {
+        assert_eq!(alias_budget("x"), MIN_ALIAS_NODES);
+        assert_eq!(alias_budget(&" ".repeat(50_000)), 50_000);
+        assert_eq!(alias_budget(&" ".repeat(2_000_000)), MAX_ALIAS_NODES);
+    }
+
+    #[test]
+    fn a_few_aliases_within_the_budget_are_expanded() {
+        let src = alias_bomb(3);
+        let root = parse(&src).unwrap().unwrap();
+        let NodeKind::Seq(items) = &root.kind else {
+            panic!("not a sequence")
+        };
+        let a3 = items[3].get("items").unwrap();
+        // 1 + 10 * (1 + 10 * (1 + 10 * 11)) nodes.
+        assert_eq!(a3.size(), 11_111);
+        let src = "- list: a\n  items: &x [b, c]\n- list: d\n  items: *x\n";
+        let root = parse(src).unwrap().unwrap();
+        let NodeKind::Seq(items) = &root.kind else {
+            panic!("not a sequence")
+        };
+        assert_eq!(items[0].get("items"), items[1].get("items"));
     }
 
     #[test]

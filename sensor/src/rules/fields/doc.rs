@@ -103,7 +103,9 @@ pub fn markdown() -> String {
          `UPDATE_DOCS=1 cargo test -p falco-sensor fields_doc`.\n\n",
     );
     out.push_str(
-        "A missing value prints as `<NA>` and makes every comparison false. Fields marked \
+        "A missing value prints as `<NA>` and makes every comparison false; only the \
+         literal `<NA>` after `=`, `in` or `intersects` matches it (see Missing values in \
+         docs/rule-language.md). Fields marked \
          `[N]?` take an optional index (`proc.aname[2]`); used without it in a condition \
          they match any ancestor above the process. `evt.arg.NAME` uses Falco's parameter \
          names (`evt.arg.flags`, `evt.arg.mode`, `evt.arg.request`...).\n\n",

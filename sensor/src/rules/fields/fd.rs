@@ -13,9 +13,10 @@ use std::borrow::Cow;
 use std::fmt::Write;
 use std::net::IpAddr;
 
-/// Falco's `fd.type` text.
-pub(crate) fn kind_name(kind: FdKind) -> &'static str {
-    match kind {
+/// Falco's `fd.type` text; an fd of unknown kind has no type (Falco
+/// prints `<NA>`), which conditions must see as missing, not as text.
+pub(crate) fn kind_name(kind: FdKind) -> Option<&'static str> {
+    Some(match kind {
         FdKind::File => "file",
         FdKind::Directory => "directory",
         FdKind::Ipv4Socket => "ipv4",
@@ -31,8 +32,8 @@ pub(crate) fn kind_name(kind: FdKind) -> &'static str {
         FdKind::Bpf => "bpf",
         FdKind::Userfaultfd => "userfaultfd",
         FdKind::Memfd => "memfd",
-        FdKind::Unknown => "<NA>",
-    }
+        FdKind::Unknown => return None,
+    })
 }
 
 /// Falco's `fd.typechar` letter.
@@ -310,7 +311,7 @@ pub(super) fn extract<'a>(key: Key, arg: Option<&FieldArg>, cx: &Cx<'a>) -> Opti
             (EventKind::Open { .. }, None) => Value::Int(-1),
             (_, n) => Value::Int(n?),
         },
-        Key::FdType => str_value(kind_name(fd_kind(cx, &f)?)),
+        Key::FdType => str_value(kind_name(fd_kind(cx, &f)?)?),
         Key::FdTypechar => match (fd_kind(cx, &f), &ev.kind) {
             (Some(k), _) => str_value(kind_char(k)),
             // Falco derives the letter from the event type when the fd is unknown.
@@ -432,13 +433,15 @@ pub(super) fn extract<'a>(key: Key, arg: Option<&FieldArg>, cx: &Cx<'a>) -> Opti
             // fd.types[N]: the type of the process's fd number N.
             Some(FieldArg::Index(n)) => {
                 let n = i64::try_from(*n).ok()?;
-                str_value(kind_name(cx.st.fd(ev.task.pid, n)?.kind))
+                str_value(kind_name(cx.st.fd(ev.task.pid, n)?.kind)?)
             }
             // fd.types: the distinct types of every open fd of the process.
             _ => {
                 let mut kinds: Vec<&'static str> = Vec::new();
                 for (_, info) in cx.st.fds(ev.task.pid) {
-                    let k = kind_name(info.kind);
+                    let Some(k) = kind_name(info.kind) else {
+                        continue;
+                    };
                     if !kinds.contains(&k) {
                         kinds.push(k);
                     }

@@ -10,7 +10,9 @@
 //!   (borrow from the event or state; `Cow::Owned` only when a value has to
 //!   be computed, e.g. `proc.cmdline` or flag names).
 //! - `None` from [`extract`] means the value is missing: Falco renders it as
-//!   `<NA>` and comparisons with it are false (except `exists`, which is false too).
+//!   `<NA>`; every comparison with it is false, `exists` too, and only the
+//!   literal `<NA>` after `=`/`in` matches it (see `pred`). No extractor
+//!   returns the text `<NA>` for a value it does not have.
 //! - [`render_field`] prints a value the way Falco's outputs do (ancestor
 //!   fields without an index as a space-separated list); [`render`] is the
 //!   type-only rendering.
@@ -342,3 +344,6 @@ pub(crate) mod tests;
 
 #[cfg(test)]
 mod upstream_tests;
+
+#[cfg(test)]
+mod upstream_missing_tests;

@@ -221,7 +221,7 @@ fn ancestor_field<'a>(
     }
 }
 
-fn fd_kind_name(kind: FdKind) -> &'static str {
+fn fd_kind_name(kind: FdKind) -> Option<&'static str> {
     super::fd::kind_name(kind)
 }
 
@@ -349,7 +349,7 @@ pub(super) fn extract<'a>(key: Key, arg: Option<&FieldArg>, cx: &Cx<'a>) -> Opti
                 Key::ProcStdoutType => 1,
                 _ => 2,
             };
-            str_value(fd_kind_name(cx.st.fd(ev.task.pid, fd)?.kind))
+            str_value(fd_kind_name(cx.st.fd(ev.task.pid, fd)?.kind)?)
         }
         Key::ProcStdinName | Key::ProcStdoutName | Key::ProcStderrName => {
             let fd = match key {

@@ -643,6 +643,19 @@ pub struct ExecOutput {
 impl Container {
     /// Creates and starts a container with the kubelet's labels.
     pub fn start(pod: &Pod, name: &str, image: &str, cmd: &[&str], privileged: bool) -> Container {
+        Container::start_with_mounts(pod, name, image, cmd, privileged, &[])
+    }
+
+    /// [`Container::start`] with host paths bind-mounted read-only, as
+    /// (host path, container path) pairs.
+    pub fn start_with_mounts(
+        pod: &Pod,
+        name: &str,
+        image: &str,
+        cmd: &[&str],
+        privileged: bool,
+        mounts: &[(&str, &str)],
+    ) -> Container {
         let cri = Cri::get();
         let mut labels = HashMap::new();
         labels.insert("io.kubernetes.container.name".to_string(), name.to_string());
@@ -668,6 +681,15 @@ impl Container {
                 "0".to_string(),
             )]),
             log_path: format!("{name}/0.log"),
+            mounts: mounts
+                .iter()
+                .map(|(host, ctr)| cri::Mount {
+                    host_path: (*host).to_string(),
+                    container_path: (*ctr).to_string(),
+                    readonly: true,
+                    ..Default::default()
+                })
+                .collect(),
             linux: Some(cri::LinuxContainerConfig {
                 security_context: Some(cri::LinuxContainerSecurityContext {
                     privileged,

@@ -202,6 +202,8 @@ pub struct StateTracker {
     resolver: Option<Resolver>,
     /// Unresolved containers (full ids) with a lookup to retry.
     pending: Vec<String>,
+    /// "No runtime socket" was logged once already.
+    warned_no_runtime: bool,
     clock: u64,
     stats: StateStats,
 }
@@ -235,6 +237,7 @@ impl StateTracker {
             short_ids: HashMap::new(),
             resolver,
             pending: Vec::new(),
+            warned_no_runtime: false,
             clock: 0,
             stats: StateStats::default(),
         }
@@ -1037,9 +1040,16 @@ impl StateTracker {
             Err(e) => {
                 match &e {
                     LookupError::TimedOut(_) => self.stats.cri_timeouts += 1,
-                    LookupError::NoRuntime(_) | LookupError::Failed(_) => {
+                    LookupError::NoRuntime(why) => {
                         self.stats.cri_failures += 1;
+                        if !self.warned_no_runtime {
+                            self.warned_no_runtime = true;
+                            tracing::warn!(
+                                "container metadata unavailable: {why}; asking again as containers show activity"
+                            );
+                        }
                     }
+                    LookupError::Failed(_) => self.stats.cri_failures += 1,
                 }
                 if let Some(p) = entry.lookup.as_mut() {
                     p.in_flight = false;

@@ -1,7 +1,7 @@
 //! Per-rule statistics, alerts by priority and a one-hour timeline.
 
 use super::{Theme, alerts::window_start, priority_short};
-use crate::app::App;
+use crate::app::State;
 use crate::stats;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -40,7 +40,7 @@ fn tops(v: &[(String, u64)]) -> String {
         .join(" ")
 }
 
-pub fn render(app: &App, t: Theme, area: Rect, buf: &mut Buffer) {
+pub fn render(app: &State, t: Theme, area: Rect, buf: &mut Buffer) {
     let newest = app.row_alerts().map(|a| a.time_ns).max();
     let reference = stats::reference_time(app.now_ns, newest);
     let s = stats::compute(app.row_alerts(), reference);

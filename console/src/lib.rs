@@ -15,6 +15,7 @@ pub mod filter;
 pub mod headless;
 pub mod keys;
 pub mod kube;
+pub mod private_fs;
 pub mod sanitize;
 pub mod source;
 pub mod stats;

@@ -297,7 +297,7 @@ fn sources_are_pure_transitions() {
         kind: SensorUpdateKind::Discovered { pods: 2 },
     })));
     assert!(effects.is_empty());
-    assert_eq!(st.sensors[0].state, "discovered 2 sensor pod(s)");
+    assert_eq!(st.sensors[0].state, "found 2 sensor pod(s)");
     assert!(
         st.update(Event::Key(KeyEvent::new(
             KeyCode::Char('q'),

@@ -914,10 +914,10 @@ impl State {
             }
             SensorUpdateKind::Discovered { pods } => {
                 if pods == 0 {
-                    s.state = "discovered no sensor pods".into();
+                    s.state = "found no sensor pods".into();
                     s.error = Some("no running sensor pods matched".into());
                 } else {
-                    s.state = format!("discovered {pods} sensor pod(s)");
+                    s.state = format!("found {pods} sensor pod(s)");
                     s.error = None;
                 }
             }

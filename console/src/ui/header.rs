@@ -12,7 +12,11 @@ pub fn render(app: &State, t: Theme, area: Rect, buf: &mut Buffer) {
     let up = app
         .sensors
         .iter()
-        .filter(|s| s.state.starts_with("connected") || s.state.starts_with("loaded"))
+        .filter(|s| {
+            s.state.starts_with("connected")
+                || s.state.starts_with("loaded")
+                || (s.state.starts_with("found") && s.error.is_none())
+        })
         .count();
     let mut first = vec![
         Span::styled(" falco-console ", t.title()),

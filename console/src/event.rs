@@ -49,6 +49,14 @@ pub enum AppEvent {
     },
     /// Something the runner did, to show in the status line.
     Done(Result<String, String>),
+    /// The `:noise` ranking.
+    Noise(Result<crate::store::NoiseReport, String>),
+    /// What an exception draft with these fields would have silenced.
+    Preview {
+        rule: String,
+        fields: Vec<(String, String)>,
+        result: Result<crate::store::ExceptionPreview, String>,
+    },
 }
 
 /// What the store made of an insert.

@@ -86,6 +86,13 @@ impl ExceptionDraft {
         }
     }
 
+    /// (field, value) of every kept field.
+    pub fn kept_fields(&self) -> Vec<(String, String)> {
+        self.kept()
+            .map(|f| (f.name.clone(), f.value.clone()))
+            .collect()
+    }
+
     fn kept(&self) -> impl Iterator<Item = &DraftField> {
         self.fields.iter().filter(|f| f.keep)
     }

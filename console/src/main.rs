@@ -197,6 +197,7 @@ async fn run(cli: Cli) -> Result<()> {
                 pod: pod.clone(),
                 node: node.clone(),
                 state: None,
+                ..Default::default()
             };
             tokio::select! {
                 r = headless::tail(targets, files.clone(), filter, *json) => r.context("tail"),

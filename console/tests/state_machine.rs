@@ -307,3 +307,170 @@ fn sources_are_pure_transitions() {
     );
     assert!(st.quit);
 }
+
+fn noise_report() -> falco_console::store::NoiseReport {
+    use falco_console::store::{NoiseBy, NoiseQuery, NoiseReport, NoiseRow};
+    NoiseReport {
+        query: NoiseQuery {
+            now_ns: common::NOW_NS,
+            window_s: 3600,
+            by: NoiseBy::Image,
+            limit: 200,
+        },
+        total: 10,
+        rows: vec![NoiseRow {
+            rule: "Terminal shell in container".into(),
+            place: "docker.io/library/nginx".into(),
+            proc: "bash".into(),
+            count: 8,
+            recent: 6,
+        }],
+    }
+}
+
+#[test]
+fn noise_ranking_draft_preview_and_readonly_apply() {
+    use falco_console::store::{ExceptionPreview, NoiseBy, NoiseQuery};
+    let mut st = stored_state();
+    st.run_command("noise");
+    assert_eq!(st.view(), View::Noise);
+    assert_eq!(
+        st.take_effects(),
+        vec![Effect::QueryNoise(NoiseQuery {
+            now_ns: common::NOW_NS,
+            window_s: 3600,
+            by: NoiseBy::Image,
+            limit: 200
+        })]
+    );
+    st.update(Event::App(AppEvent::Noise(Ok(noise_report()))));
+    let effects = key(&mut st, ']');
+    assert!(matches!(&effects[..], [Effect::QueryNoise(q)] if q.window_s == 6 * 3600));
+    let effects = key(&mut st, 'i');
+    assert!(matches!(&effects[..], [Effect::QueryNoise(q)] if q.by == NoiseBy::Namespace));
+    st.noise.by = NoiseBy::Image;
+    let effects = key(&mut st, 'x');
+    let fields = vec![
+        ("proc.name".to_string(), "bash".to_string()),
+        (
+            "container.image.repository".to_string(),
+            "docker.io/library/nginx".to_string(),
+        ),
+    ];
+    assert_eq!(
+        effects,
+        vec![Effect::PreviewException {
+            rule: "Terminal shell in container".into(),
+            fields: fields.clone()
+        }]
+    );
+    st.update(Event::App(AppEvent::Preview {
+        rule: "Terminal shell in container".into(),
+        fields: fields.clone(),
+        result: Ok(ExceptionPreview {
+            count: 3,
+            sample: Vec::new(),
+        }),
+    }));
+    assert_eq!(
+        st.preview.as_ref().unwrap().result.as_ref().unwrap().count,
+        3
+    );
+    // dropping a field asks again for the draft as it is now
+    let effects = key(&mut st, ' ');
+    assert_eq!(
+        effects,
+        vec![Effect::PreviewException {
+            rule: "Terminal shell in container".into(),
+            fields: fields[1..].to_vec()
+        }]
+    );
+    // read-only: A writes nothing outside and says so; w still writes the file
+    st.readonly = true;
+    assert!(key(&mut st, 'A').is_empty());
+    assert!(st.message.as_deref().unwrap().contains("read-only"));
+    assert!(matches!(
+        &key(&mut st, 'w')[..],
+        [Effect::WriteException { apply: false, .. }]
+    ));
+    // enter on the row lists its alerts
+    st.overlay = Overlay::None;
+    code(&mut st, KeyCode::Enter);
+    assert_eq!(st.view(), View::Alerts);
+    assert_eq!(st.rows.len(), 3, "{:?}", st.filter);
+}
+
+#[test]
+fn readonly_refuses_pod_delete_but_keeps_local_triage() {
+    let mut st = memory_state();
+    st.readonly = true;
+    st.kube_available = true;
+    key(&mut st, 'p');
+    assert!(ctrl(&mut st, 'd').is_empty());
+    assert_eq!(st.overlay, Overlay::None);
+    assert!(st.message.as_deref().unwrap().contains("read-only"));
+    code(&mut st, KeyCode::Esc);
+    key(&mut st, 'a');
+    assert_eq!(st.entries[6].state, TriageState::Acknowledged);
+}
+
+#[test]
+fn saved_views_switch_filter_sort_and_grouping() {
+    let mut st = stored_state();
+    st.run_command("filter ns=prod");
+    key(&mut st, 'z');
+    key(&mut st, 'o');
+    st.run_command("view prod");
+    let effects = st.take_effects();
+    let [Effect::StoreWrite(StoreWrite::SaveView(v))] = effects.as_slice() else {
+        panic!("{effects:?}");
+    };
+    assert_eq!(
+        (
+            v.name.as_str(),
+            v.filter.as_str(),
+            v.sort.as_str(),
+            v.grouped
+        ),
+        ("prod", "ns=prod", "priority", true)
+    );
+    key(&mut st, 'c');
+    key(&mut st, 'z');
+    key(&mut st, 'o');
+    assert_eq!(st.rows.len(), 7);
+    st.run_command("view prod");
+    assert!(st.take_effects().is_empty());
+    assert_eq!(st.filter.namespace.as_deref(), Some("prod"));
+    assert!(st.group);
+    assert_eq!(st.sort, falco_console::app::SortKey::Priority);
+    assert_eq!(st.rows.len(), 2);
+    st.run_command("view");
+    assert_eq!(st.message.as_deref(), Some("saved views: prod"));
+}
+
+#[test]
+fn severity_jumps_and_field_filters() {
+    let mut st = memory_state();
+    key(&mut st, 'g');
+    key(&mut st, 'e');
+    assert_eq!(
+        st.current_alert().unwrap().rule,
+        "Drop and execute new binary in container"
+    );
+    key(&mut st, 'e');
+    assert_eq!(st.current_alert().unwrap().rule, "Write below etc");
+    key(&mut st, 'e');
+    assert!(st.message.as_deref().unwrap().contains("no later alert"));
+    key(&mut st, 'W');
+    assert_eq!(
+        st.current_alert().unwrap().rule,
+        "Terminal shell in container"
+    );
+    key(&mut st, '/');
+    for c in "!k8s.ns.name=def*".chars() {
+        key(&mut st, c);
+    }
+    code(&mut st, KeyCode::Enter);
+    assert_eq!(st.rows.len(), 3, "inverted field filter hides default");
+    assert_eq!(st.filter.input_text(), "!k8s.ns.name=def*");
+}

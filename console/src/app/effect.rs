@@ -42,6 +42,14 @@ pub enum Effect {
     Clipboard(String),
     /// Show text in `$PAGER` (the runner suspends the UI meanwhile).
     Pager(String),
+    /// Rank alert groups by volume over a window (the `:noise` view).
+    QueryNoise(crate::store::NoiseQuery),
+    /// Count and sample the stored alerts of `rule` with these field values:
+    /// what a drafted exception would have silenced.
+    PreviewException {
+        rule: String,
+        fields: Vec<(String, String)>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -58,6 +66,7 @@ pub enum StoreWrite {
         text: String,
     },
     AddSilence(Silence),
+    SaveView(crate::store::SavedView),
 }
 
 /// Why a full record is read.

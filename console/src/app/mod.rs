@@ -13,11 +13,12 @@ mod effect;
 mod runner;
 mod state;
 
+pub use crate::store::SavedView;
 pub use effect::{Effect, ExportItem, RecordPurpose, StoreWrite};
 pub use runner::Runner;
 pub use state::{
-    Entry, InputKind, Overlay, PodTab, PodView, Row, SensorStatus, SortKey, State, step_priority,
-    toggle,
+    Entry, InputKind, NOISE_WINDOWS, NoiseState, Overlay, PodTab, PodView, Preview, Row,
+    SensorStatus, SortKey, State, step_priority, toggle,
 };
 
 pub use crate::components::View;

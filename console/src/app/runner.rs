@@ -27,6 +27,7 @@ impl Runner {
     pub fn attach_store(&mut self, mut store: Store, state: &mut State) -> Result<(), StoreError> {
         state.silences = store.silences(state.now_ns)?;
         state.has_store = true;
+        state.saved_views = store.views()?;
         store.load_each(|a| state.load_one(a))?;
         state.prepare();
         self.store = Some(store);
@@ -120,6 +121,23 @@ impl Runner {
                 self.pager = Some(text);
                 Vec::new()
             }
+            Effect::QueryNoise(q) => vec![AppEvent::Noise(match &self.store {
+                Some(s) => s.noise(&q).map_err(|e| e.to_string()),
+                None => Err("the noise ranking needs the store".into()),
+            })],
+            Effect::PreviewException { rule, fields } => {
+                let result = match &self.store {
+                    Some(s) => s
+                        .preview_exception(&rule, &fields, 3)
+                        .map_err(|e| e.to_string()),
+                    None => Err("no store to preview in".into()),
+                };
+                vec![AppEvent::Preview {
+                    rule,
+                    fields,
+                    result,
+                }]
+            }
         }
     }
 
@@ -161,6 +179,7 @@ impl Runner {
                 store.add_note(&ids, time_ns, &text).err().and_then(failed)
             }
             StoreWrite::AddSilence(s) => store.add_silence(&s).err().and_then(failed),
+            StoreWrite::SaveView(v) => store.save_view(&v).err().and_then(failed),
         }
     }
 

@@ -16,7 +16,7 @@ use crate::filter::Filter;
 use crate::keys::{self, Action};
 use crate::kube::PodDetails;
 use crate::source::SensorTarget;
-use crate::store::StoredAlert;
+use crate::store::{ExceptionPreview, NoiseBy, NoiseQuery, NoiseReport, SavedView, StoredAlert};
 use crate::triage::{Silence, SilenceScope, TriageState};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use falco_proto::v1::{GetStatsResponse, GetVersionResponse, Priority};
@@ -79,6 +79,52 @@ pub struct PodView {
     pub scroll: usize,
     /// Indices into `State::entries` of this pod's alerts, oldest first.
     pub alerts: Vec<usize>,
+}
+
+/// Windows the `:noise` ranking offers (`[` and `]` step through them).
+pub const NOISE_WINDOWS: [(&str, i64); 5] = [
+    ("15m", 15 * 60),
+    ("1h", 3600),
+    ("6h", 6 * 3600),
+    ("24h", 24 * 3600),
+    ("7d", 7 * 24 * 3600),
+];
+
+/// The `:noise` view: which window and grouping, and the last answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NoiseState {
+    /// Index into [`NOISE_WINDOWS`].
+    pub window: usize,
+    pub by: NoiseBy,
+    pub cursor: usize,
+    pub report: Option<NoiseReport>,
+    pub error: Option<String>,
+    /// When the ranking was last asked for (it refreshes while shown).
+    pub asked_ns: i64,
+}
+
+impl Default for NoiseState {
+    fn default() -> Self {
+        NoiseState {
+            window: 1,
+            by: NoiseBy::Image,
+            cursor: 0,
+            report: None,
+            error: None,
+            asked_ns: 0,
+        }
+    }
+}
+
+/// How often the shown `:noise` ranking is asked for again.
+const NOISE_REFRESH_NS: i64 = 10_000_000_000;
+
+/// What the exception being drafted would have silenced in the store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Preview {
+    pub rule: String,
+    pub fields: Vec<(String, String)>,
+    pub result: Result<ExceptionPreview, String>,
 }
 
 /// One sensor (or file) source as the sensors view shows it.
@@ -183,6 +229,12 @@ pub struct State {
     /// Every view and what it binds; see `components`.
     pub registry: Arc<Registry>,
     effects: Vec<Effect>,
+    pub noise: NoiseState,
+    /// The preview of the exception draft that is open, once the store answered.
+    pub preview: Option<Preview>,
+    pub saved_views: Vec<SavedView>,
+    /// The saved view last switched to or saved (shown in the header).
+    pub active_view: Option<String>,
 }
 
 impl State {
@@ -229,6 +281,10 @@ impl State {
             new_count: 0,
             registry: Arc::new(Registry::standard()),
             effects: Vec::new(),
+            noise: NoiseState::default(),
+            preview: None,
+            saved_views: Vec::new(),
+            active_view: None,
         }
     }
 
@@ -598,8 +654,7 @@ impl State {
                 }
             }
             RecordPurpose::Exception => {
-                self.overlay =
-                    Overlay::Exception(ExceptionDraft::from_alert(&a, &self.exceptions_path));
+                self.open_exception(ExceptionDraft::from_alert(&a, &self.exceptions_path));
             }
             RecordPurpose::Clipboard => {
                 let json =
@@ -612,6 +667,94 @@ impl State {
                     &serde_json::to_string_pretty(&a).unwrap_or_default(),
                 );
                 self.emit(Effect::Pager(json));
+            }
+        }
+    }
+
+    /// Opens the exception editor on `draft` and asks what it would silence.
+    pub fn open_exception(&mut self, draft: ExceptionDraft) {
+        self.overlay = Overlay::Exception(draft);
+        self.preview = None;
+        self.request_preview();
+    }
+
+    /// Asks the store which stored alerts the open draft matches.
+    pub fn request_preview(&mut self) {
+        let Overlay::Exception(d) = &self.overlay else {
+            return;
+        };
+        if !self.has_store {
+            return;
+        }
+        let (rule, fields) = (d.rule.clone(), d.kept_fields());
+        self.emit(Effect::PreviewException { rule, fields });
+    }
+
+    /// Asks for the `:noise` ranking with the current window and grouping.
+    pub fn query_noise(&mut self) {
+        self.noise.asked_ns = self.now_ns;
+        if !self.has_store {
+            self.noise.error = Some("the noise ranking needs the store".into());
+            return;
+        }
+        self.emit(Effect::QueryNoise(NoiseQuery {
+            now_ns: self.now_ns,
+            window_s: NOISE_WINDOWS[self.noise.window].1,
+            by: self.noise.by,
+            limit: 200,
+        }));
+    }
+
+    /// `:view` (list), `:view NAME` (switch to it, or save the current
+    /// filter, sort and grouping under a new name), `:view save NAME`.
+    fn saved_view_command(&mut self, args: &str) {
+        let (save, name) = match args.split_once(' ') {
+            Some(("save", name)) => (true, name.trim()),
+            _ => (false, args),
+        };
+        if name.is_empty() {
+            let names: Vec<&str> = self.saved_views.iter().map(|v| v.name.as_str()).collect();
+            self.message = Some(if names.is_empty() {
+                "no saved views: :view NAME saves the current filter, sort and grouping".into()
+            } else {
+                format!("saved views: {}", names.join(", "))
+            });
+            return;
+        }
+        let existing = self.saved_views.iter().find(|v| v.name == name).cloned();
+        match existing.filter(|_| !save) {
+            Some(v) => match Filter::parse(&v.filter) {
+                Ok(f) => {
+                    self.filter = f;
+                    self.sort = match v.sort.as_str() {
+                        "priority" => SortKey::Priority,
+                        "rule" => SortKey::Rule,
+                        _ => SortKey::Time,
+                    };
+                    self.group = v.grouped;
+                    self.follow = self.sort == SortKey::Time;
+                    self.active_view = Some(v.name.clone());
+                    self.switch_view(View::Alerts);
+                    self.refilter();
+                    self.message = Some(format!("view {}", v.name));
+                }
+                Err(e) => self.message = Some(format!("view {}: {e}", v.name)),
+            },
+            None => {
+                let v = SavedView {
+                    name: name.to_string(),
+                    filter: self.filter.to_args(),
+                    sort: self.sort.as_str().to_string(),
+                    grouped: self.group,
+                };
+                self.saved_views.retain(|x| x.name != v.name);
+                self.saved_views.push(v.clone());
+                self.saved_views.sort_by(|a, b| a.name.cmp(&b.name));
+                self.active_view = Some(v.name.clone());
+                self.message = Some(format!("saved view {} ({})", v.name, v.filter));
+                if self.has_store {
+                    self.emit(Effect::StoreWrite(StoreWrite::SaveView(v)));
+                }
             }
         }
     }
@@ -750,6 +893,11 @@ impl State {
             Event::Tick => {
                 self.flush();
                 self.prepare();
+                if self.view() == View::Noise
+                    && self.now_ns - self.noise.asked_ns >= NOISE_REFRESH_NS
+                {
+                    self.query_noise();
+                }
                 true
             }
             Event::Key(k) => {
@@ -814,6 +962,31 @@ impl State {
                 }
             }
             AppEvent::Stored(r) => self.on_stored(r),
+            AppEvent::Noise(r) => match r {
+                Ok(report) => {
+                    self.noise.cursor = self.noise.cursor.min(report.rows.len().saturating_sub(1));
+                    self.noise.report = Some(report);
+                    self.noise.error = None;
+                }
+                Err(e) => self.noise.error = Some(e),
+            },
+            AppEvent::Preview {
+                rule,
+                fields,
+                result,
+            } => {
+                // Only the answer for the draft as it is now (toggling asks again).
+                if let Overlay::Exception(d) = &self.overlay
+                    && d.rule == rule
+                    && d.kept_fields() == fields
+                {
+                    self.preview = Some(Preview {
+                        rule,
+                        fields,
+                        result,
+                    });
+                }
+            }
             AppEvent::Record {
                 id,
                 purpose,
@@ -1121,11 +1294,12 @@ impl State {
                 Err(e) => self.message = Some(format!(":filter: {e}")),
             },
             "export" | "e" => self.export(args),
+            "view" | "v" => self.saved_view_command(args),
             "q" | "quit" => self.quit = true,
             "" => {}
             other => {
                 let mut names: Vec<&str> = registry.commands().collect();
-                names.extend(["filter", "export", "quit"]);
+                names.extend(["filter", "export", "view", "quit"]);
                 self.message = Some(format!("unknown command :{other} ({})", names.join(", ")))
             }
         }

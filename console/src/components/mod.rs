@@ -8,6 +8,7 @@
 
 pub mod alerts;
 pub mod detail;
+pub mod noise;
 pub mod overlay;
 pub mod pod;
 pub mod rules;
@@ -33,6 +34,7 @@ impl View {
     pub const Rules: View = View("rules");
     pub const Sensors: View = View("sensors");
     pub const Pod: View = View("pod");
+    pub const Noise: View = View("noise");
 
     pub fn title(self) -> &'static str {
         self.0
@@ -82,6 +84,7 @@ impl Registry {
         r.register(rules::Rules);
         r.register(sensors::Sensors);
         r.register(pod::Pod);
+        r.register(noise::Noise);
         r
     }
 

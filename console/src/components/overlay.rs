@@ -135,7 +135,10 @@ pub fn on_key(st: &mut State, k: KeyEvent) {
         Overlay::Exception(d) => match action {
             Some(A::Down) => d.cursor = (d.cursor + 1).min(d.fields.len().saturating_sub(1)),
             Some(A::Up) => d.cursor = d.cursor.saturating_sub(1),
-            Some(A::Toggle) => d.toggle(),
+            Some(A::Toggle) => {
+                d.toggle();
+                st.request_preview();
+            }
             Some(a @ (A::WriteFile | A::WriteApply)) => {
                 let draft = d.clone();
                 st.write_exception(draft, a == A::WriteApply);

@@ -5,8 +5,10 @@
 //! re-opening a file never duplicates them.
 
 mod export;
+mod noise;
 
 pub use export::{ExportFormat, export};
+pub use noise::{ExceptionPreview, NoiseBy, NoiseQuery, NoiseReport, NoiseRow};
 
 use crate::alert::AlertRecord;
 use crate::triage::{Silence, SilenceScope, TriageState};
@@ -77,8 +79,24 @@ CREATE TABLE IF NOT EXISTS silences (
     value TEXT NOT NULL,
     expires_ns INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS views (
+    name TEXT PRIMARY KEY,
+    filter TEXT NOT NULL,
+    sort TEXT NOT NULL,
+    grouped INTEGER NOT NULL
+);
 PRAGMA foreign_keys = ON;
 ";
+
+/// A named filter + sort + grouping (`:view NAME`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedView {
+    pub name: String,
+    /// `:filter` syntax (see `Filter::to_args`).
+    pub filter: String,
+    pub sort: String,
+    pub grouped: bool,
+}
 
 impl Store {
     /// Default location: `<data dir>/falco-console/console.db`.
@@ -104,12 +122,17 @@ impl Store {
             path: path.to_path_buf(),
             source,
         })?;
-        let store = Store {
+        let mut store = Store {
             conn,
             path: path.to_path_buf(),
             retention,
         };
         store.conn.execute_batch(SCHEMA).map_err(|e| store.err(e))?;
+        store
+            .conn
+            .execute_batch(noise::SCHEMA)
+            .map_err(|e| store.err(e))?;
+        store.migrate()?;
         // WAL keeps inserts cheap; a failure (e.g. a read-only medium) is not fatal.
         let _ = store.conn.pragma_update(None, "journal_mode", "WAL");
         // With WAL, NORMAL syncs at checkpoints instead of every commit: the
@@ -117,6 +140,54 @@ impl Store {
         // few batches (which a sensor's resume buffer replays anyway).
         let _ = store.conn.pragma_update(None, "synchronous", "NORMAL");
         Ok(store)
+    }
+
+    /// Version 1 added the noise rollup: fill it from the alerts already stored.
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(|e| self.err(e))?;
+        if version >= 1 {
+            return Ok(());
+        }
+        let path = self.path.clone();
+        let e = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(e)?;
+        noise::backfill(&tx).map_err(e)?;
+        tx.pragma_update(None, "user_version", 1).map_err(e)?;
+        tx.commit().map_err(e)
+    }
+
+    /// Saved views, by name.
+    pub fn views(&self) -> Result<Vec<SavedView>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name, filter, sort, grouped FROM views ORDER BY name")
+            .map_err(|e| self.err(e))?;
+        stmt.query_map([], |r| {
+            Ok(SavedView {
+                name: r.get(0)?,
+                filter: r.get(1)?,
+                sort: r.get(2)?,
+                grouped: r.get(3)?,
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(|e| self.err(e))
+    }
+
+    pub fn save_view(&mut self, v: &SavedView) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO views (name, filter, sort, grouped) VALUES (?1, ?2, ?3, ?4)",
+                params![v.name, v.filter, v.sort, v.grouped],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
     }
 
     pub fn path(&self) -> &Path {
@@ -175,6 +246,20 @@ impl Store {
                 }
             }
         }
+        noise::roll(
+            &tx,
+            alerts.iter().filter(|a| a.id != 0).map(|a| {
+                (
+                    a.time_ns,
+                    a.rule.as_str(),
+                    a.namespace.as_str(),
+                    a.image.as_str(),
+                    a.proc_name.as_str(),
+                )
+            }),
+            1,
+        )
+        .map_err(e)?;
         tx.commit().map_err(e)?;
         Ok(new)
     }
@@ -205,13 +290,38 @@ impl Store {
                 path: self.path.clone(),
                 source,
             })?;
-        for id in &ids {
-            tx.execute("DELETE FROM alerts WHERE id = ?1", [id])
-                .map_err(|source| StoreError::Sqlite {
-                    path: self.path.clone(),
-                    source,
-                })?;
+        let path = self.path.clone();
+        let e = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let mut gone = Vec::with_capacity(ids.len());
+        {
+            let mut get = tx
+                .prepare_cached(
+                    "SELECT time_ns, rule, namespace, COALESCE(json_extract(record, '$.image'), ''),
+                            COALESCE(json_extract(record, '$.proc_name'), '')
+                     FROM alerts WHERE id = ?1",
+                )
+                .map_err(e)?;
+            for id in &ids {
+                let row: (i64, String, String, String, String) = get
+                    .query_row([id], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                    })
+                    .map_err(e)?;
+                gone.push(row);
+                tx.execute("DELETE FROM alerts WHERE id = ?1", [id])
+                    .map_err(e)?;
+            }
         }
+        noise::roll(
+            &tx,
+            gone.iter()
+                .map(|(t, r, n, i, p)| (*t, r.as_str(), n.as_str(), i.as_str(), p.as_str())),
+            -1,
+        )
+        .map_err(e)?;
         tx.commit().map_err(|e| self.err(e))?;
         Ok(ids)
     }

@@ -70,6 +70,9 @@ pub fn render(app: &State, t: Theme, area: Rect, buf: &mut Buffer) {
         if app.group {
             flags.push("grouped".into());
         }
+        if let Some(v) = &app.active_view {
+            flags.push(format!("view:{}", sanitize(v)));
+        }
         if app.show_silenced {
             flags.push("+silenced".into());
         }

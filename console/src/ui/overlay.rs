@@ -83,7 +83,7 @@ pub fn render(app: &State, t: Theme, area: Rect, buf: &mut Buffer) {
                 .render(r, buf);
         }
         Overlay::Exception(d) => {
-            let r = centered(area, 100, 22);
+            let r = centered(area, 100, 23);
             Clear.render(r, buf);
             let mut lines = vec![Line::from(format!("Exception for rule {}", d.rule))];
             for (i, f) in d.fields.iter().enumerate() {
@@ -105,6 +105,7 @@ pub fn render(app: &State, t: Theme, area: Rect, buf: &mut Buffer) {
                 Err(e) => lines.push(Line::from(e)),
             }
             lines.push(Line::from(format!("file: {}", d.path.display())));
+            lines.push(preview_line(app, t));
             let appliers = app.action_targets().len();
             lines.push(key_line(t, &app.overlay, appliers > 0 && !app.readonly));
             if appliers > 0 && !app.readonly {
@@ -117,6 +118,46 @@ pub fn render(app: &State, t: Theme, area: Rect, buf: &mut Buffer) {
                 .block(Block::bordered().title(" Draft exception (x) "))
                 .render(r, buf);
         }
+    }
+}
+
+/// What the draft would have silenced among the stored alerts.
+fn preview_line(app: &State, t: Theme) -> Line<'static> {
+    let Some(p) = &app.preview else {
+        return Line::from(Span::styled(
+            if app.has_store {
+                "in the store: counting..."
+            } else {
+                "in the store: nothing to count (no store)"
+            },
+            t.dim(),
+        ));
+    };
+    match &p.result {
+        Ok(pv) => {
+            let mut text = format!("in the store: would silence {} alert(s)", pv.count);
+            if let Some(a) = pv.sample.first() {
+                let place = if a.pod.is_empty() {
+                    a.hostname.clone()
+                } else {
+                    a.pod_ref()
+                };
+                text.push_str(&format!(
+                    ", newest {} {} {}",
+                    super::clock(app, a.time_ns),
+                    place,
+                    a.cmdline
+                ));
+            }
+            Line::from(Span::styled(
+                crate::sanitize::sanitized(&text),
+                t.fg(ratatui::style::Color::Yellow),
+            ))
+        }
+        Err(e) => Line::from(Span::styled(
+            format!("in the store: {}", crate::sanitize::sanitize(e)),
+            t.dim(),
+        )),
     }
 }
 

@@ -62,6 +62,8 @@ CREATE TABLE IF NOT EXISTS alerts (
     pod TEXT NOT NULL,
     record TEXT NOT NULL,
     state TEXT NOT NULL DEFAULT 'new',
+    image TEXT NOT NULL DEFAULT '',
+    proc TEXT NOT NULL DEFAULT '',
     UNIQUE(sensor, seq)
 );
 CREATE INDEX IF NOT EXISTS alerts_time ON alerts(time_ns);
@@ -142,20 +144,40 @@ impl Store {
         Ok(store)
     }
 
-    /// Version 1 added the noise rollup: fill it from the alerts already stored.
+    /// Version 1 added the `image` and `proc` columns (indexed with the rule,
+    /// for exception previews) and the noise rollups: fill them from the
+    /// alerts already stored.
     fn migrate(&mut self) -> Result<(), StoreError> {
         let version: i64 = self
             .conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(|e| self.err(e))?;
-        if version >= 1 {
-            return Ok(());
-        }
         let path = self.path.clone();
         let e = |source| StoreError::Sqlite {
             path: path.clone(),
             source,
         };
+        let has_proc = self
+            .conn
+            .prepare("SELECT 1 FROM pragma_table_info('alerts') WHERE name = 'proc'")
+            .and_then(|mut s| s.exists([]))
+            .map_err(e)?;
+        if !has_proc {
+            self.conn
+                .execute_batch(
+                    "ALTER TABLE alerts ADD COLUMN image TEXT NOT NULL DEFAULT '';
+                     ALTER TABLE alerts ADD COLUMN proc TEXT NOT NULL DEFAULT '';
+                     UPDATE alerts SET image = COALESCE(json_extract(record, '$.image'), ''),
+                                       proc = COALESCE(json_extract(record, '$.proc_name'), '');",
+                )
+                .map_err(e)?;
+        }
+        self.conn
+            .execute_batch("CREATE INDEX IF NOT EXISTS alerts_group ON alerts(rule, proc, image, namespace, time_ns)")
+            .map_err(e)?;
+        if version >= 1 {
+            return Ok(());
+        }
         let tx = self.conn.transaction().map_err(e)?;
         noise::backfill(&tx).map_err(e)?;
         tx.pragma_update(None, "user_version", 1).map_err(e)?;
@@ -214,8 +236,9 @@ impl Store {
         {
             let mut stmt = tx
                 .prepare_cached(
-                    "INSERT OR IGNORE INTO alerts (sensor, seq, time_ns, rule, namespace, pod, record)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    "INSERT OR IGNORE INTO alerts
+                        (sensor, seq, time_ns, rule, namespace, pod, record, image, proc)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )
                 .map_err(e)?;
             // One buffer for the batch: a fresh String per record made the
@@ -235,7 +258,9 @@ impl Store {
                         a.rule,
                         a.namespace,
                         a.pod,
-                        record
+                        record,
+                        a.image,
+                        a.proc_name
                     ])
                     .map_err(e)?;
                 if n == 1 {
@@ -299,9 +324,7 @@ impl Store {
         {
             let mut get = tx
                 .prepare_cached(
-                    "SELECT time_ns, rule, namespace, COALESCE(json_extract(record, '$.image'), ''),
-                            COALESCE(json_extract(record, '$.proc_name'), '')
-                     FROM alerts WHERE id = ?1",
+                    "SELECT time_ns, rule, namespace, image, proc FROM alerts WHERE id = ?1",
                 )
                 .map_err(e)?;
             for id in &ids {

@@ -9,18 +9,34 @@ use rusqlite::{Transaction, params};
 use rustc_hash::FxHashMap as FastMap;
 
 pub const NS_PER_MIN: i64 = 60_000_000_000;
+pub const NS_PER_HOUR: i64 = 60 * NS_PER_MIN;
+
+/// Windows this long and longer are counted by whole hours (the hourly
+/// rollup has ~60 times fewer rows to group than the per-minute one).
+pub const HOURLY_FROM_S: i64 = 6 * 3600;
+
+/// The two rollups: same shape, per minute and per hour.
+const ROLLUPS: [(&str, i64); 2] = [("noise_minutes", NS_PER_MIN), ("noise_hours", NS_PER_HOUR)];
 
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS noise_minutes (
-    minute INTEGER NOT NULL,
+    bucket INTEGER NOT NULL,
     rule TEXT NOT NULL,
     namespace TEXT NOT NULL,
     image TEXT NOT NULL,
     proc TEXT NOT NULL,
     n INTEGER NOT NULL,
-    PRIMARY KEY (minute, rule, namespace, image, proc)
+    PRIMARY KEY (bucket, rule, namespace, image, proc)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS alerts_rule ON alerts(rule, time_ns);
+CREATE TABLE IF NOT EXISTS noise_hours (
+    bucket INTEGER NOT NULL,
+    rule TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    image TEXT NOT NULL,
+    proc TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (bucket, rule, namespace, image, proc)
+) WITHOUT ROWID;
 ";
 
 /// What the ranking's second column is.
@@ -98,41 +114,47 @@ pub(super) fn roll<'a>(
     alerts: impl Iterator<Item = (i64, &'a str, &'a str, &'a str, &'a str)>,
     sign: i64,
 ) -> rusqlite::Result<()> {
-    let mut acc: FastMap<Key, i64> = FastMap::default();
-    for (time_ns, rule, ns, image, proc) in alerts {
-        let key = (
-            time_ns.div_euclid(NS_PER_MIN),
-            rule.to_string(),
-            ns.to_string(),
-            image.to_string(),
-            proc.to_string(),
-        );
-        *acc.entry(key).or_default() += sign;
-    }
-    let mut up = tx.prepare_cached(
-        "INSERT INTO noise_minutes (minute, rule, namespace, image, proc, n)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT (minute, rule, namespace, image, proc) DO UPDATE SET n = n + excluded.n",
-    )?;
-    for ((minute, rule, ns, image, proc), n) in acc {
-        up.execute(params![minute, rule, ns, image, proc, n])?;
-    }
-    if sign < 0 {
-        tx.execute("DELETE FROM noise_minutes WHERE n <= 0", [])?;
+    let alerts: Vec<_> = alerts.collect();
+    for (table, width) in ROLLUPS {
+        let mut acc: FastMap<Key, i64> = FastMap::default();
+        for &(time_ns, rule, ns, image, proc) in &alerts {
+            let key = (
+                time_ns.div_euclid(width),
+                rule.to_string(),
+                ns.to_string(),
+                image.to_string(),
+                proc.to_string(),
+            );
+            *acc.entry(key).or_default() += sign;
+        }
+        let mut up = tx.prepare_cached(&format!(
+            "INSERT INTO {table} (bucket, rule, namespace, image, proc, n)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (bucket, rule, namespace, image, proc) DO UPDATE SET n = n + excluded.n"
+        ))?;
+        for ((bucket, rule, ns, image, proc), n) in acc {
+            up.execute(params![bucket, rule, ns, image, proc, n])?;
+        }
+        if sign < 0 {
+            tx.execute(&format!("DELETE FROM {table} WHERE n <= 0"), [])?;
+        }
     }
     Ok(())
 }
 
 /// Fills the rollup from the alerts of a store created before it existed.
 pub(super) fn backfill(tx: &Transaction<'_>) -> rusqlite::Result<()> {
-    tx.execute(
-        "INSERT OR REPLACE INTO noise_minutes (minute, rule, namespace, image, proc, n)
-         SELECT time_ns / 60000000000, rule, namespace,
-                COALESCE(json_extract(record, '$.image'), ''),
-                COALESCE(json_extract(record, '$.proc_name'), ''), COUNT(*)
-         FROM alerts GROUP BY 1, 2, 3, 4, 5",
-        [],
-    )?;
+    for (table, width) in ROLLUPS {
+        tx.execute(&format!("DELETE FROM {table}"), [])?;
+        tx.execute(
+            &format!(
+                "INSERT INTO {table} (bucket, rule, namespace, image, proc, n)
+                 SELECT time_ns / {width}, rule, namespace, image, proc, COUNT(*)
+                 FROM alerts GROUP BY 1, 2, 3, 4, 5"
+            ),
+            [],
+        )?;
+    }
     Ok(())
 }
 
@@ -149,9 +171,12 @@ fn field_sql(name: &str) -> Option<String> {
         "proc.pname" => Some("'$.ancestors[0].name'"),
         _ => None,
     };
+    // Columns (indexed with the rule): the fields drafts keep by default.
     match name {
         "k8s.ns.name" => return Some("namespace".into()),
         "k8s.pod.name" => return Some("pod".into()),
+        "proc.name" => return Some("proc".into()),
+        "container.image.repository" => return Some("image".into()),
         _ => {}
     }
     // Field names are the console's own candidates, but quote defensively.
@@ -171,10 +196,12 @@ fn field_sql(name: &str) -> Option<String> {
 impl Store {
     /// Ranks groups by volume over the query's window (see [`NoiseReport`]).
     pub fn noise(&self, q: &NoiseQuery) -> Result<NoiseReport, StoreError> {
-        let end = q.now_ns.div_euclid(NS_PER_MIN);
-        let minutes = (q.window_s / 60).max(1);
-        let start = end - minutes + 1;
-        let mid = end - minutes / 2 + 1;
+        let (table, width) = ROLLUPS[usize::from(q.window_s >= HOURLY_FROM_S)];
+        // Whole buckets covering the window: at most one bucket more than asked.
+        let window_ns = q.window_s.max(1) * 1_000_000_000;
+        let end = q.now_ns.div_euclid(width);
+        let start = (q.now_ns - window_ns + 1).div_euclid(width);
+        let mid = (q.now_ns - window_ns / 2).div_euclid(width) + 1;
         let col = match q.by {
             NoiseBy::Image => "image",
             NoiseBy::Namespace => "namespace",
@@ -182,14 +209,14 @@ impl Store {
         let total: i64 = self
             .conn
             .query_row(
-                "SELECT COALESCE(SUM(n), 0) FROM noise_minutes WHERE minute BETWEEN ?1 AND ?2",
+                &format!("SELECT COALESCE(SUM(n), 0) FROM {table} WHERE bucket BETWEEN ?1 AND ?2"),
                 params![start, end],
                 |r| r.get(0),
             )
             .map_err(|e| self.err(e))?;
         let sql = format!(
-            "SELECT rule, {col}, proc, SUM(n), SUM(CASE WHEN minute >= ?3 THEN n ELSE 0 END)
-             FROM noise_minutes WHERE minute BETWEEN ?1 AND ?2
+            "SELECT rule, {col}, proc, SUM(n), SUM(CASE WHEN bucket >= ?3 THEN n ELSE 0 END)
+             FROM {table} WHERE bucket BETWEEN ?1 AND ?2
              GROUP BY rule, {col}, proc ORDER BY 4 DESC, 1, 2, 3 LIMIT ?4"
         );
         let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
@@ -325,6 +352,10 @@ mod tests {
         let by_ns = s.noise(&query(3600, NoiseBy::Namespace)).unwrap();
         assert_eq!(by_ns.rows.len(), 3);
         assert_eq!(s.noise(&query(3 * 3600, NoiseBy::Image)).unwrap().total, 11);
+        // long windows count whole hours from the hourly rollup
+        let day = s.noise(&query(24 * 3600, NoiseBy::Image)).unwrap();
+        assert_eq!(day.total, 11);
+        assert_eq!(day.rows[0].count, 9);
         // retention takes the oldest out of the ranking too
         let mut small = Store::open(&path, 9).unwrap();
         assert_eq!(small.enforce_retention().unwrap().len(), 2);
@@ -342,13 +373,45 @@ mod tests {
             s.insert(&mut [alert(1, 1, "Shell", "prod", "nginx", "bash")])
                 .unwrap();
             s.conn
-                .execute_batch("DELETE FROM noise_minutes; PRAGMA user_version = 0;")
+                .execute_batch(
+                    "DELETE FROM noise_minutes; DELETE FROM noise_hours; PRAGMA user_version = 0;",
+                )
                 .unwrap();
         }
         let s = Store::open(&path, 100).unwrap();
         let r = s.noise(&query(3600, NoiseBy::Image)).unwrap();
         assert_eq!(r.total, 1);
         assert_eq!(r.rows[0].proc, "bash");
+    }
+
+    #[test]
+    fn migrates_a_store_from_before_the_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let c = rusqlite::Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE alerts (id INTEGER PRIMARY KEY, sensor TEXT NOT NULL,
+                 seq INTEGER NOT NULL, time_ns INTEGER NOT NULL, rule TEXT NOT NULL,
+                 namespace TEXT NOT NULL, pod TEXT NOT NULL, record TEXT NOT NULL,
+                 state TEXT NOT NULL DEFAULT 'new', UNIQUE(sensor, seq));",
+            )
+            .unwrap();
+            let a = alert(1, 1, "Shell", "prod", "nginx", "bash");
+            c.execute(
+                "INSERT INTO alerts (sensor, seq, time_ns, rule, namespace, pod, record)
+                 VALUES ('s', 1, ?1, 'Shell', 'prod', 'p', ?2)",
+                params![a.time_ns, serde_json::to_string(&a).unwrap()],
+            )
+            .unwrap();
+        }
+        let s = Store::open(&path, 100).unwrap();
+        let r = s.noise(&query(3600, NoiseBy::Image)).unwrap();
+        assert_eq!((r.total, r.rows[0].place.as_str()), (1, "nginx"));
+        let p = s
+            .preview_exception("Shell", &[("proc.name".into(), "bash".into())], 1)
+            .unwrap();
+        assert_eq!(p.count, 1);
     }
 
     #[test]

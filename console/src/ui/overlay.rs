@@ -83,8 +83,6 @@ pub fn render(app: &State, t: Theme, area: Rect, buf: &mut Buffer) {
                 .render(r, buf);
         }
         Overlay::Exception(d) => {
-            let r = centered(area, 100, 23);
-            Clear.render(r, buf);
             let mut lines = vec![Line::from(format!("Exception for rule {}", d.rule))];
             for (i, f) in d.fields.iter().enumerate() {
                 let line = Line::from(format!(
@@ -114,6 +112,13 @@ pub fn render(app: &State, t: Theme, area: Rect, buf: &mut Buffer) {
                     t.dim(),
                 )));
             }
+            // As tall as its content, leaving the header visible at 80x24.
+            let r = centered(
+                area,
+                100,
+                (lines.len() as u16 + 2).min(area.height.saturating_sub(2)),
+            );
+            Clear.render(r, buf);
             Paragraph::new(lines)
                 .block(Block::bordered().title(" Draft exception (x) "))
                 .render(r, buf);

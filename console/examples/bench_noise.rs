@@ -4,7 +4,8 @@
 //! for several windows and groupings, and the exception preview count.
 //! Prints one JSON object.
 //!
-//! Usage: bench_noise --alerts 1000000 --dir SCRATCH_DIR
+//! Usage: bench_noise --alerts 1000000 --dir SCRATCH_DIR [--reuse]
+//! (`--reuse` times the queries on the store a previous run left behind.)
 
 use falco_console::alert::AlertRecord;
 use falco_console::store::{NoiseBy, NoiseQuery, Store};
@@ -42,7 +43,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = PathBuf::from(arg("--dir").unwrap_or_else(|| "/tmp/bench-noise".into()));
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("noise.db");
-    let _ = std::fs::remove_file(&path);
+    let reuse = std::env::args().any(|a| a == "--reuse") && path.exists();
+    if !reuse {
+        let _ = std::fs::remove_file(&path);
+    }
     let mut store = Store::open(&path, n)?;
     let now_ns = 1_714_559_400 * 1_000_000_000i64;
     let day_ns = 24 * 3600 * 1_000_000_000i64;
@@ -56,7 +60,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let t0 = Instant::now();
     let mut batch = Vec::with_capacity(10_000);
-    for i in 0..n {
+    for i in (0..n).filter(|_| !reuse) {
         // skew: the low group numbers are the noisy ones
         let g = (rnd() % 1000) as usize;
         let g = (g * g / 1000) % 960;

@@ -268,7 +268,10 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare(&format!(
-                "SELECT id, record FROM alerts WHERE {cond} ORDER BY time_ns DESC LIMIT {sample}"
+                // Sort ids (covered by the index), not rows carrying records.
+                "SELECT id, record FROM alerts WHERE id IN
+                   (SELECT id FROM alerts WHERE {cond} ORDER BY time_ns DESC LIMIT {sample})
+                 ORDER BY time_ns DESC"
             ))
             .map_err(|e| self.err(e))?;
         let mut rows = stmt.query(params).map_err(|e| self.err(e))?;

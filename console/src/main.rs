@@ -385,9 +385,13 @@ fn terminal_effects(terminal: &mut ratatui::DefaultTerminal, app: &mut App) -> R
             .ok()
             .filter(|p| !p.trim().is_empty())
             .unwrap_or_else(|| "less".into());
+        // Stop reading keys first (the input thread polls in short steps).
+        INPUT_SUSPENDED.store(true, std::sync::atomic::Ordering::Release);
+        std::thread::sleep(INPUT_POLL * 2);
         ratatui::restore();
         let shown = show_in_pager(&pager, &text);
         *terminal = ratatui::init();
+        INPUT_SUSPENDED.store(false, std::sync::atomic::Ordering::Release);
         terminal.clear()?;
         if let Err(e) = shown {
             app.message = Some(format!("$PAGER {pager}: {e}"));
@@ -428,10 +432,26 @@ async fn terminated() {
     std::future::pending().await
 }
 
+/// Set while `$PAGER` owns the terminal: the input thread must not read the
+/// keys meant for it.
+static INPUT_SUSPENDED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// How long the input thread waits for a key before looking at the flag.
+const INPUT_POLL: Duration = Duration::from_millis(50);
+
 /// Terminal input on a plain thread: crossterm's read blocks.
 fn spawn_input(tx: mpsc::Sender<Event>) {
+    use std::sync::atomic::Ordering;
     std::thread::spawn(move || {
         loop {
+            if INPUT_SUSPENDED.load(Ordering::Acquire) {
+                std::thread::sleep(INPUT_POLL);
+                continue;
+            }
+            match crossterm::event::poll(INPUT_POLL) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(_) => return,
+            }
             let ev = match crossterm::event::read() {
                 Ok(TermEvent::Key(k)) if k.kind != KeyEventKind::Release => Event::Key(k),
                 Ok(TermEvent::Resize(w, h)) => Event::Resize(w, h),

@@ -324,3 +324,37 @@ fn noise_view_drafts_and_applies_an_exception() {
     t.wait_for("EXITED 0");
     rt.block_on(server.stop());
 }
+
+#[test]
+fn pager_gets_the_alert_as_json_and_the_console_comes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("console.db");
+    let out = dir.path().join("paged.json");
+    // a "pager" that saves what it gets and waits for a key, like less would
+    let cmd = format!(
+        "PAGER='cat > {}; read x' {}",
+        out.display(),
+        console(&store, &format!("open {}", sample_file().display()))
+    );
+    let Some(t) = Tmux::start("pager", &cmd) else {
+        return;
+    };
+    t.wait_for("7/7 alerts, 7 new");
+    t.keys(&["v"]);
+    t.wait_until("the pager ran", |_| {
+        std::fs::read_to_string(&out).is_ok_and(|s| s.contains("\"rule\""))
+    });
+    let paged = std::fs::read_to_string(&out).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&paged).unwrap();
+    assert!(v["rule"].is_string(), "{paged}");
+    assert!(!paged.contains('\u{1b}'), "escapes are escaped: {paged:?}");
+    // the key meant for the pager reaches it, not the console
+    t.keys(&["q", "Enter"]);
+    let s = t.wait_for("7/7 alerts, 7 new");
+    assert!(
+        !s.contains("EXITED"),
+        "the console read the pager's q:\n{s}"
+    );
+    t.keys(&["q"]);
+    t.wait_for("EXITED 0");
+}

@@ -39,12 +39,7 @@ pub fn render(app: &State, t: Theme, area: Rect, buf: &mut Buffer) {
             Clear.render(r, buf);
             Paragraph::new(vec![
                 Line::from(format!("Delete pod {namespace}/{pod}?")),
-                Line::from(vec![
-                    Span::styled("y", t.key()),
-                    Span::raw(" delete   "),
-                    Span::styled("any other key", t.key()),
-                    Span::raw(" cancel"),
-                ]),
+                key_line(t, &app.overlay, true),
             ])
             .wrap(Wrap { trim: true })
             .block(Block::bordered().title(" Confirm "))

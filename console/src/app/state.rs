@@ -7,23 +7,30 @@
 //! lives in the components (`crate::components`); the shared operations they
 //! call (triage, filters, navigation of the alert list) live here.
 
-use super::effect::{Effect, ExportItem, RecordPurpose, StoreWrite};
+use super::effect::{Effect, RecordPurpose, StoreWrite};
 use crate::alert::AlertRecord;
 use crate::components::{Registry, View};
-use crate::event::{AppEvent, Event, InsertFailed, SensorUpdate, SensorUpdateKind, StoredBatch};
+use crate::event::{AppEvent, Event, InsertFailed, StoredBatch};
 use crate::exception::{ExceptionDraft, SENSOR_FILE_NAME};
 use crate::filter::Filter;
 use crate::keys::{self, Action};
 use crate::kube::PodDetails;
 use crate::source::SensorTarget;
-use crate::store::{ExceptionPreview, NoiseBy, NoiseQuery, NoiseReport, SavedView, StoredAlert};
+use crate::store::{SavedView, StoredAlert};
 use crate::triage::{Silence, SilenceScope, TriageState};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use falco_proto::v1::{GetStatsResponse, GetVersionResponse, Priority};
+use falco_proto::v1::Priority;
 use rustc_hash::FxHashMap as FastMap;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
+
+mod sensors;
+mod tuning;
+
+pub use sensors::SensorStatus;
+use tuning::NOISE_REFRESH_NS;
+pub use tuning::{NOISE_WINDOWS, NoiseState, Preview};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortKey {
@@ -79,73 +86,6 @@ pub struct PodView {
     pub scroll: usize,
     /// Indices into `State::entries` of this pod's alerts, oldest first.
     pub alerts: Vec<usize>,
-}
-
-/// Windows the `:noise` ranking offers (`[` and `]` step through them).
-pub const NOISE_WINDOWS: [(&str, i64); 5] = [
-    ("15m", 15 * 60),
-    ("1h", 3600),
-    ("6h", 6 * 3600),
-    ("24h", 24 * 3600),
-    ("7d", 7 * 24 * 3600),
-];
-
-/// The `:noise` view: which window and grouping, and the last answer.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NoiseState {
-    /// Index into [`NOISE_WINDOWS`].
-    pub window: usize,
-    pub by: NoiseBy,
-    pub cursor: usize,
-    pub report: Option<NoiseReport>,
-    pub error: Option<String>,
-    /// When the ranking was last asked for (it refreshes while shown).
-    pub asked_ns: i64,
-}
-
-impl Default for NoiseState {
-    fn default() -> Self {
-        NoiseState {
-            window: 1,
-            by: NoiseBy::Image,
-            cursor: 0,
-            report: None,
-            error: None,
-            asked_ns: 0,
-        }
-    }
-}
-
-/// How often the shown `:noise` ranking is asked for again.
-const NOISE_REFRESH_NS: i64 = 10_000_000_000;
-
-/// What the exception being drafted would have silenced in the store.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Preview {
-    pub rule: String,
-    pub fields: Vec<(String, String)>,
-    pub result: Result<ExceptionPreview, String>,
-}
-
-/// One sensor (or file) source as the sensors view shows it.
-#[derive(Debug, Clone, Default)]
-pub struct SensorStatus {
-    pub name: String,
-    pub state: String,
-    pub error: Option<String>,
-    pub version: Option<GetVersionResponse>,
-    pub stats: Option<GetStatsResponse>,
-    /// Events and alerts per second from the last two stats samples.
-    pub event_rate: f64,
-    pub alert_rate: f64,
-    stats_at_ns: i64,
-    /// Sensor clock minus ours at the last heartbeat, and how many alerts the
-    /// sensor has assigned that we have not received yet.
-    pub lag_ms: Option<i64>,
-    pub backlog: Option<u64>,
-    pub received: u64,
-    pub last_seq: u64,
-    pub gaps: Vec<String>,
 }
 
 /// An alert in memory with its triage and the precomputed filter haystack.
@@ -671,94 +611,6 @@ impl State {
         }
     }
 
-    /// Opens the exception editor on `draft` and asks what it would silence.
-    pub fn open_exception(&mut self, draft: ExceptionDraft) {
-        self.overlay = Overlay::Exception(draft);
-        self.preview = None;
-        self.request_preview();
-    }
-
-    /// Asks the store which stored alerts the open draft matches.
-    pub fn request_preview(&mut self) {
-        let Overlay::Exception(d) = &self.overlay else {
-            return;
-        };
-        if !self.has_store {
-            return;
-        }
-        let (rule, fields) = (d.rule.clone(), d.kept_fields());
-        self.emit(Effect::PreviewException { rule, fields });
-    }
-
-    /// Asks for the `:noise` ranking with the current window and grouping.
-    pub fn query_noise(&mut self) {
-        self.noise.asked_ns = self.now_ns;
-        if !self.has_store {
-            self.noise.error = Some("the noise ranking needs the store".into());
-            return;
-        }
-        self.emit(Effect::QueryNoise(NoiseQuery {
-            now_ns: self.now_ns,
-            window_s: NOISE_WINDOWS[self.noise.window].1,
-            by: self.noise.by,
-            limit: 200,
-        }));
-    }
-
-    /// `:view` (list), `:view NAME` (switch to it, or save the current
-    /// filter, sort and grouping under a new name), `:view save NAME`.
-    fn saved_view_command(&mut self, args: &str) {
-        let (save, name) = match args.split_once(' ') {
-            Some(("save", name)) => (true, name.trim()),
-            _ => (false, args),
-        };
-        if name.is_empty() {
-            let names: Vec<&str> = self.saved_views.iter().map(|v| v.name.as_str()).collect();
-            self.message = Some(if names.is_empty() {
-                "no saved views: :view NAME saves the current filter, sort and grouping".into()
-            } else {
-                format!("saved views: {}", names.join(", "))
-            });
-            return;
-        }
-        let existing = self.saved_views.iter().find(|v| v.name == name).cloned();
-        match existing.filter(|_| !save) {
-            Some(v) => match Filter::parse(&v.filter) {
-                Ok(f) => {
-                    self.filter = f;
-                    self.sort = match v.sort.as_str() {
-                        "priority" => SortKey::Priority,
-                        "rule" => SortKey::Rule,
-                        _ => SortKey::Time,
-                    };
-                    self.group = v.grouped;
-                    self.follow = self.sort == SortKey::Time;
-                    self.active_view = Some(v.name.clone());
-                    self.switch_view(View::Alerts);
-                    self.refilter();
-                    self.message = Some(format!("view {}", v.name));
-                }
-                Err(e) => self.message = Some(format!("view {}: {e}", v.name)),
-            },
-            None => {
-                let v = SavedView {
-                    name: name.to_string(),
-                    filter: self.filter.to_args(),
-                    sort: self.sort.as_str().to_string(),
-                    grouped: self.group,
-                };
-                self.saved_views.retain(|x| x.name != v.name);
-                self.saved_views.push(v.clone());
-                self.saved_views.sort_by(|a, b| a.name.cmp(&b.name));
-                self.active_view = Some(v.name.clone());
-                self.message = Some(format!("saved view {} ({})", v.name, v.filter));
-                if self.has_store {
-                    self.emit(Effect::StoreWrite(StoreWrite::SaveView(v)));
-                }
-            }
-        }
-    }
-
     pub fn open_detail(&mut self, idx: usize) {
         self.detail_full = None;
         self.detail = Some(idx);
@@ -1016,97 +868,6 @@ impl State {
         }
     }
 
-    fn sensor_mut(&mut self, name: &str) -> &mut SensorStatus {
-        let pos = match self.sensors.iter().position(|s| s.name == name) {
-            Some(p) => p,
-            None => {
-                self.sensors.push(SensorStatus {
-                    name: name.to_string(),
-                    ..Default::default()
-                });
-                self.sensors.len() - 1
-            }
-        };
-        &mut self.sensors[pos]
-    }
-
-    fn on_sensor(&mut self, u: SensorUpdate) {
-        let now = self.now_ns;
-        let mut message = None;
-        let s = self.sensor_mut(&u.source);
-        match u.kind {
-            SensorUpdateKind::Connecting { attempt } => {
-                s.state = if attempt > 1 {
-                    format!("reconnecting (#{attempt})")
-                } else {
-                    "connecting".into()
-                };
-            }
-            SensorUpdateKind::Connected {
-                version,
-                resumed_from,
-            } => {
-                s.state = "connected".into();
-                s.error = None;
-                if resumed_from > 0 {
-                    s.state = format!("connected (resumed after #{resumed_from})");
-                }
-                s.version = Some(*version);
-            }
-            SensorUpdateKind::Disconnected { error, retry_in_ms } => {
-                s.state = format!("down, retry in {:.1}s", retry_in_ms as f64 / 1000.0);
-                s.error = Some(error);
-            }
-            SensorUpdateKind::Gap {
-                first,
-                last,
-                reason,
-            } => {
-                let text = format!("gap: alerts #{first}..#{last} lost ({reason})");
-                message = Some(format!("{}: {text}", u.source));
-                s.gaps.push(text);
-            }
-            SensorUpdateKind::Detached { reason } => {
-                s.state = "detached, resuming".into();
-                s.error = Some(reason);
-            }
-            SensorUpdateKind::Heartbeat { time_ns, last_seq } => {
-                s.lag_ms = Some((now - time_ns) / 1_000_000);
-                s.backlog = Some(last_seq.saturating_sub(s.last_seq));
-            }
-            SensorUpdateKind::Stats(st) => {
-                if let Some(prev) = &s.stats {
-                    let dt = (now - s.stats_at_ns) as f64 / 1e9;
-                    if dt > 0.0 {
-                        s.event_rate = st.events_seen.saturating_sub(prev.events_seen) as f64 / dt;
-                        s.alert_rate = st.last_seq.saturating_sub(prev.last_seq) as f64 / dt;
-                    }
-                }
-                s.stats_at_ns = now;
-                s.stats = Some(*st);
-            }
-            SensorUpdateKind::Discovered { pods } => {
-                if pods == 0 {
-                    s.state = "found no sensor pods".into();
-                    s.error = Some("no running sensor pods matched".into());
-                } else {
-                    s.state = format!("found {pods} sensor pod(s)");
-                    s.error = None;
-                }
-            }
-            SensorUpdateKind::FileLoaded { alerts, errors } => {
-                s.state = format!("loaded {alerts} alerts");
-                if let Some(first) = errors.first() {
-                    s.error = Some(format!("{} bad line(s), first: {first}", errors.len()));
-                    s.gaps = errors;
-                }
-            }
-        }
-        if message.is_some() {
-            self.message = message;
-        }
-    }
-
     /// Dispatches a key: to the open overlay, else to the current view's
     /// component, then to the keys that work everywhere.
     pub fn on_key(&mut self, k: KeyEvent) {
@@ -1303,80 +1064,6 @@ impl State {
                 self.message = Some(format!("unknown command :{other} ({})", names.join(", ")))
             }
         }
-    }
-
-    fn export(&mut self, path: &str) {
-        if path.is_empty() {
-            self.message = Some("usage: :export FILE (.csv for CSV, JSON lines otherwise)".into());
-            return;
-        }
-        let expanded = match path.strip_prefix("~/") {
-            Some(rest) => dirs::home_dir()
-                .map(|h| h.join(rest))
-                .unwrap_or(path.into()),
-            None => PathBuf::from(path),
-        };
-        let items = self
-            .rows
-            .iter()
-            .flat_map(|r| self.members(r).iter())
-            .map(|&i| {
-                let e = &self.entries[i];
-                ExportItem {
-                    alert: e.alert.clone(),
-                    shed: e.shed,
-                    state: e.state,
-                    notes: e.notes.clone(),
-                }
-            })
-            .collect();
-        self.emit(Effect::Export {
-            path: expanded,
-            items,
-        });
-    }
-
-    /// Sensors that accept PutRulesFile (GetVersion.actions_enabled), from
-    /// `--sensor` and Kubernetes discovery alike.
-    pub fn action_targets(&self) -> Vec<SensorTarget> {
-        self.targets
-            .iter()
-            .filter(|t| {
-                self.sensors.iter().any(|s| {
-                    s.name == t.name && s.version.as_ref().is_some_and(|v| v.actions_enabled)
-                })
-            })
-            .cloned()
-            .collect()
-    }
-
-    /// Writes the exception draft (and with `apply`, sends it to sensors).
-    pub fn write_exception(&mut self, draft: ExceptionDraft, apply: bool) {
-        if apply && self.readonly {
-            self.message = Some("read-only: exceptions are not applied (w writes the file)".into());
-            return;
-        }
-        if let Err(e) = draft.yaml(1) {
-            self.message = Some(e.to_string());
-            return;
-        }
-        self.emit(Effect::WriteException { draft, apply });
-    }
-
-    fn apply_rules(&mut self, content: String) {
-        let targets = self.action_targets();
-        if targets.is_empty() || self.readonly {
-            self.message = Some(format!(
-                "exception written to {}; no connected sensor allows actions, ship the file yourself",
-                self.exceptions_path.display()
-            ));
-            return;
-        }
-        self.emit(Effect::ApplyRules {
-            targets,
-            file_name: SENSOR_FILE_NAME.to_string(),
-            content,
-        });
     }
 
     /// Counts for the header: total in memory, visible, new (untriaged).

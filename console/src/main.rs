@@ -385,13 +385,22 @@ fn terminal_effects(terminal: &mut ratatui::DefaultTerminal, app: &mut App) -> R
             .ok()
             .filter(|p| !p.trim().is_empty())
             .unwrap_or_else(|| "less".into());
-        // Stop reading keys first (the input thread polls in short steps).
-        INPUT_SUSPENDED.store(true, std::sync::atomic::Ordering::Release);
-        std::thread::sleep(INPUT_POLL * 2);
+        use std::sync::atomic::Ordering;
+        // Stop reading keys first: the input thread polls in short steps and
+        // says when it has stopped (a bound, should it be stuck elsewhere).
+        INPUT_SUSPENDED.store(true, Ordering::Release);
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        while !INPUT_IDLE.load(Ordering::Acquire) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         ratatui::restore();
         let shown = show_in_pager(&pager, &text);
         *terminal = ratatui::init();
-        INPUT_SUSPENDED.store(false, std::sync::atomic::Ordering::Release);
+        // Keys typed while the pager ran were the pager's: drop any left over.
+        while crossterm::event::poll(Duration::ZERO).unwrap_or(false) {
+            let _ = crossterm::event::read();
+        }
+        INPUT_SUSPENDED.store(false, Ordering::Release);
         terminal.clear()?;
         if let Err(e) = shown {
             app.message = Some(format!("$PAGER {pager}: {e}"));
@@ -435,6 +444,8 @@ async fn terminated() {
 /// Set while `$PAGER` owns the terminal: the input thread must not read the
 /// keys meant for it.
 static INPUT_SUSPENDED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// The input thread saw the flag and stopped reading.
+static INPUT_IDLE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 /// How long the input thread waits for a key before looking at the flag.
 const INPUT_POLL: Duration = Duration::from_millis(50);
 
@@ -444,9 +455,11 @@ fn spawn_input(tx: mpsc::Sender<Event>) {
     std::thread::spawn(move || {
         loop {
             if INPUT_SUSPENDED.load(Ordering::Acquire) {
+                INPUT_IDLE.store(true, Ordering::Release);
                 std::thread::sleep(INPUT_POLL);
                 continue;
             }
+            INPUT_IDLE.store(false, Ordering::Release);
             match crossterm::event::poll(INPUT_POLL) {
                 Ok(true) => {}
                 Ok(false) => continue,

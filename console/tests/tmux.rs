@@ -330,9 +330,9 @@ fn pager_gets_the_alert_as_json_and_the_console_comes_back() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("console.db");
     let out = dir.path().join("paged.json");
-    // a "pager" that saves what it gets and waits for a key, like less would
+    // a "pager" that saves what it gets and, like less, waits for a key on the tty
     let cmd = format!(
-        "PAGER='cat > {}; read x' {}",
+        "PAGER='cat > {}; read x < /dev/tty' {}",
         out.display(),
         console(&store, &format!("open {}", sample_file().display()))
     );

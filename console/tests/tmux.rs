@@ -269,3 +269,92 @@ fn live_sensor_alerts_views_and_ctrl_c() {
     t.wait_for("EXITED 0");
     rt.block_on(server.stop());
 }
+
+#[test]
+fn noise_view_drafts_and_applies_an_exception() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let sensor = FakeSensor::new("sensor-noisy");
+    sensor.state.lock().unwrap().actions_enabled = true;
+    for _ in 0..5 {
+        sensor.emit_now("Terminal shell in container", "bash");
+    }
+    sensor.emit_now("Read sensitive file untrusted", "cat");
+    let server = rt.block_on(sensor.serve("127.0.0.1:0".parse().unwrap()));
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("console.db");
+    let Some(t) = Tmux::start(
+        "noise",
+        &console(&store, &format!("--sensor {}", server.addr)),
+    ) else {
+        return;
+    };
+    t.wait_for("6/6 alerts");
+    t.keys(&[":"]);
+    t.type_text("noise");
+    t.keys(&["Enter"]);
+    let s = t.wait_until("the shell group on top", |s| {
+        s.contains("<noise>")
+            && s.lines().any(|l| {
+                l.contains("Terminal shell in container")
+                    && l.contains("83.3%")
+                    && l.contains("bash")
+            })
+    });
+    assert!(
+        row(&s, "Terminal shell in container").starts_with('5'),
+        "{s}"
+    );
+    t.keys(&["x"]);
+    t.wait_all(&[
+        "Draft exception (x)",
+        "proc.name = bash",
+        "in the store: would silence 5 alert(s)",
+    ]);
+    t.keys(&["A"]);
+    t.wait_for("rules reloaded");
+    let files = sensor.state.lock().unwrap().put_files.clone();
+    assert_eq!(files.len(), 1);
+    let y = &files[0].content;
+    assert!(y.contains("- rule: \"Terminal shell in container\""), "{y}");
+    assert!(
+        y.contains("fields: [proc.name, container.image.repository]"),
+        "{y}"
+    );
+    t.keys(&["q"]);
+    t.wait_for("EXITED 0");
+    rt.block_on(server.stop());
+}
+
+#[test]
+fn pager_gets_the_alert_as_json_and_the_console_comes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("console.db");
+    let out = dir.path().join("paged.json");
+    // a "pager" that saves what it gets and, like less, waits for a key on the tty
+    let cmd = format!(
+        "PAGER='cat > {}; read x < /dev/tty' {}",
+        out.display(),
+        console(&store, &format!("open {}", sample_file().display()))
+    );
+    let Some(t) = Tmux::start("pager", &cmd) else {
+        return;
+    };
+    t.wait_for("7/7 alerts, 7 new");
+    t.keys(&["v"]);
+    t.wait_until("the pager ran", |_| {
+        std::fs::read_to_string(&out).is_ok_and(|s| s.contains("\"rule\""))
+    });
+    let paged = std::fs::read_to_string(&out).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&paged).unwrap();
+    assert!(v["rule"].is_string(), "{paged}");
+    assert!(!paged.contains('\u{1b}'), "escapes are escaped: {paged:?}");
+    // the key meant for the pager reaches it, not the console
+    t.keys(&["q", "Enter"]);
+    let s = t.wait_for("7/7 alerts, 7 new");
+    assert!(
+        !s.contains("EXITED"),
+        "the console read the pager's q:\n{s}"
+    );
+    t.keys(&["q"]);
+    t.wait_for("EXITED 0");
+}

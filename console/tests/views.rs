@@ -300,3 +300,72 @@ fn no_color_means_no_colors() {
         }
     }
 }
+
+fn noise_report() -> falco_console::store::NoiseReport {
+    use falco_console::store::{NoiseBy, NoiseQuery, NoiseReport, NoiseRow};
+    let row = |rule: &str, place: &str, proc: &str, count, recent| NoiseRow {
+        rule: rule.into(),
+        place: place.into(),
+        proc: proc.into(),
+        count,
+        recent,
+    };
+    NoiseReport {
+        query: NoiseQuery {
+            now_ns: common::NOW_NS,
+            window_s: 3600,
+            by: NoiseBy::Image,
+            limit: 200,
+        },
+        total: 1000,
+        rows: vec![
+            row(
+                "Terminal shell in container",
+                "docker.io/library/nginx",
+                "bash",
+                640,
+                600,
+            ),
+            row(
+                "Read sensitive file untrusted",
+                "docker.io/library/redis",
+                "cat",
+                250,
+                125,
+            ),
+            row("Write below etc", "", "vi", 80, 0),
+            row(
+                "Launch Package Management Process in Container",
+                "docker.io/library/nginx",
+                "apt-get",
+                30,
+                30,
+            ),
+        ],
+    }
+}
+
+#[test]
+fn noise_view() {
+    let mut app = common::app();
+    app.run_command("noise");
+    app.on_app_event(AppEvent::Noise(Ok(noise_report())));
+    key(&mut app, 'j');
+    both("noise", &app);
+    key(&mut app, 'x');
+    both("noise_exception_draft", &app);
+}
+
+#[test]
+fn marks_and_readonly_header() {
+    let mut app = common::app();
+    key(&mut app, 'g');
+    key(&mut app, 'm');
+    key(&mut app, 'm');
+    both("marks", &app);
+    key(&mut app, 'M');
+    assert_eq!(app.marked.len(), 7);
+    let mut app = common::app();
+    app.readonly = true;
+    both("readonly", &app);
+}

@@ -5,8 +5,10 @@
 //! re-opening a file never duplicates them.
 
 mod export;
+mod noise;
 
 pub use export::{ExportFormat, export};
+pub use noise::{ExceptionPreview, NoiseBy, NoiseQuery, NoiseReport, NoiseRow};
 
 use crate::alert::AlertRecord;
 use crate::triage::{Silence, SilenceScope, TriageState};
@@ -21,7 +23,7 @@ pub enum StoreError {
         path: PathBuf,
         source: rusqlite::Error,
     },
-    #[error("store {path}: cannot create directory: {source}")]
+    #[error("store {path}: cannot create or restrict: {source}")]
     Dir {
         path: PathBuf,
         source: std::io::Error,
@@ -60,6 +62,8 @@ CREATE TABLE IF NOT EXISTS alerts (
     pod TEXT NOT NULL,
     record TEXT NOT NULL,
     state TEXT NOT NULL DEFAULT 'new',
+    image TEXT NOT NULL DEFAULT '',
+    proc TEXT NOT NULL DEFAULT '',
     UNIQUE(sensor, seq)
 );
 CREATE INDEX IF NOT EXISTS alerts_time ON alerts(time_ns);
@@ -77,8 +81,24 @@ CREATE TABLE IF NOT EXISTS silences (
     value TEXT NOT NULL,
     expires_ns INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS views (
+    name TEXT PRIMARY KEY,
+    filter TEXT NOT NULL,
+    sort TEXT NOT NULL,
+    grouped INTEGER NOT NULL
+);
 PRAGMA foreign_keys = ON;
 ";
+
+/// A named filter + sort + grouping (`:view NAME`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedView {
+    pub name: String,
+    /// `:filter` syntax (see `Filter::to_args`).
+    pub filter: String,
+    pub sort: String,
+    pub grouped: bool,
+}
 
 impl Store {
     /// Default location: `<data dir>/falco-console/console.db`.
@@ -90,21 +110,31 @@ impl Store {
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
         {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
+            crate::private_fs::create_dir(dir).map_err(|source| StoreError::Dir {
                 path: dir.to_path_buf(),
                 source,
             })?;
         }
+        // 0600 before SQLite opens it: its -wal and -shm files copy this mode.
+        crate::private_fs::restrict_file(path).map_err(|source| StoreError::Dir {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let conn = Connection::open(path).map_err(|source| StoreError::Sqlite {
             path: path.to_path_buf(),
             source,
         })?;
-        let store = Store {
+        let mut store = Store {
             conn,
             path: path.to_path_buf(),
             retention,
         };
         store.conn.execute_batch(SCHEMA).map_err(|e| store.err(e))?;
+        store
+            .conn
+            .execute_batch(noise::SCHEMA)
+            .map_err(|e| store.err(e))?;
+        store.migrate()?;
         // WAL keeps inserts cheap; a failure (e.g. a read-only medium) is not fatal.
         let _ = store.conn.pragma_update(None, "journal_mode", "WAL");
         // With WAL, NORMAL syncs at checkpoints instead of every commit: the
@@ -112,6 +142,74 @@ impl Store {
         // few batches (which a sensor's resume buffer replays anyway).
         let _ = store.conn.pragma_update(None, "synchronous", "NORMAL");
         Ok(store)
+    }
+
+    /// Version 1 added the `image` and `proc` columns (indexed with the rule,
+    /// for exception previews) and the noise rollups: fill them from the
+    /// alerts already stored.
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(|e| self.err(e))?;
+        let path = self.path.clone();
+        let e = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let has_proc = self
+            .conn
+            .prepare("SELECT 1 FROM pragma_table_info('alerts') WHERE name = 'proc'")
+            .and_then(|mut s| s.exists([]))
+            .map_err(e)?;
+        if !has_proc {
+            self.conn
+                .execute_batch(
+                    "ALTER TABLE alerts ADD COLUMN image TEXT NOT NULL DEFAULT '';
+                     ALTER TABLE alerts ADD COLUMN proc TEXT NOT NULL DEFAULT '';
+                     UPDATE alerts SET image = COALESCE(json_extract(record, '$.image'), ''),
+                                       proc = COALESCE(json_extract(record, '$.proc_name'), '');",
+                )
+                .map_err(e)?;
+        }
+        self.conn
+            .execute_batch("CREATE INDEX IF NOT EXISTS alerts_group ON alerts(rule, proc, image, namespace, time_ns)")
+            .map_err(e)?;
+        if version >= 1 {
+            return Ok(());
+        }
+        let tx = self.conn.transaction().map_err(e)?;
+        noise::backfill(&tx).map_err(e)?;
+        tx.pragma_update(None, "user_version", 1).map_err(e)?;
+        tx.commit().map_err(e)
+    }
+
+    /// Saved views, by name.
+    pub fn views(&self) -> Result<Vec<SavedView>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name, filter, sort, grouped FROM views ORDER BY name")
+            .map_err(|e| self.err(e))?;
+        stmt.query_map([], |r| {
+            Ok(SavedView {
+                name: r.get(0)?,
+                filter: r.get(1)?,
+                sort: r.get(2)?,
+                grouped: r.get(3)?,
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(|e| self.err(e))
+    }
+
+    pub fn save_view(&mut self, v: &SavedView) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO views (name, filter, sort, grouped) VALUES (?1, ?2, ?3, ?4)",
+                params![v.name, v.filter, v.sort, v.grouped],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
     }
 
     pub fn path(&self) -> &Path {
@@ -138,8 +236,9 @@ impl Store {
         {
             let mut stmt = tx
                 .prepare_cached(
-                    "INSERT OR IGNORE INTO alerts (sensor, seq, time_ns, rule, namespace, pod, record)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    "INSERT OR IGNORE INTO alerts
+                        (sensor, seq, time_ns, rule, namespace, pod, record, image, proc)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )
                 .map_err(e)?;
             // One buffer for the batch: a fresh String per record made the
@@ -159,7 +258,9 @@ impl Store {
                         a.rule,
                         a.namespace,
                         a.pod,
-                        record
+                        record,
+                        a.image,
+                        a.proc_name
                     ])
                     .map_err(e)?;
                 if n == 1 {
@@ -170,6 +271,20 @@ impl Store {
                 }
             }
         }
+        noise::roll(
+            &tx,
+            alerts.iter().filter(|a| a.id != 0).map(|a| {
+                (
+                    a.time_ns,
+                    a.rule.as_str(),
+                    a.namespace.as_str(),
+                    a.image.as_str(),
+                    a.proc_name.as_str(),
+                )
+            }),
+            1,
+        )
+        .map_err(e)?;
         tx.commit().map_err(e)?;
         Ok(new)
     }
@@ -200,13 +315,36 @@ impl Store {
                 path: self.path.clone(),
                 source,
             })?;
-        for id in &ids {
-            tx.execute("DELETE FROM alerts WHERE id = ?1", [id])
-                .map_err(|source| StoreError::Sqlite {
-                    path: self.path.clone(),
-                    source,
-                })?;
+        let path = self.path.clone();
+        let e = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let mut gone = Vec::with_capacity(ids.len());
+        {
+            let mut get = tx
+                .prepare_cached(
+                    "SELECT time_ns, rule, namespace, image, proc FROM alerts WHERE id = ?1",
+                )
+                .map_err(e)?;
+            for id in &ids {
+                let row: (i64, String, String, String, String) = get
+                    .query_row([id], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                    })
+                    .map_err(e)?;
+                gone.push(row);
+                tx.execute("DELETE FROM alerts WHERE id = ?1", [id])
+                    .map_err(e)?;
+            }
         }
+        noise::roll(
+            &tx,
+            gone.iter()
+                .map(|(t, r, n, i, p)| (*t, r.as_str(), n.as_str(), i.as_str(), p.as_str())),
+            -1,
+        )
+        .map_err(e)?;
         tx.commit().map_err(|e| self.err(e))?;
         Ok(ids)
     }
@@ -440,6 +578,28 @@ mod tests {
             "expired silence kept"
         );
         assert_eq!(s.last_seqs().unwrap()["s1"], 2);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn store_directory_and_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("falco-console/console.db");
+        let mut s = Store::open(&path, 100).unwrap();
+        s.insert(&mut [alert("s1", 1, 10, "A")]).unwrap();
+        assert_eq!(mode(&dir.path().join("falco-console")), 0o700);
+        assert_eq!(mode(&path), 0o600);
+        let wal = dir.path().join("falco-console/console.db-wal");
+        if wal.exists() {
+            assert_eq!(mode(&wal), 0o600, "SQLite copies the database's mode");
+        }
+        // an existing store with a loose mode is tightened on open
+        drop(s);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        Store::open(&path, 100).unwrap();
+        assert_eq!(mode(&path), 0o600);
     }
 
     #[test]

@@ -63,10 +63,36 @@ impl FakeSensor {
 
     /// Assigns the next seq, keeps it in the buffer and streams it to subscribers.
     pub fn emit(&self, rule: &str) -> u64 {
+        self.emit_with(rule, |_| {})
+    }
+
+    /// An alert from now, of process `proc` in an nginx container (noise).
+    pub fn emit_now(&self, rule: &str, proc: &str) -> u64 {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as i64;
+        self.emit_with(rule, |a| {
+            a.time_ns = now;
+            a.process = Some(ProcessContext {
+                name: proc.into(),
+                cmdline: format!("{proc} -i"),
+                ..Default::default()
+            });
+            a.container = Some(ContainerContext {
+                id: "3f2a9c1b7d40".into(),
+                image_repository: "docker.io/library/nginx".into(),
+                ..Default::default()
+            });
+        })
+    }
+
+    fn emit_with(&self, rule: &str, edit: impl FnOnce(&mut Alert)) -> u64 {
         let a = {
             let mut s = self.state.lock().unwrap();
             s.last_seq += 1;
-            let a = alert(s.last_seq, rule);
+            let mut a = alert(s.last_seq, rule);
+            edit(&mut a);
             s.held.push(a.clone());
             a
         };

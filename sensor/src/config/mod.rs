@@ -2,6 +2,7 @@
 //! Falco-style `-o key.path=value` overrides. Every key is documented in
 //! docs/config.md; keep that page in step with the structs below.
 
+mod merge;
 mod overrides;
 mod sections;
 
@@ -26,58 +27,37 @@ pub enum ConfigError {
 }
 
 impl Config {
-    /// Loads `path` (or only the defaults when `None`), applies the `-o`
-    /// overrides in order, and validates the result.
+    /// Loads `path` (or only the defaults when `None`), lays it over the
+    /// defaults (see merge.rs), applies the `-o` overrides in order, and
+    /// validates the result.
     pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Config, ConfigError> {
-        let mut doc = serde_yaml::Value::Mapping(Default::default());
+        let mut doc = serde_yaml::Value::Null;
         if let Some(p) = path {
             let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
                 path: p.to_path_buf(),
                 source,
             })?;
-            if !text.trim().is_empty() {
-                let invalid = |e: serde_yaml::Error| ConfigError::Invalid {
-                    path: p.display().to_string(),
-                    message: e.to_string(),
-                };
-                // Typed parse of the text first: its errors carry the key path and line.
-                serde_yaml::from_str::<Config>(&text).map_err(invalid)?;
-                doc = serde_yaml::from_str(&text).map_err(invalid)?;
-            }
+            doc = parse_checked(&text, &p.display().to_string())?;
         }
-        if overrides.is_empty() {
-            let cfg: Config = serde_yaml::from_value(doc).map_err(|e| ConfigError::Invalid {
-                path: origin(path),
-                message: e.to_string(),
-            })?;
-            cfg.validate()?;
-            return Ok(cfg);
-        }
-        if doc.is_null() {
-            doc = serde_yaml::Value::Mapping(Default::default());
-        }
+        let mut doc = over_defaults(doc, &origin(path))?;
         for spec in overrides {
             overrides::apply(&mut doc, spec)?;
         }
-        // Through text again so a type error still names the key path.
-        let text = serde_yaml::to_string(&doc).map_err(|e| ConfigError::Invalid {
-            path: origin(path),
-            message: e.to_string(),
-        })?;
-        let cfg: Config = serde_yaml::from_str(&text).map_err(|e| ConfigError::Invalid {
-            path: format!("{} with -o overrides", origin(path)),
-            message: e.to_string(),
-        })?;
+        let origin = if overrides.is_empty() {
+            origin(path)
+        } else {
+            format!("{} with -o overrides", origin(path))
+        };
+        let cfg = from_document(&doc, &origin)?;
         cfg.validate()?;
         Ok(cfg)
     }
 
     /// Parses a config from YAML text (tests, embedded configs).
     pub fn from_yaml(text: &str) -> Result<Config, ConfigError> {
-        let cfg: Config = serde_yaml::from_str(text).map_err(|e| ConfigError::Invalid {
-            path: "<inline>".to_string(),
-            message: e.to_string(),
-        })?;
+        let doc = parse_checked(text, "<inline>")?;
+        let doc = over_defaults(doc, "<inline>")?;
+        let cfg = from_document(&doc, "<inline>")?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -157,6 +137,41 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// The YAML document of `text`, after a typed parse whose errors carry the
+/// key path and line (the merged document has no lines to point at).
+fn parse_checked(text: &str, origin: &str) -> Result<serde_yaml::Value, ConfigError> {
+    if text.trim().is_empty() {
+        return Ok(serde_yaml::Value::Null);
+    }
+    let invalid = |e: serde_yaml::Error| ConfigError::Invalid {
+        path: origin.to_string(),
+        message: e.to_string(),
+    };
+    serde_yaml::from_str::<Config>(text).map_err(invalid)?;
+    serde_yaml::from_str(text).map_err(invalid)
+}
+
+/// `doc` laid over the serialized defaults, so every default a section sets
+/// for its nested sections survives a partial nested section.
+fn over_defaults(doc: serde_yaml::Value, origin: &str) -> Result<serde_yaml::Value, ConfigError> {
+    let defaults = serde_yaml::to_value(Config::default()).map_err(|e| ConfigError::Invalid {
+        path: origin.to_string(),
+        message: format!("internal: cannot serialize defaults: {e}"),
+    })?;
+    Ok(merge::overlay(defaults, doc))
+}
+
+/// Deserializes the merged document through text, so a type error that only
+/// an override introduced still names the key path.
+fn from_document(doc: &serde_yaml::Value, origin: &str) -> Result<Config, ConfigError> {
+    let invalid = |e: serde_yaml::Error| ConfigError::Invalid {
+        path: origin.to_string(),
+        message: e.to_string(),
+    };
+    let text = serde_yaml::to_string(doc).map_err(invalid)?;
+    serde_yaml::from_str(&text).map_err(invalid)
 }
 
 fn origin(path: Option<&Path>) -> String {

@@ -2,6 +2,7 @@
 //! (looked up in the defaults), so `-o cluster=123` stays a string and
 //! `-o grpc.resume_buffer=abc` is refused with the key named.
 
+use super::merge::is_free_map;
 use super::{Config, ConfigError};
 use serde_yaml::{Mapping, Value};
 
@@ -46,19 +47,11 @@ fn lookup_template<'a>(defaults: &'a Value, keys: &[&str]) -> Option<&'a Value> 
             Some(next) => cur = next,
             // Maps that are free-form (headers, labels) are the only ones whose
             // last path element may be absent from the defaults.
-            None if i == keys.len() - 1 && is_free_map(keys) => return Some(&FREE_STRING),
+            None if i == keys.len() - 1 && is_free_map(&keys[..i]) => return Some(&FREE_STRING),
             None => return None,
         }
     }
     Some(cur)
-}
-
-fn is_free_map(keys: &[&str]) -> bool {
-    let parent = &keys[..keys.len() - 1];
-    matches!(
-        parent,
-        ["outputs", "webhook", "headers"] | ["outputs", "loki", "extra_labels"]
-    )
 }
 
 fn typed_value(template: &Value, raw: &str) -> Result<Value, String> {

@@ -167,3 +167,140 @@ fn comment_only_file_is_the_defaults() {
     assert_eq!(cfg.cluster, "c1");
     assert_eq!(cfg.grpc.listen, "127.0.0.1:5060");
 }
+
+/// The case: one nested key must not reset Slack's own defaults.
+#[test]
+fn partial_slack_forward_keeps_slack_defaults() {
+    let cfg = Config::load(
+        None,
+        &["outputs.slack.forward.aggregation.window_secs=3".to_string()],
+    )
+    .unwrap();
+    let fwd = &cfg.outputs.slack.forward;
+    assert_eq!(fwd.aggregation.window_secs, 3);
+    assert!(fwd.aggregation.enabled, "Slack aggregates by default");
+    assert_eq!(fwd.min_priority, Priority::Warning);
+    let f = write_config(
+        "outputs:\n  slack:\n    forward:\n      aggregation:\n        window_secs: 3\n",
+    );
+    let cfg = Config::load(Some(f.path()), &[]).unwrap();
+    assert!(cfg.outputs.slack.forward.aggregation.enabled);
+    assert_eq!(cfg.outputs.slack.forward.min_priority, Priority::Warning);
+}
+
+/// Every sink that has a `forward` section, found in the defaults so a new
+/// sink is covered without touching this test.
+fn forwarding_sinks(defaults: &serde_yaml::Value) -> Vec<String> {
+    let outputs = defaults["outputs"].as_mapping().unwrap();
+    outputs
+        .iter()
+        .filter(|(_, v)| v.get("forward").is_some())
+        .map(|(k, _)| k.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A value for a leaf that differs from its default: the `-o` text and the
+/// YAML value it stands for.
+fn changed_leaf(key: &str, default: &serde_yaml::Value) -> (String, serde_yaml::Value) {
+    use serde_yaml::Value;
+    match default {
+        Value::Bool(b) => ((!b).to_string(), Value::Bool(!b)),
+        Value::Number(n) => {
+            let v = n.as_u64().unwrap() + 7;
+            (v.to_string(), Value::Number(v.into()))
+        }
+        Value::String(s) if key.ends_with("min_priority") => {
+            let p = if s == "Critical" { "Error" } else { "Critical" };
+            (p.to_string(), Value::String(p.to_string()))
+        }
+        Value::String(s) => {
+            let v = format!("{s}-changed");
+            (v.clone(), Value::String(v))
+        }
+        Value::Sequence(_) => (
+            "rule".to_string(),
+            Value::Sequence(vec![Value::String("rule".to_string())]),
+        ),
+        Value::Null => (
+            "/tmp/changed".to_string(),
+            Value::String("/tmp/changed".to_string()),
+        ),
+        other => panic!("no changed value for {key}: {other:?}"),
+    }
+}
+
+fn set_path(v: &mut serde_yaml::Value, path: &[&str], leaf: serde_yaml::Value) {
+    let mut cur = v;
+    for k in &path[..path.len() - 1] {
+        cur = cur.get_mut(*k).unwrap();
+    }
+    cur[path[path.len() - 1]] = leaf;
+}
+
+fn nested_yaml(path: &[&str], leaf: &serde_yaml::Value) -> serde_yaml::Value {
+    path.iter().rev().fold(leaf.clone(), |acc, k| {
+        let mut m = serde_yaml::Mapping::new();
+        m.insert(serde_yaml::Value::String((*k).to_string()), acc);
+        serde_yaml::Value::Mapping(m)
+    })
+}
+
+/// For every sink with a `forward` section and every key below it: setting
+/// that one key (in a file, and with `-o`) leaves every other key of the sink
+/// at the sink's own default (the defaults docs/config.md documents, see
+/// `documented_default_file_parses_to_the_defaults`).
+#[test]
+fn one_nested_forward_key_keeps_every_other_sink_default() {
+    let defaults = serde_yaml::to_value(Config::default()).unwrap();
+    let sinks = forwarding_sinks(&defaults);
+    assert!(sinks.len() >= 3, "{sinks:?}");
+    for sink in sinks {
+        let section = &defaults["outputs"][sink.as_str()];
+        let mut leaves = Vec::new();
+        leaf_paths(&section["forward"], "", &mut leaves);
+        for leaf in leaves {
+            let mut path = vec!["outputs", sink.as_str(), "forward"];
+            path.extend(leaf.split('.'));
+            let mut target: &serde_yaml::Value = &defaults;
+            for k in &path {
+                target = &target[*k];
+            }
+            let (raw, value) = changed_leaf(&leaf, target);
+            let mut expected = section.clone();
+            set_path(&mut expected, &path[2..], value.clone());
+            let key = path.join(".");
+
+            let by_option = Config::load(None, &[format!("{key}={raw}")])
+                .unwrap_or_else(|e| panic!("-o {key}={raw}: {e}"));
+            let by_option = serde_yaml::to_value(&by_option).unwrap();
+            assert_eq!(
+                by_option["outputs"][sink.as_str()],
+                expected,
+                "-o {key}={raw} changed other keys of outputs.{sink}"
+            );
+
+            let f = write_config(&serde_yaml::to_string(&nested_yaml(&path, &value)).unwrap());
+            let by_file = Config::load(Some(f.path()), &[]).unwrap();
+            let by_file = serde_yaml::to_value(&by_file).unwrap();
+            assert_eq!(
+                by_file["outputs"][sink.as_str()],
+                expected,
+                "{key} in a file changed other keys of outputs.{sink}"
+            );
+        }
+    }
+}
+
+#[test]
+fn option_adds_to_free_map_without_dropping_defaults() {
+    let cfg = Config::load(None, &["outputs.loki.extra_labels.team=a".to_string()]).unwrap();
+    assert_eq!(cfg.outputs.loki.extra_labels.get("job").unwrap(), "falco");
+    assert_eq!(cfg.outputs.loki.extra_labels.get("team").unwrap(), "a");
+}
+
+#[test]
+fn empty_nested_section_is_the_sink_defaults() {
+    let cfg = Config::from_yaml("outputs:\n  slack:\n    forward:\n").unwrap();
+    assert_eq!(cfg.outputs.slack.forward.min_priority, Priority::Warning);
+    assert!(cfg.outputs.slack.forward.aggregation.enabled);
+}

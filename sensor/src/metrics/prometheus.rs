@@ -7,6 +7,14 @@ use std::sync::atomic::Ordering::Relaxed;
 
 /// Renders every counter; label values are escaped as the format requires
 /// (rule names are user text).
+/// One per-sink series: name, type, help, and how to read it.
+type SinkMetric = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&SinkCounters) -> u64,
+);
+
 pub fn render(c: &SensorCounters) -> String {
     let mut out = String::with_capacity(4096);
     header(
@@ -54,7 +62,7 @@ pub fn render(c: &SensorCounters) -> String {
         );
     }
     let sinks = c.sinks();
-    let per_sink: [(&str, &str, &str, fn(&SinkCounters) -> u64); 7] = [
+    let per_sink: [SinkMetric; 7] = [
         (
             "alerts_sent_total",
             "counter",

@@ -207,6 +207,23 @@ fn escape_control(c: char, out: &mut String) {
     }
 }
 
+/// Largest UDP syslog payload sent: a longer message is truncated (at a
+/// UTF-8 boundary) as RFC 5426 allows, rather than failing forever with
+/// "message too long" at the head of the queue.
+const UDP_MAX: usize = 65_000;
+
+fn udp_cut(msg: &[u8]) -> usize {
+    if msg.len() <= UDP_MAX {
+        return msg.len();
+    }
+    // Back up over UTF-8 continuation bytes (0b10xxxxxx).
+    let mut end = UDP_MAX;
+    while end > 0 && msg[end] & 0xC0 == 0x80 {
+        end -= 1;
+    }
+    end
+}
+
 trait Stream: AsyncWrite + Unpin + Send {}
 impl<T: AsyncWrite + Unpin + Send> Stream for T {}
 
@@ -302,7 +319,7 @@ impl SyslogTransport {
         }
         match conn.as_mut() {
             Some(Conn::Udp(s)) => {
-                s.send(msg).await?;
+                s.send(&msg[..udp_cut(msg)]).await?;
             }
             Some(Conn::Stream(s)) => {
                 let mut framed = format!("{} ", msg.len()).into_bytes();
@@ -386,6 +403,16 @@ mod tests {
         let json_part = &j[j.find("] {").unwrap() + 2..];
         let v: serde_json::Value = serde_json::from_str(json_part).unwrap();
         assert_eq!(v["output_fields"]["fd.name"], "/tmp/evil\r\nx");
+    }
+
+    #[test]
+    fn udp_payload_is_cut_at_a_char_boundary() {
+        let short = "é".repeat(10);
+        assert_eq!(udp_cut(short.as_bytes()), short.len());
+        let long = "é".repeat(40_000);
+        let cut = udp_cut(long.as_bytes());
+        assert!(cut <= UDP_MAX && cut > UDP_MAX - 2);
+        assert!(std::str::from_utf8(&long.as_bytes()[..cut]).is_ok());
     }
 
     #[test]

@@ -284,7 +284,10 @@ impl Source {
             }
             Source::Disk(q) => {
                 q.wait(deadline).await;
-                let max = if aggregating { usize::MAX } else { size };
+                // Aggregating takes more per round (duplicates fold into their
+                // window), but a bounded amount: a backlog of hundreds of MiB
+                // must not be read into memory at once.
+                let max = if aggregating { size.max(1000) } else { size };
                 let mut got = q.read(max);
                 if !aggregating && !got.records.is_empty() && got.records.len() < size {
                     let until = Instant::now() + wait;
@@ -328,5 +331,140 @@ async fn fill_batch(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Records every body; answers with the queued outcomes, then Accepted.
+    #[derive(Clone, Default)]
+    struct Recorder {
+        bodies: Arc<Mutex<Vec<String>>>,
+        outcomes: Arc<Mutex<Vec<PostOutcome>>>,
+    }
+
+    impl Transport for Recorder {
+        async fn send(&self, body: Bytes) -> PostOutcome {
+            let mut queued = self.outcomes.lock().unwrap();
+            let outcome = if queued.is_empty() {
+                PostOutcome::Accepted
+            } else {
+                queued.remove(0)
+            };
+            drop(queued);
+            if matches!(outcome, PostOutcome::Accepted) {
+                self.bodies
+                    .lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&body).into_owned());
+            }
+            outcome
+        }
+    }
+
+    struct RuleAndCount;
+
+    impl Encoder for RuleAndCount {
+        fn encode(&self, batch: &[Item]) -> Vec<Payload> {
+            batch
+                .iter()
+                .map(|i| Payload {
+                    body: format!("{}x{}", i.alert.rule, i.count).into(),
+                    alerts: i.count,
+                })
+                .collect()
+        }
+    }
+
+    fn alert(rule: &str) -> Arc<Alert> {
+        Arc::new(Alert {
+            rule: rule.into(),
+            ..Default::default()
+        })
+    }
+
+    fn worker(
+        dir: &std::path::Path,
+        opts: ForwardConfig,
+        t: Recorder,
+    ) -> (
+        SinkWorker<RuleAndCount, Recorder>,
+        Arc<DiskQueue>,
+        Arc<SinkCounters>,
+    ) {
+        let counters = Arc::new(SinkCounters::default());
+        let q = Arc::new(DiskQueue::open(dir, "t", 1 << 20, counters.clone()).unwrap());
+        let w = SinkWorker {
+            name: "t".into(),
+            encoder: RuleAndCount,
+            transport: t,
+            opts,
+            counters: counters.clone(),
+            disk: Some(q.clone()),
+        };
+        (w, q, counters)
+    }
+
+    #[tokio::test]
+    async fn open_aggregation_window_is_not_acknowledged() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = ForwardConfig::default();
+        opts.aggregation.enabled = true;
+        opts.aggregation.key = vec!["rule".into()];
+        let t = Recorder::default();
+        let (w, q, _) = worker(dir.path(), opts, t.clone());
+        let (tx, rx) = mpsc::channel(16);
+        let task = tokio::spawn(w.run(rx));
+        for r in ["a", "a", "b", "a"] {
+            tx.send(alert(r)).await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        // Read from disk, held in their 60 s windows: nothing sent, nothing acked.
+        assert!(t.bodies.lock().unwrap().is_empty());
+        assert!(q.pending_bytes() > 0);
+        drop(tx);
+        task.await.unwrap();
+        assert_eq!(*t.bodies.lock().unwrap(), ["ax3", "bx1"]);
+        assert_eq!(q.pending_bytes(), 0, "acknowledged once the windows closed");
+    }
+
+    #[tokio::test]
+    async fn buffered_retries_outlast_max_retries_and_keep_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = ForwardConfig {
+            max_retries: 1,
+            backoff_initial_ms: 1,
+            backoff_max_ms: 2,
+            batch_wait_ms: 0,
+            ..ForwardConfig::default()
+        };
+        let t = Recorder::default();
+        t.outcomes.lock().unwrap().extend([
+            PostOutcome::Retry("503".into()),
+            PostOutcome::Retry("503".into()),
+            PostOutcome::Retry("503".into()),
+            PostOutcome::Retry("503".into()),
+            PostOutcome::Accepted,
+            PostOutcome::Refused("400".into()),
+        ]);
+        let (w, q, c) = worker(dir.path(), opts, t.clone());
+        let (tx, rx) = mpsc::channel(16);
+        let task = tokio::spawn(w.run(rx));
+        for r in ["1", "2", "3"] {
+            tx.send(alert(r)).await.unwrap();
+        }
+        drop(tx);
+        task.await.unwrap();
+        // Four 503s on the first alert (beyond max_retries 1), then accepted;
+        // a 400 refuses the second, which is counted and acknowledged.
+        assert_eq!(*t.bodies.lock().unwrap(), ["1x1", "3x1"]);
+        assert_eq!(c.retried.load(Relaxed), 4);
+        assert_eq!(c.sent.load(Relaxed), 2);
+        assert_eq!(c.failed.load(Relaxed), 1);
+        assert_eq!(q.pending_bytes(), 0);
     }
 }

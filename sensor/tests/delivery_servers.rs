@@ -83,7 +83,10 @@ async fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
 }
 
 async fn start_alertmanager(bin: &Path, dir: &Path, name: &str) -> (Server, String) {
-    let port = free_port();
+    start_alertmanager_on(bin, dir, name, free_port()).await
+}
+
+async fn start_alertmanager_on(bin: &Path, dir: &Path, name: &str, port: u16) -> (Server, String) {
     let addr = format!("127.0.0.1:{port}");
     let conf = dir.join(format!("{name}.yml"));
     std::fs::write(
@@ -217,7 +220,11 @@ struct Rsyslog {
 }
 
 async fn start_rsyslog(bin: &Path, dir: &Path, pki: &Pki) -> Rsyslog {
-    let (udp, tcp, tls) = (free_port(), free_port(), free_port());
+    start_rsyslog_on(bin, dir, pki, [free_port(), free_port(), free_port()]).await
+}
+
+async fn start_rsyslog_on(bin: &Path, dir: &Path, pki: &Pki, ports: [u16; 3]) -> Rsyslog {
+    let [udp, tcp, tls] = ports;
     let out = dir.join("out.log");
     let conf = dir.join("rsyslog.conf");
     std::fs::write(
@@ -363,4 +370,107 @@ async fn rsyslog_receives_rfc5424_over_udp_tcp_and_tls_without_record_splitting(
         );
         h.shutdown(Duration::from_secs(1));
     }
+}
+
+async fn stop(h: DeliveryHandle) {
+    h.shutdown(Duration::from_millis(50));
+    // Let the aborted forwarder tasks drop (and release the buffer's lock).
+    tokio::time::sleep(Duration::from_millis(200)).await;
+}
+
+fn buffered(fwd: &mut ForwardConfig, dir: &Path) {
+    *fwd = ForwardConfig {
+        queue_capacity: 4,
+        batch_size: 5,
+        ..fast_forward()
+    };
+    fwd.disk_buffer.dir = Some(dir.to_path_buf());
+}
+
+/// Publishes `n` alerts numbered in `proc.cmdline`, letting the intake run.
+async fn publish_numbered(h: &DeliveryHandle, n: usize) {
+    for i in 0..n {
+        h.publish(alert("Outage", Priority::Warning, "prod", &format!("n{i}")));
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn syslog_outage_across_a_sensor_restart_loses_nothing_in_order() {
+    let Some(bin) = server_binary(RSYSLOGD, "rsyslog") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let buffer = tempfile::tempdir().unwrap();
+    let pki = Pki::new();
+    let ports = [free_port(), free_port(), free_port()];
+    let mut cfg = test_config();
+    cfg.outputs.syslog.enabled = true;
+    cfg.outputs.syslog.protocol = SyslogProtocol::Tcp;
+    cfg.outputs.syslog.address = format!("127.0.0.1:{}", ports[1]);
+    cfg.outputs.syslog.app_name = "falco-outage".into();
+    buffered(&mut cfg.outputs.syslog.forward, buffer.path());
+
+    // rsyslog is down: 40 alerts, ten times the memory queue.
+    let h = start(&cfg).await;
+    publish_numbered(&h, 40).await;
+    let c = h.bus().counters().sink("syslog");
+    wait_until("retries", || c.retried.load(Relaxed) >= 2).await;
+    assert_eq!((c.sent.load(Relaxed), c.dropped.load(Relaxed)), (0, 0));
+    stop(h).await;
+
+    let rs = start_rsyslog_on(&bin, dir.path(), &pki, ports).await;
+    let h = start(&cfg).await;
+    wait_until("40 lines", || {
+        lines_with(&rs.out, "|falco-outage|").len() >= 40
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let got: Vec<String> = lines_with(&rs.out, "|falco-outage|")
+        .iter()
+        .map(|l| l.rsplit(" by ").next().unwrap().to_string())
+        .collect();
+    let expected: Vec<String> = (0..40).map(|i| format!("n{i}")).collect();
+    assert_eq!(got, expected, "every alert once, in order");
+    stop(h).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alertmanager_outage_across_a_sensor_restart_loses_nothing() {
+    let Some(bin) = server_binary(ALERTMANAGER, "prometheus-alertmanager") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let buffer = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut cfg = test_config();
+    cfg.outputs.alertmanager.enabled = true;
+    cfg.outputs.alertmanager.urls = vec![format!("http://127.0.0.1:{port}")];
+    buffered(&mut cfg.outputs.alertmanager.forward, buffer.path());
+
+    let h = start(&cfg).await;
+    // One namespace each: 30 distinct Alertmanager alerts.
+    for i in 0..30 {
+        h.publish(alert("Outage", Priority::Warning, &format!("ns{i}"), "x"));
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let c = h.bus().counters().sink("alertmanager");
+    wait_until("retries", || c.retried.load(Relaxed) >= 2).await;
+    assert_eq!((c.sent.load(Relaxed), c.dropped.load(Relaxed)), (0, 0));
+    stop(h).await;
+
+    let (_am, addr) = start_alertmanager_on(&bin, dir.path(), "am", port).await;
+    let h = start(&cfg).await;
+    let c = h.bus().counters().sink("alertmanager");
+    wait_until("30 sent", || c.sent.load(Relaxed) == 30).await;
+    let mut got: Vec<String> = am_alerts(&addr)
+        .await
+        .iter()
+        .map(|a| a["labels"]["namespace"].as_str().unwrap().to_string())
+        .collect();
+    got.sort();
+    let mut expected: Vec<String> = (0..30).map(|i| format!("ns{i}")).collect();
+    expected.sort();
+    assert_eq!(got, expected);
+    stop(h).await;
 }

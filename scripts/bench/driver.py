@@ -995,6 +995,13 @@ METHOD = """## Method
 - **Console**: `console/examples/bench_console.rs` inserts alerts into the SQLite
   store, loads them into the app, and times key handling and filtering with
   rendering into a 200×50 buffer.
+- **Sinks**: a local `prometheus-alertmanager` and `rsyslogd` (TCP input to a
+  file) started by the driver; for each, a sensor with only that sink enabled,
+  routed (`forward.routing.rules`) to the latency rule, while the latency
+  workload makes {sink_alerts:,} alerts at {sink_rate:,}/s. Alerts/s is
+  {sink_alerts:,} over the time from the workload's start to the sink's
+  `falco_sensor_alerts_sent_total` reaching it (so at most the offered rate:
+  a sink that keeps up shows the offered rate); sensor CPU as above over the same time.
 
 ## Reproduce
 

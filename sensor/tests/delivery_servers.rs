@@ -474,3 +474,58 @@ async fn alertmanager_outage_across_a_sensor_restart_loses_nothing() {
     assert_eq!(got, expected);
     stop(h).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn syslog_tcp_reconnects_when_rsyslog_restarts_without_losing_a_message() {
+    let Some(bin) = server_binary(RSYSLOGD, "rsyslog") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new();
+    let ports = [free_port(), free_port(), free_port()];
+    let mut cfg = test_config();
+    cfg.outputs.syslog.enabled = true;
+    cfg.outputs.syslog.protocol = SyslogProtocol::Tcp;
+    cfg.outputs.syslog.address = format!("127.0.0.1:{}", ports[1]);
+    cfg.outputs.syslog.app_name = "falco-restart".into();
+    cfg.outputs.syslog.forward = fast_forward();
+    let h = start(&cfg).await;
+    let c = h.bus().counters().sink("syslog");
+    let rs = start_rsyslog_on(&bin, dir.path(), &pki, ports).await;
+    for i in 0..5 {
+        h.publish(alert(
+            "Restart",
+            Priority::Warning,
+            "prod",
+            &format!("n{i}"),
+        ));
+    }
+    wait_until("5 lines", || {
+        lines_with(&rs.out, "|falco-restart|").len() >= 5
+    })
+    .await;
+    // rsyslog restarts; the sensor's connection is now closed by the peer.
+    drop(rs);
+    let rs = start_rsyslog_on(&bin, dir.path(), &pki, ports).await;
+    for i in 5..10 {
+        h.publish(alert(
+            "Restart",
+            Priority::Warning,
+            "prod",
+            &format!("n{i}"),
+        ));
+    }
+    wait_until("10 sent", || c.sent.load(Relaxed) == 10).await;
+    wait_until("10 lines", || {
+        lines_with(&rs.out, "|falco-restart|").len() >= 10
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let got: Vec<String> = lines_with(&rs.out, "|falco-restart|")
+        .iter()
+        .map(|l| l.rsplit(" by ").next().unwrap().to_string())
+        .collect();
+    let expected: Vec<String> = (0..10).map(|i| format!("n{i}")).collect();
+    assert_eq!(got, expected);
+    stop(h).await;
+}

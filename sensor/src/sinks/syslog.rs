@@ -17,6 +17,7 @@ use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
 use falco_proto::v1::Priority;
 use std::fmt::Write as _;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
@@ -242,7 +243,37 @@ pub struct SyslogTransport {
 
 enum Conn {
     Udp(UdpSocket),
-    Stream(Box<dyn Stream>),
+    /// A TCP or TLS stream and the descriptor of its socket.
+    Stream(Box<dyn Stream>, RawFd),
+}
+
+/// True when the peer has closed the connection (or it failed): a write
+/// would still be accepted by the kernel and the message lost with the
+/// RST that follows, so the caller reconnects first. Peeks without
+/// consuming, so TLS records the server sent (session tickets) stay intact.
+fn peer_closed(fd: RawFd) -> bool {
+    let mut b = [0u8; 1];
+    // SAFETY: `fd` is the open socket of a stream this transport owns (the
+    // Conn holding it is alive for this call), and `b` is a valid 1-byte buffer.
+    let n = unsafe {
+        libc::recv(
+            fd,
+            b.as_mut_ptr().cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    match n {
+        0 => true,
+        n if n > 0 => false,
+        _ => {
+            let e = std::io::Error::last_os_error();
+            !matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
+            )
+        }
+    }
 }
 
 impl SyslogTransport {
@@ -299,7 +330,8 @@ impl SyslogTransport {
             SyslogProtocol::Tcp => {
                 let s = TcpStream::connect(&self.address).await?;
                 s.set_nodelay(true)?;
-                Ok(Conn::Stream(Box::new(s)))
+                let fd = s.as_raw_fd();
+                Ok(Conn::Stream(Box::new(s), fd))
             }
             SyslogProtocol::Tls => {
                 let Some((connector, name)) = &self.tls else {
@@ -307,13 +339,24 @@ impl SyslogTransport {
                 };
                 let s = TcpStream::connect(&self.address).await?;
                 s.set_nodelay(true)?;
+                let fd = s.as_raw_fd();
                 let s = connector.connect(name.clone(), s).await?;
-                Ok(Conn::Stream(Box::new(s)))
+                Ok(Conn::Stream(Box::new(s), fd))
             }
         }
     }
 
     async fn send_once(&self, conn: &mut Option<Conn>, msg: &[u8]) -> std::io::Result<()> {
+        if let Some(Conn::Stream(_, fd)) = conn.as_ref()
+            && peer_closed(*fd)
+        {
+            tracing::debug!(
+                sink = "syslog",
+                "{} closed the connection; reconnecting",
+                self.address
+            );
+            *conn = None;
+        }
         if conn.is_none() {
             *conn = Some(self.connect().await?);
         }
@@ -321,7 +364,7 @@ impl SyslogTransport {
             Some(Conn::Udp(s)) => {
                 s.send(&msg[..udp_cut(msg)]).await?;
             }
-            Some(Conn::Stream(s)) => {
+            Some(Conn::Stream(s, _)) => {
                 let mut framed = format!("{} ", msg.len()).into_bytes();
                 framed.extend_from_slice(msg);
                 s.write_all(&framed).await?;

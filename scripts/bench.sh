@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark suite (issue 8): syscall overhead, sensor CPU, engine throughput,
-# drops, latency, memory and start, console. Prints a table; the full run also
+# drops, latency, memory and start, console, sinks (Alertmanager, syslog).
+# Prints a table; the full run also
 # writes docs/benchmarks.md. Needs root (eBPF).
 #
 #   scripts/bench.sh                  full run, release build, writes docs/benchmarks.md

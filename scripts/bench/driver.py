@@ -51,13 +51,14 @@ def sizes(smoke):
             mixed_src="/usr/include/linux", drop_secs=1,
             drop_rates=[10_000, 50_000], latency_n=200, latency_rate=500,
             sleepers=300, record_mix=0.05, idle_secs=1, console_alerts=5_000,
+            sink_alerts=500, sink_rate=1_000,
         )
     return dict(
         reps=5, openclose=2_000_000, forkexec=20_000, connect=100_000,
         mixed_src="/usr/include", drop_secs=30,
         drop_rates=[25_000, 50_000, 100_000, 150_000, 200_000, 300_000],
         latency_n=10_000, latency_rate=1_000, sleepers=10_000, record_mix=1.0,
-        idle_secs=5, console_alerts=100_000,
+        idle_secs=5, console_alerts=100_000, sink_alerts=20_000, sink_rate=5_000,
     )
 
 
@@ -672,6 +673,110 @@ def section_console(ctx):
     ctx.results["console"] = json.loads(out.stdout.strip().splitlines()[-1])
 
 
+# --------------------------------------------------------------------------
+# 7. Sinks: alerts/s through each new forwarder against its real local
+# server, and the sensor's CPU meanwhile. Alerts come from the latency
+# workload's opens; routing sends only those to the sink under test.
+
+ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
+RSYSLOGD = "/usr/sbin/rsyslogd"
+
+
+def wait_port(port, proc, what, timeout=30):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if proc.poll() is not None:
+            raise SectionError(f"{what} exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise SectionError(f"{what} not listening on {port} after {timeout} s")
+
+
+def start_sink_servers(ctx):
+    """An Alertmanager and an rsyslog (TCP) of our own; returns (procs, options per sink)."""
+    for b, pkg in ((ALERTMANAGER, "prometheus-alertmanager"), (RSYSLOGD, "rsyslog")):
+        if not Path(b).exists():
+            raise SectionError(f"{b} missing: install {pkg} (TEST_PACKAGES)")
+    d = ctx.scratch / "sinks"
+    d.mkdir(exist_ok=True)
+    am_port, sl_port = free_port(), free_port()
+    (d / "am.yml").write_text("route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n")
+    (d / "rsyslog.conf").write_text(f"""global(workDirectory="{d}")
+module(load="imtcp" maxSessions="10")
+input(type="imtcp" address="127.0.0.1" port="{sl_port}")
+*.* action(type="omfile" file="{d}/syslog.out")
+""")
+    logf = open(ctx.work / "sink-servers.log", "wb")
+    am = subprocess.Popen([ALERTMANAGER, f"--config.file={d}/am.yml", f"--storage.path={d}/am",
+                           f"--web.listen-address=127.0.0.1:{am_port}", "--cluster.listen-address="],
+                          stdout=logf, stderr=subprocess.STDOUT)
+    rs = subprocess.Popen([RSYSLOGD, "-n", "-f", str(d / "rsyslog.conf"), "-i", str(d / "rsyslogd.pid")],
+                          stdout=logf, stderr=subprocess.STDOUT)
+    procs = [am, rs]
+    try:
+        wait_port(am_port, am, "alertmanager")
+        wait_port(sl_port, rs, "rsyslogd")
+    except SectionError:
+        for p in procs:
+            p.kill()
+        raise
+    fast = ["forward.batch_wait_ms=20", "forward.min_priority=Debug",
+            "forward.routing.rules=Bench latency open", "forward.queue_capacity=100000"]
+    opts = {
+        "alertmanager": [f"outputs.alertmanager.urls=http://127.0.0.1:{am_port}"],
+        "syslog": [f"outputs.syslog.address=127.0.0.1:{sl_port}", "outputs.syslog.protocol=tcp"],
+    }
+    for sink in opts:
+        opts[sink] = [f"outputs.{sink}.enabled=true"] + opts[sink] + [f"outputs.{sink}.{o}" for o in fast]
+    return procs, opts
+
+
+def section_sinks(ctx):
+    s = ctx.size
+    n, rate = s["sink_alerts"], s["sink_rate"]
+    procs, opts = start_sink_servers(ctx)
+    out = {}
+    try:
+        for sink, options in opts.items():
+            sensor = Sensor(ctx, f"sink-{sink}", ctx.all_rules + [ctx.bench_rules],
+                            ["outputs.stdout.enabled=false"] + options).start()
+            try:
+                series = f'falco_sensor_alerts_sent_total{{sink="{sink}"}}'
+                base = sensor.metrics().get(series, 0)
+                c0, t0 = cpu_ticks(sensor.pid), time.monotonic()
+                log(f"sinks: {n} alerts at {rate}/s through {sink}")
+                run_workload([ctx.w("latency"), str(n), str(rate), str(ctx.lat_dir)])
+                deadline = time.monotonic() + 60
+                sent = 0
+                while time.monotonic() < deadline:
+                    m = sensor.metrics()
+                    sent = m.get(series, 0) - base
+                    if sent >= n:
+                        break
+                    time.sleep(0.02)
+                secs = time.monotonic() - t0
+                ticks = cpu_ticks(sensor.pid) - c0
+                m = sensor.metrics()
+                failed = m.get(f'falco_sensor_alerts_failed_total{{sink="{sink}"}}', 0)
+                dropped = m.get(f'falco_sensor_alerts_dropped_total{{sink="{sink}"}}', 0)
+                if sent < n:
+                    raise SectionError(f"{sink}: {sent:.0f} of {n} alerts sent within 60 s "
+                                       f"(failed {failed:.0f}, dropped {dropped:.0f}); log {sensor.log_path}")
+                out[sink] = dict(alerts=n, offered_rate=rate, alerts_per_s=n / secs,
+                                 cpu_pct=100.0 * ticks / os.sysconf("SC_CLK_TCK") / secs,
+                                 failed=failed, dropped=dropped)
+            finally:
+                sensor.stop()
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+    ctx.results["sinks"] = out
+
+
 SECTIONS = {
     "overhead": section_overhead,
     "engine": section_engine,
@@ -679,6 +784,7 @@ SECTIONS = {
     "latency": section_latency,
     "memory": section_memory,
     "console": section_console,
+    "sinks": section_sinks,
 }
 
 
@@ -788,6 +894,9 @@ def rows(r):
             "≤ 50 ms", c["filter_ms_max"] <= 50)
         add("console RSS with the alerts loaded", f"{c['rss_bytes'] / MIB:.1f} MiB", "≤ 200 MiB",
             c["rss_bytes"] <= 200 * MIB)
+    for sink, sk in r.get("sinks", {}).items():
+        add(f"{sink} sink: alerts/s against its local server ({sk['alerts']:,} offered at {sk['offered_rate']:,}/s)",
+            f"{sk['alerts_per_s']:,.0f} alerts/s, sensor CPU {sk['cpu_pct']:.1f} % of a core", "", None)
     return out
 
 
@@ -898,6 +1007,13 @@ METHOD = """## Method
 - **Console**: `console/examples/bench_console.rs` inserts alerts into the SQLite
   store, loads them into the app, and times key handling and filtering with
   rendering into a 200×50 buffer.
+- **Sinks**: a local `prometheus-alertmanager` and `rsyslogd` (TCP input to a
+  file) started by the driver; for each, a sensor with only that sink enabled,
+  routed (`forward.routing.rules`) to the latency rule, while the latency
+  workload makes {sink_alerts:,} alerts at {sink_rate:,}/s. Alerts/s is
+  {sink_alerts:,} over the time from the workload's start to the sink's
+  `falco_sensor_alerts_sent_total` reaching it (so at most the offered rate:
+  a sink that keeps up shows the offered rate); sensor CPU as above over the same time.
 
 ## Reproduce
 

@@ -26,6 +26,19 @@ pub struct Payload {
 /// The sink-specific part: how a batch becomes request bodies.
 pub trait Encoder: Send + Sync + 'static {
     fn encode(&self, batch: &[Item]) -> Vec<Payload>;
+
+    /// Delivers one payload once; the forwarder retries on `Retry`. The default
+    /// POSTs it to the forwarder's target. Sinks whose URL changes per request
+    /// (S3), that read per-item answers (Elasticsearch) or that do not speak
+    /// HTTP (SMTP) replace it.
+    fn send(
+        &self,
+        client: &HttpClient,
+        target: &HttpTarget,
+        payload: &Payload,
+    ) -> impl Future<Output = PostOutcome> + Send {
+        client.post(target, payload.body.clone())
+    }
 }
 
 pub struct Forwarder<E: Encoder> {
@@ -102,9 +115,19 @@ impl<E: Encoder> Forwarder<E> {
         let max_backoff = Duration::from_millis(self.opts.backoff_max_ms.max(1));
         let mut attempt = 0u32;
         loop {
-            match self.client.post(&self.target, payload.body.clone()).await {
+            match self
+                .encoder
+                .send(&self.client, &self.target, &payload)
+                .await
+            {
                 PostOutcome::Accepted => {
                     self.counters.sent.fetch_add(payload.alerts, Relaxed);
+                    return;
+                }
+                PostOutcome::Partial { sent, failed, why } => {
+                    tracing::warn!(sink = %self.name, "receiver refused {failed} of {} alert(s): {why}", payload.alerts);
+                    self.counters.sent.fetch_add(sent, Relaxed);
+                    self.counters.failed.fetch_add(failed, Relaxed);
                     return;
                 }
                 PostOutcome::Refused(why) => {

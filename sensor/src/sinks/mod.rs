@@ -1,8 +1,10 @@
 //! Forwarders fed from the bus, one queue each: stdout, file, Loki, Slack,
-//! webhook. Common batching/retry/backoff lives in `forward`, the HTTP
-//! client in `http`, renderings in `format`, noise control in `aggregate`.
+//! webhook, Discord, Teams, Elasticsearch, S3, SMTP. Common batching, retry
+//! and backoff live in `forward`, the HTTP client in `http`, renderings in
+//! `format`, noise control in `aggregate`, chat-text escaping in `chat`.
 
 pub mod aggregate;
+pub mod elasticsearch;
 pub mod format;
 pub mod forward;
 pub mod http;
@@ -97,6 +99,17 @@ pub fn start_all(cfg: &OutputsConfig, bus: &AlertBus) -> Result<RunningSinks, Si
             &cfg.webhook.forward,
             target,
             webhook::WebhookEncoder,
+        )?);
+    }
+    if cfg.elasticsearch.enabled {
+        let target = elasticsearch::target(&cfg.elasticsearch)?;
+        running.tasks.push(start_forwarder(
+            "elasticsearch",
+            "outputs.elasticsearch",
+            bus,
+            &cfg.elasticsearch.forward,
+            target,
+            elasticsearch::ElasticsearchEncoder::new(&cfg.elasticsearch)?,
         )?);
     }
     Ok(running)

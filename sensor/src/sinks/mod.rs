@@ -10,6 +10,7 @@ pub mod forward;
 pub mod http;
 pub mod lines;
 pub mod loki;
+pub mod s3;
 pub mod slack;
 pub mod webhook;
 
@@ -110,6 +111,17 @@ pub fn start_all(cfg: &OutputsConfig, bus: &AlertBus) -> Result<RunningSinks, Si
             &cfg.elasticsearch.forward,
             target,
             elasticsearch::ElasticsearchEncoder::new(&cfg.elasticsearch)?,
+        )?);
+    }
+    if cfg.s3.enabled {
+        let target = s3::target(&cfg.s3)?;
+        running.tasks.push(start_forwarder(
+            "s3",
+            "outputs.s3",
+            bus,
+            &cfg.s3.forward,
+            target,
+            s3::S3Encoder::new(&cfg.s3)?,
         )?);
     }
     Ok(running)

@@ -12,6 +12,7 @@ pub mod lines;
 pub mod loki;
 pub mod s3;
 pub mod slack;
+pub mod smtp;
 pub mod webhook;
 
 use crate::bus::AlertBus;
@@ -122,6 +123,16 @@ pub fn start_all(cfg: &OutputsConfig, bus: &AlertBus) -> Result<RunningSinks, Si
             &cfg.s3.forward,
             target,
             s3::S3Encoder::new(&cfg.s3)?,
+        )?);
+    }
+    if cfg.smtp.enabled {
+        running.tasks.push(start_forwarder(
+            "smtp",
+            "outputs.smtp",
+            bus,
+            &cfg.smtp.forward,
+            smtp::target(&cfg.smtp),
+            smtp::SmtpEncoder::new(&cfg.smtp, &bus.identity().hostname)?,
         )?);
     }
     Ok(running)

@@ -4,6 +4,8 @@
 //! `format`, noise control in `aggregate`, chat-text escaping in `chat`.
 
 pub mod aggregate;
+pub mod chat;
+pub mod discord;
 pub mod elasticsearch;
 pub mod format;
 pub mod forward;
@@ -13,6 +15,7 @@ pub mod loki;
 pub mod s3;
 pub mod slack;
 pub mod smtp;
+pub mod teams;
 pub mod webhook;
 
 use crate::bus::AlertBus;
@@ -101,6 +104,28 @@ pub fn start_all(cfg: &OutputsConfig, bus: &AlertBus) -> Result<RunningSinks, Si
             &cfg.webhook.forward,
             target,
             webhook::WebhookEncoder,
+        )?);
+    }
+    if cfg.discord.enabled {
+        let target = discord::target(&cfg.discord)?;
+        running.tasks.push(start_forwarder(
+            "discord",
+            "outputs.discord",
+            bus,
+            &cfg.discord.forward,
+            target,
+            discord::DiscordEncoder::new(&cfg.discord),
+        )?);
+    }
+    if cfg.teams.enabled {
+        let target = teams::target(&cfg.teams)?;
+        running.tasks.push(start_forwarder(
+            "teams",
+            "outputs.teams",
+            bus,
+            &cfg.teams.forward,
+            target,
+            teams::TeamsEncoder::new(&cfg.teams),
         )?);
     }
     if cfg.elasticsearch.enabled {

@@ -4,6 +4,7 @@
 //! `format`, noise control in `aggregate`, chat-text escaping in `chat`.
 
 pub mod aggregate;
+pub mod aws_credentials;
 pub mod chat;
 pub mod discord;
 pub mod elasticsearch;

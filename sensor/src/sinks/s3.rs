@@ -10,6 +10,7 @@
 
 use super::SinkError;
 use super::aggregate::Item;
+use super::aws_credentials::CredentialProvider;
 use super::format::falco_json;
 use super::forward::{Encoder, Payload};
 use super::http::{HttpClient, HttpTarget, PostOutcome, header_map, parse_uri};
@@ -19,7 +20,7 @@ use chrono::{DateTime, Utc};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use hyper::Method;
-use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
+use rusty_s3::{Bucket, S3Action, UrlStyle};
 use std::io::Write;
 use std::time::Duration;
 
@@ -29,7 +30,7 @@ const SIGNATURE_TTL: Duration = Duration::from_secs(300);
 
 pub struct S3Encoder {
     bucket: Bucket,
-    credentials: Credentials,
+    credentials: CredentialProvider,
     /// Sanitised, without leading or trailing `/`; may be empty.
     prefix: String,
 }
@@ -64,9 +65,11 @@ impl S3Encoder {
             .map_err(|e| bad("endpoint", format!("{endpoint:?}: {e}")))?;
         let bucket = Bucket::new(url, style, cfg.bucket.clone(), cfg.region.clone())
             .map_err(|e| bad("bucket", format!("{:?} at {endpoint:?}: {e:?}", cfg.bucket)))?;
+        let credentials = CredentialProvider::resolve(cfg, &|name| std::env::var(name).ok())?;
+        tracing::info!(sink = "s3", bucket = %cfg.bucket, "credentials from {}", credentials.describe());
         Ok(S3Encoder {
             bucket,
-            credentials: credentials(cfg)?,
+            credentials,
             prefix: cfg
                 .prefix
                 .split('/')
@@ -101,9 +104,13 @@ impl S3Encoder {
         let Some((key, object)) = unframe(body) else {
             return PostOutcome::Refused("internal: malformed S3 payload".into());
         };
+        let credentials = match self.credentials.get(client).await {
+            Ok(c) => c,
+            Err(e) => return PostOutcome::Retry(format!("credentials: {e}")),
+        };
         let url = self
             .bucket
-            .put_object(Some(&self.credentials), &key)
+            .put_object(Some(&credentials), &key)
             .sign(SIGNATURE_TTL);
         let uri = match url.as_str().parse() {
             Ok(u) => u,
@@ -188,40 +195,6 @@ fn key_segment(s: &str) -> String {
         out = "_".repeat(out.len().max(1));
     }
     out
-}
-
-/// Config first, then AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN.
-fn credentials(cfg: &S3Config) -> Result<Credentials, SinkError> {
-    match (
-        cfg.access_key_id.is_empty(),
-        cfg.secret_access_key.is_empty(),
-    ) {
-        (false, false) => {
-            return Ok(if cfg.session_token.is_empty() {
-                Credentials::new(cfg.access_key_id.clone(), cfg.secret_access_key.clone())
-            } else {
-                Credentials::new_with_token(
-                    cfg.access_key_id.clone(),
-                    cfg.secret_access_key.clone(),
-                    cfg.session_token.clone(),
-                )
-            });
-        }
-        (true, true) => {}
-        _ => {
-            return Err(SinkError::Config {
-                key: format!("{KEY}.access_key_id"),
-                message: "access_key_id and secret_access_key must be set together".into(),
-            });
-        }
-    }
-    Credentials::from_env().ok_or_else(|| SinkError::Config {
-        key: format!("{KEY}.access_key_id"),
-        message: "no credentials: set outputs.s3.access_key_id and secret_access_key, or \
-                  AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment (the EKS \
-                  web-identity and instance-metadata chains are not supported yet)"
-            .into(),
-    })
 }
 
 /// Headers and timeout of the uploads (the URL is signed per object).

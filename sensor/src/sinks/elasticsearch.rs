@@ -336,14 +336,18 @@ impl ElasticsearchEncoder {
                 bulk.give_up(&wait.why);
                 return bulk.outcome();
             }
-            let pause = wait.retry_after.unwrap_or(backoff).max(backoff);
+            // Retry-After when the server gave one (and it is longer), capped like every backoff.
+            let pause = wait
+                .retry_after
+                .map_or(backoff, |d| d.max(backoff))
+                .min(self.retry.backoff_max);
             tracing::debug!(
                 sink = "elasticsearch",
                 "re-sending {} document(s) in {pause:?}: {}",
                 bulk.pending.len(),
                 wait.why
             );
-            tokio::time::sleep(pause.min(self.retry.backoff_max.max(backoff))).await;
+            tokio::time::sleep(pause).await;
             backoff = (backoff * 2).min(self.retry.backoff_max);
             attempt += 1;
         }

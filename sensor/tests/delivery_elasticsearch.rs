@@ -323,3 +323,30 @@ async fn bad_elasticsearch_config_fails_start_naming_the_key() {
         .to_string();
     assert!(err.contains("outputs.elasticsearch.index"), "{err}");
 }
+
+/// Throughput against the local server (`cargo test --release ... -- --ignored --nocapture`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement, not a check"]
+async fn throughput_to_the_local_server() {
+    let es = EsServer::start().await;
+    let mut cfg = es_config(&es.url());
+    cfg.outputs.elasticsearch.forward.queue_capacity = 50_000;
+    let h = start(&cfg).await;
+    let n = 20_000u64;
+    let t0 = std::time::Instant::now();
+    for i in 0..n {
+        h.publish(alert(
+            "Shell in pod",
+            Priority::Error,
+            "prod",
+            &format!("cmd {i}"),
+        ));
+    }
+    let c = h.bus().counters().sink("elasticsearch");
+    wait_until("all indexed", || c.sent.load(Relaxed) == n).await;
+    let secs = t0.elapsed().as_secs_f64();
+    eprintln!(
+        "elasticsearch: {n} alerts in {secs:.2}s = {:.0} alerts/s",
+        n as f64 / secs
+    );
+}

@@ -47,7 +47,8 @@ fn s3_config(endpoint: &str) -> Config {
     s3.secret_access_key = "secret-test".into();
     s3.forward = ForwardConfig {
         batch_size: 3,
-        batch_wait_ms: 300,
+        // Long enough that a loaded machine still fills [1,2,3] and [4,5,6].
+        batch_wait_ms: 1000,
         backoff_initial_ms: 20,
         backoff_max_ms: 200,
         max_retries: 1000,
@@ -195,4 +196,40 @@ async fn alerts_queued_while_s3_is_unreachable_are_stored_once_it_is_back() {
     );
     assert_eq!(c.dropped.load(Relaxed), 0);
     assert_eq!(c.failed.load(Relaxed), 0);
+}
+
+/// Throughput against moto (`... -- --ignored --nocapture`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement, not a check"]
+async fn throughput_to_moto() {
+    let Some(venv) = venv() else { return };
+    let logs = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _server = moto(&venv, port, logs.path());
+    let endpoint = format!("http://127.0.0.1:{port}");
+    run_python(
+        &venv,
+        &[&script("s3_client.py"), "create", &endpoint, "falco-alerts"],
+    );
+    let mut cfg = s3_config(&endpoint);
+    cfg.outputs.s3.forward.batch_size = 1000;
+    cfg.outputs.s3.forward.queue_capacity = 50_000;
+    let h = start(&cfg).await;
+    let n = 20_000u64;
+    let t0 = std::time::Instant::now();
+    for i in 0..n {
+        h.publish(alert(
+            "Shell in pod",
+            Priority::Error,
+            "prod",
+            &format!("cmd {i}"),
+        ));
+    }
+    let c = h.bus().counters().sink("s3");
+    wait_until("all stored", || c.sent.load(Relaxed) == n).await;
+    let secs = t0.elapsed().as_secs_f64();
+    eprintln!(
+        "s3: {n} alerts in {secs:.2}s = {:.0} alerts/s",
+        n as f64 / secs
+    );
 }

@@ -36,6 +36,7 @@ pub struct Doc {
 #[derive(Debug, Default)]
 pub struct Index {
     pub docs: Vec<Doc>,
+    pub ids: BTreeSet<String>,
     pub data_stream: bool,
     /// Field path -> "object" | "date" | "text" | "long" | "double" | "boolean" | template type.
     pub mapping: BTreeMap<String, String>,
@@ -363,7 +364,7 @@ impl EsState {
                 );
             }
         }
-        if op == "create" && !id.is_empty() && idx.docs.iter().any(|d| d.id == id) {
+        if op == "create" && !id.is_empty() && idx.ids.contains(&id) {
             return fail(
                 409,
                 "version_conflict_engine_exception",

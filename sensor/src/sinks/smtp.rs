@@ -176,6 +176,9 @@ impl SmtpEncoder {
     }
 
     async fn deliver(&self, body: &[u8]) -> PostOutcome {
+        if body.is_empty() {
+            return PostOutcome::Refused("the message could not be built".into());
+        }
         let send = self.transport.send_raw(&self.envelope, body);
         match tokio::time::timeout(self.timeout, send).await {
             Err(_) => PostOutcome::Retry(format!("timed out after {:?}", self.timeout)),
@@ -192,16 +195,15 @@ impl SmtpEncoder {
 
 impl Encoder for SmtpEncoder {
     fn encode(&self, batch: &[Item]) -> Vec<Payload> {
-        match self.message(batch) {
-            Ok(body) => vec![Payload {
-                body: body.into(),
-                alerts: batch.iter().map(|i| i.count).sum(),
-            }],
-            Err(e) => {
-                tracing::error!(sink = "smtp", "cannot build message: {e}");
-                Vec::new()
-            }
-        }
+        let body = self.message(batch).unwrap_or_else(|e| {
+            tracing::error!(sink = "smtp", "cannot build message: {e}");
+            // An empty body is refused by deliver(), so these alerts count as failed.
+            Vec::new()
+        });
+        vec![Payload {
+            body: body.into(),
+            alerts: batch.iter().map(|i| i.count).sum(),
+        }]
     }
 
     fn send(

@@ -188,32 +188,38 @@ async fn teams_adaptive_card_carries_the_alert_and_hostile_data_inert() {
         "no mentions"
     );
     let body = card["body"].as_array().unwrap();
-    assert_eq!(body[0]["type"], "TextBlock");
-    assert_eq!(body[0]["color"], "Attention");
-    assert_eq!(body[0]["text"], "Critical Shell in pod");
-    // The output is a TextRun (never markdown), control characters visible.
-    assert_eq!(body[1]["type"], "RichTextBlock");
-    let run = &body[1]["inlines"][0];
-    assert_eq!(run["type"], "TextRun");
-    let text = run["text"].as_str().unwrap();
-    assert!(text.starts_with("Shell spawned @everyone"), "{text}");
-    assert!(text.contains("\\x0d\\x0a# Heading\\x0a> quote"), "{text}");
-    assert!(!text.chars().any(char::is_control));
-    // Fact values render markdown in Teams: escaped.
-    let facts = body[2]["facts"].as_array().unwrap();
-    for f in facts {
-        assert_inert_markdown(f["value"].as_str().unwrap());
+    // Only RichTextBlock/TextRun: text the schema never reads as markdown.
+    for el in body {
+        assert_eq!(el["type"], "RichTextBlock", "{el}");
+        for run in el["inlines"].as_array().unwrap() {
+            assert_eq!(run["type"], "TextRun");
+            assert!(!run["text"].as_str().unwrap().chars().any(char::is_control));
+        }
     }
-    let cmd = facts
-        .iter()
-        .find(|f| f["title"] == "proc\\.cmdline")
-        .unwrap();
+    let title = &body[0]["inlines"][0];
+    assert_eq!(title["text"], "Critical Shell in pod");
+    assert_eq!(title["color"], "Attention");
+    assert_eq!(title["weight"], "Bolder");
+    let text = body[1]["inlines"][0]["text"].as_str().unwrap();
     assert!(
-        cmd["value"]
-            .as_str()
+        text.starts_with("Shell spawned @everyone @here <@123456789>"),
+        "{text}"
+    );
+    assert!(text.contains("\\x0d\\x0a# Heading\\x0a> quote"), "{text}");
+    let field = |name: &str| {
+        body.iter()
+            .find(|el| el["inlines"][0]["text"] == format!("{name}: "))
+            .map(|el| el["inlines"][1]["text"].as_str().unwrap().to_string())
+    };
+    assert_eq!(field("k8s.ns.name").unwrap(), "prod");
+    assert_eq!(field("cluster").unwrap(), "test-cluster");
+    assert!(
+        field("proc.cmdline")
             .unwrap()
-            .starts_with("\\@everyone \\@here \\<\\@123456789\\> \\<\\@\\&42\\>"),
-        "{}",
-        cmd["value"]
+            .starts_with("@everyone @here <@123456789> <@&42>")
+    );
+    assert_eq!(
+        field("fd.name").unwrap(),
+        "/tmp/x\\x0d\\x0aBcc: a@b.c [l](http://e)"
     );
 }

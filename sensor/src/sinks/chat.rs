@@ -1,6 +1,6 @@
-//! What the markdown chat sinks (Discord, Teams) share: making event data
-//! inert text, fitting it into the receiver's length limits, and posting
-//! with respect for a 429's Retry-After.
+//! What the chat webhooks share: event data as inert markdown and fitted to
+//! a length limit (Discord; Teams avoids markdown altogether), the
+//! truncation marker, and posting with respect for a 429's Retry-After.
 
 use super::http::{HttpClient, HttpTarget, PostOutcome};
 use bytes::Bytes;

@@ -1,17 +1,18 @@
 //! Microsoft Teams through a Workflows webhook ("When a Teams webhook request
 //! is received" → post card): one message per alert (or aggregated group),
 //! an Adaptive Card 1.4 attachment with a title coloured by priority, the
-//! output, and the fields as a FactSet.
+//! output, and one line per field.
 //!
-//! Event data is inert: TextBlock and FactSet text render Teams' markdown, so
-//! everything event-derived in them is markdown-escaped
-//! (chat::escape_markdown); the output goes into a RichTextBlock TextRun,
-//! which Adaptive Cards never interpret as markdown, with control characters
-//! made visible. Nothing carries `msteams.entities`, so no `<at>` can mention.
+//! Event data is inert by construction: Teams renders markdown in TextBlock
+//! and FactSet text, so the card has neither; every text is a TextRun inside
+//! a RichTextBlock, which the Adaptive Cards schema defines as plain text
+//! ("Markdown is not supported"), with control characters made visible. No
+//! `msteams.entities` are sent, so no `<at>` can mention, and Adaptive Cards
+//! render no HTML.
 
 use super::SinkError;
 use super::aggregate::Item;
-use super::chat::{fit, post_respecting_retry_after};
+use super::chat::{TRUNCATED, post_respecting_retry_after};
 use super::discord::check_url;
 use super::format::{aggregate_suffix, field, rfc3339_ns, sanitize_terminal};
 use super::forward::{Encoder, Payload};
@@ -23,8 +24,8 @@ use std::time::Duration;
 
 /// Teams refuses messages over ~28 KB; these keep a card well below.
 const OUTPUT_MAX: usize = 4_000;
-const FACT_MAX: usize = 1_000;
-const FACTS_MAX: usize = 20;
+const FIELD_MAX: usize = 1_000;
+const FIELDS_MAX: usize = 20;
 
 const KEY_FIELDS: &[&str] = &[
     "proc.cmdline",
@@ -50,60 +51,42 @@ impl TeamsEncoder {
     pub fn message(&self, item: &Item) -> Value {
         let a = &item.alert;
         let p = a.priority();
-        let mut output = sanitize_terminal(&a.output);
+        let mut output = a.output.clone();
         if item.count > 1 {
             output.push_str(&aggregate_suffix(item));
         }
-        if output.chars().count() > OUTPUT_MAX {
-            output = output.chars().take(OUTPUT_MAX).collect();
-            output.push_str(super::chat::TRUNCATED);
-        }
-        let mut facts = vec![
-            fact("priority", p.falco_name()),
-            fact("time", &rfc3339_ns(a.time_ns)),
-            fact("hostname", &a.hostname),
+        let mut body = vec![
+            json!({
+                "type": "RichTextBlock",
+                "inlines": [{
+                    "type": "TextRun",
+                    "text": plain(&format!("{} {}", p.falco_name(), a.rule), 400),
+                    "weight": "Bolder",
+                    "size": "Medium",
+                    "color": color(p),
+                }],
+            }),
+            json!({
+                "type": "RichTextBlock",
+                "inlines": [{"type": "TextRun", "text": plain(&output, OUTPUT_MAX)}],
+            }),
         ];
-        if !a.cluster.is_empty() {
-            facts.push(fact("cluster", &a.cluster));
+        for (name, value) in field_list(item) {
+            body.push(json!({
+                "type": "RichTextBlock",
+                "spacing": "None",
+                "inlines": [
+                    {"type": "TextRun", "text": format!("{}: ", plain(&name, 200)), "weight": "Bolder"},
+                    {"type": "TextRun", "text": plain(&value, FIELD_MAX), "fontType": "Monospace"},
+                ],
+            }));
         }
-        if !a.tags.is_empty() {
-            facts.push(fact("tags", &a.tags.join(", ")));
-        }
-        for name in KEY_FIELDS {
-            if let Some(v) = field(a, name) {
-                facts.push(fact(name, v));
-            }
-        }
-        let mut rest: Vec<_> = a
-            .output_fields
-            .iter()
-            .filter(|(k, v)| {
-                !KEY_FIELDS.contains(&k.as_str()) && v.as_str() != "<NA>" && !v.is_empty()
-            })
-            .collect();
-        rest.sort();
-        facts.extend(rest.into_iter().map(|(k, v)| fact(k, v)));
-        facts.truncate(FACTS_MAX);
         let card = json!({
             "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
             "type": "AdaptiveCard",
             "version": "1.4",
             "msteams": {"width": "Full"},
-            "body": [
-                {
-                    "type": "TextBlock",
-                    "text": fit(&format!("{} {}", p.falco_name(), a.rule), 400),
-                    "weight": "Bolder",
-                    "size": "Medium",
-                    "color": color(p),
-                    "wrap": true,
-                },
-                {
-                    "type": "RichTextBlock",
-                    "inlines": [{"type": "TextRun", "text": output}],
-                },
-                {"type": "FactSet", "facts": facts},
-            ],
+            "body": body,
         });
         json!({
             "type": "message",
@@ -116,8 +99,49 @@ impl TeamsEncoder {
     }
 }
 
-fn fact(title: &str, value: &str) -> Value {
-    json!({"title": fit(title, 200), "value": fit(value, FACT_MAX)})
+/// (name, raw value): alert facts, key fields, then the other output fields.
+fn field_list(item: &Item) -> Vec<(String, String)> {
+    let a = &item.alert;
+    let mut fields = vec![
+        (
+            "priority".to_string(),
+            a.priority().falco_name().to_string(),
+        ),
+        ("time".to_string(), rfc3339_ns(a.time_ns)),
+        ("hostname".to_string(), a.hostname.clone()),
+    ];
+    if !a.cluster.is_empty() {
+        fields.push(("cluster".into(), a.cluster.clone()));
+    }
+    if !a.tags.is_empty() {
+        fields.push(("tags".into(), a.tags.join(", ")));
+    }
+    for name in KEY_FIELDS {
+        if let Some(v) = field(a, name) {
+            fields.push(((*name).to_string(), v.to_string()));
+        }
+    }
+    let mut rest: Vec<_> = a
+        .output_fields
+        .iter()
+        .filter(|(k, v)| !KEY_FIELDS.contains(&k.as_str()) && v.as_str() != "<NA>" && !v.is_empty())
+        .collect();
+    rest.sort();
+    fields.extend(rest.into_iter().map(|(k, v)| (k.clone(), v.clone())));
+    fields.truncate(FIELDS_MAX);
+    fields
+}
+
+/// Plain text for a TextRun: control characters visible, at most `max`
+/// characters, then the truncation marker.
+fn plain(s: &str, max: usize) -> String {
+    let s = sanitize_terminal(s);
+    if s.chars().count() <= max {
+        return s;
+    }
+    let mut out: String = s.chars().take(max).collect();
+    out.push_str(TRUNCATED);
+    out
 }
 
 /// Adaptive Card text colours.

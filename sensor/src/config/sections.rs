@@ -200,6 +200,11 @@ pub struct OutputsConfig {
     pub webhook: WebhookConfig,
     pub alertmanager: AlertmanagerConfig,
     pub syslog: SyslogConfig,
+    pub discord: DiscordConfig,
+    pub teams: TeamsConfig,
+    pub elasticsearch: ElasticsearchConfig,
+    pub s3: S3Config,
+    pub smtp: SmtpConfig,
 }
 
 /// Line format of the stdout and file sinks.
@@ -546,6 +551,203 @@ impl Default for SyslogConfig {
             app_name: "falco".to_string(),
             format: SyslogFormat::Text,
             forward: ForwardConfig::default(),
+        }
+    }
+}
+
+/// Forward settings of the chat and e-mail sinks: Warning and above, aggregated.
+fn chat_forward() -> ForwardConfig {
+    let mut forward = ForwardConfig {
+        min_priority: Priority::Warning,
+        ..ForwardConfig::default()
+    };
+    forward.aggregation.enabled = true;
+    forward
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DiscordConfig {
+    pub enabled: bool,
+    /// `https://discord.com/api/webhooks/<id>/<token>`.
+    pub webhook_url: String,
+    /// Overrides the webhook's name when not empty.
+    pub username: String,
+    /// Overrides the webhook's avatar when not empty.
+    pub avatar_url: String,
+    pub forward: ForwardConfig,
+}
+
+impl Default for DiscordConfig {
+    fn default() -> Self {
+        DiscordConfig {
+            enabled: false,
+            webhook_url: String::new(),
+            username: "falco-sensor".to_string(),
+            avatar_url: String::new(),
+            forward: chat_forward(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TeamsConfig {
+    pub enabled: bool,
+    /// The HTTP POST URL of a Teams Workflows "post to a channel when a webhook
+    /// request is received" flow.
+    pub webhook_url: String,
+    pub forward: ForwardConfig,
+}
+
+impl Default for TeamsConfig {
+    fn default() -> Self {
+        TeamsConfig {
+            enabled: false,
+            webhook_url: String::new(),
+            forward: chat_forward(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ElasticsearchConfig {
+    pub enabled: bool,
+    /// Base URL of the cluster, e.g. `https://es:9200`; `/_bulk` is appended.
+    pub url: String,
+    /// Index name; `%Y %m %d %H` (and `%%`) are replaced from the alert time in UTC.
+    /// With `data_stream: true`, the data stream's name (no date pattern).
+    pub index: String,
+    /// Write to a data stream (`op_type: create`, `@timestamp` set) instead of dated indices.
+    pub data_stream: bool,
+    /// Install the index template (`PUT _index_template/<template_name>`) at start.
+    pub install_template: bool,
+    pub template_name: String,
+    /// `Authorization: ApiKey <api_key>` (the base64 "encoded" value Elasticsearch returns).
+    pub api_key: String,
+    pub basic_auth: Option<BasicAuth>,
+    pub forward: ForwardConfig,
+}
+
+impl Default for ElasticsearchConfig {
+    fn default() -> Self {
+        ElasticsearchConfig {
+            enabled: false,
+            url: String::new(),
+            index: "falco-%Y.%m.%d".to_string(),
+            data_stream: false,
+            install_template: true,
+            template_name: "falco-sensor".to_string(),
+            api_key: String::new(),
+            basic_auth: None,
+            forward: ForwardConfig {
+                batch_size: 500,
+                ..ForwardConfig::default()
+            },
+        }
+    }
+}
+
+/// How the bucket appears in S3 URLs.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum S3UrlStyle {
+    /// Virtual-host style on AWS (no `endpoint`), path style on custom endpoints.
+    #[default]
+    Auto,
+    /// `https://endpoint/bucket/key` (MinIO, most S3-compatible servers).
+    Path,
+    /// `https://bucket.endpoint/key`.
+    VirtualHost,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct S3Config {
+    pub enabled: bool,
+    pub bucket: String,
+    /// S3 API endpoint for MinIO, GCS, ... (e.g. `https://storage.googleapis.com`);
+    /// empty means AWS (`https://s3.<region>.amazonaws.com`).
+    pub endpoint: String,
+    pub region: String,
+    /// First element of every object key.
+    pub prefix: String,
+    /// Credentials; empty means AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
+    /// AWS_SESSION_TOKEN from the environment.
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: String,
+    pub url_style: S3UrlStyle,
+    pub forward: ForwardConfig,
+}
+
+impl Default for S3Config {
+    fn default() -> Self {
+        S3Config {
+            enabled: false,
+            bucket: String::new(),
+            endpoint: String::new(),
+            region: "us-east-1".to_string(),
+            prefix: "falco".to_string(),
+            access_key_id: String::new(),
+            secret_access_key: String::new(),
+            session_token: String::new(),
+            url_style: S3UrlStyle::Auto,
+            // One object per 1000 alerts or per minute, whichever comes first.
+            forward: ForwardConfig {
+                batch_size: 1000,
+                batch_wait_ms: 60_000,
+                ..ForwardConfig::default()
+            },
+        }
+    }
+}
+
+/// Transport security of the SMTP connection.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain text (local relays only).
+    None,
+    /// Plain connection upgraded with STARTTLS, which is required (port 587).
+    #[default]
+    Starttls,
+    /// TLS from the first byte (SMTPS, port 465).
+    Tls,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub enabled: bool,
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    /// Both empty: no authentication.
+    pub username: String,
+    pub password: String,
+    /// `Falco <falco@example.com>` or a bare address.
+    pub from: String,
+    pub to: Vec<String>,
+    /// Put before the subject, e.g. `[prod]`.
+    pub subject_prefix: String,
+    pub forward: ForwardConfig,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        SmtpConfig {
+            enabled: false,
+            host: String::new(),
+            port: 587,
+            tls: SmtpTls::Starttls,
+            username: String::new(),
+            password: String::new(),
+            from: String::new(),
+            to: Vec::new(),
+            subject_prefix: String::new(),
+            forward: chat_forward(),
         }
     }
 }

@@ -303,4 +303,56 @@ fn empty_nested_section_is_the_sink_defaults() {
     let cfg = Config::from_yaml("outputs:\n  slack:\n    forward:\n").unwrap();
     assert_eq!(cfg.outputs.slack.forward.min_priority, Priority::Warning);
     assert!(cfg.outputs.slack.forward.aggregation.enabled);
+#[test]
+fn new_sink_keys_are_settable_with_o() {
+    let o = |s: &str| s.to_string();
+    let cfg = Config::load(
+        None,
+        &[
+            o("outputs.discord.enabled=true"),
+            o("outputs.discord.webhook_url=https://discord.com/api/webhooks/1/t"),
+            o("outputs.teams.enabled=true"),
+            o("outputs.teams.webhook_url=https://example.logic.azure.com/x"),
+            o("outputs.elasticsearch.enabled=true"),
+            o("outputs.elasticsearch.url=https://es:9200"),
+            o("outputs.elasticsearch.index=sec-%Y.%m"),
+            o("outputs.elasticsearch.basic_auth.username=elastic"),
+            o("outputs.s3.enabled=true"),
+            o("outputs.s3.bucket=alerts"),
+            o("outputs.s3.endpoint=http://minio:9000"),
+            o("outputs.s3.region=eu-west-1"),
+            o("outputs.s3.prefix=falco/prod"),
+            o("outputs.s3.access_key_id=AK"),
+            o("outputs.s3.secret_access_key=SK"),
+            o("outputs.smtp.enabled=true"),
+            o("outputs.smtp.host=smtp.example.com"),
+            o("outputs.smtp.port=465"),
+            o("outputs.smtp.tls=tls"),
+            o("outputs.smtp.from=falco@example.com"),
+            o("outputs.smtp.to=a@example.com,b@example.com"),
+        ],
+    )
+    .unwrap();
+    let out = &cfg.outputs;
+    assert!(out.discord.enabled && out.teams.enabled);
+    assert_eq!(out.discord.forward.min_priority, Priority::Warning);
+    assert_eq!(out.elasticsearch.index, "sec-%Y.%m");
+    assert_eq!(
+        out.elasticsearch.basic_auth.as_ref().unwrap().username,
+        "elastic"
+    );
+    assert_eq!(out.s3.prefix, "falco/prod");
+    assert_eq!(out.s3.region, "eu-west-1");
+    assert_eq!(out.smtp.port, 465);
+    assert_eq!(out.smtp.tls, SmtpTls::Tls);
+    assert_eq!(out.smtp.to, vec!["a@example.com", "b@example.com"]);
+    assert!(out.smtp.forward.aggregation.enabled, "digest by default");
+    let err = Config::load(None, &[o("outputs.smtp.tls=ssl")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("outputs.smtp.tls") || err.contains("tls"),
+        "{err}"
+    );
+    assert!(err.contains("starttls"), "{err}");
 }

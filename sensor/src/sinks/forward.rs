@@ -33,6 +33,19 @@ pub struct Payload {
 /// The sink-specific part: how a batch becomes request bodies.
 pub trait Encoder: Send + Sync + 'static {
     fn encode(&self, batch: &[Item]) -> Vec<Payload>;
+
+    /// Delivers one payload once; the forwarder retries on `Retry`. The default
+    /// POSTs it to the forwarder's target. Sinks whose URL changes per request
+    /// (S3), that read per-item answers (Elasticsearch) or that do not speak
+    /// HTTP (SMTP) replace it.
+    fn send(
+        &self,
+        client: &HttpClient,
+        target: &HttpTarget,
+        payload: &Payload,
+    ) -> impl Future<Output = PostOutcome> + Send {
+        client.post(target, payload.body.clone())
+    }
 }
 
 /// How a payload leaves the sensor: an HTTP POST, several (Alertmanager
@@ -50,6 +63,40 @@ pub struct HttpPost {
 impl Transport for HttpPost {
     async fn send(&self, body: Bytes) -> PostOutcome {
         self.client.post(&self.target, body).await
+    }
+}
+
+/// The transport of an HTTP forwarder whose encoder delivers its payloads
+/// itself ([`Encoder::send`]: a plain POST unless the sink replaces it, as
+/// S3, Elasticsearch and SMTP do).
+pub struct EncoderSend<E> {
+    pub encoder: Arc<E>,
+    pub client: HttpClient,
+    pub target: HttpTarget,
+}
+
+impl<E: Encoder> Transport for EncoderSend<E> {
+    async fn send(&self, body: Bytes) -> PostOutcome {
+        let payload = Payload { body, alerts: 0 };
+        self.encoder
+            .send(&self.client, &self.target, &payload)
+            .await
+    }
+}
+
+/// An encoder shared between the worker (encoding) and its transport.
+impl<E: Encoder> Encoder for Arc<E> {
+    fn encode(&self, batch: &[Item]) -> Vec<Payload> {
+        E::encode(self, batch)
+    }
+
+    fn send(
+        &self,
+        client: &HttpClient,
+        target: &HttpTarget,
+        payload: &Payload,
+    ) -> impl Future<Output = PostOutcome> + Send {
+        E::send(self, client, target, payload)
     }
 }
 
@@ -74,10 +121,12 @@ impl<E: Encoder> Forwarder<E> {
                 None
             }
         };
+        let encoder = Arc::new(self.encoder);
         SinkWorker {
             name: self.name,
-            encoder: self.encoder,
-            transport: HttpPost {
+            encoder: encoder.clone(),
+            transport: EncoderSend {
+                encoder,
                 client: self.client,
                 target: self.target,
             },
@@ -201,6 +250,18 @@ impl<E: Encoder, T: Transport> SinkWorker<E, T> {
             match self.transport.send(payload.body.clone()).await {
                 PostOutcome::Accepted => {
                     self.counters.sent.fetch_add(payload.alerts, Relaxed);
+                    return;
+                }
+                PostOutcome::Partial { sent, failed, why } => {
+                    tracing::warn!(sink = %self.name, "receiver refused {failed} of {} alert(s): {why}", payload.alerts);
+                    self.counters.sent.fetch_add(sent, Relaxed);
+                    self.counters.failed.fetch_add(failed, Relaxed);
+                    return;
+                }
+                PostOutcome::Partial { sent, failed, why } => {
+                    tracing::warn!(sink = %self.name, "receiver refused {failed} of {} alert(s): {why}", payload.alerts);
+                    self.counters.sent.fetch_add(sent, Relaxed);
+                    self.counters.failed.fetch_add(failed, Relaxed);
                     return;
                 }
                 PostOutcome::Refused(why) => {

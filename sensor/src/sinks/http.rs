@@ -35,6 +35,14 @@ pub enum PostOutcome {
     Retry(String),
     /// The receiver refused the payload itself (4xx); retrying cannot help.
     Refused(String),
+    /// Final answer for a payload whose alerts were judged one by one
+    /// (Elasticsearch bulk items): `sent` arrived, `failed` were refused or
+    /// gave up after retries.
+    Partial {
+        sent: u64,
+        failed: u64,
+        why: String,
+    },
 }
 
 #[derive(Clone)]
@@ -57,16 +65,28 @@ impl HttpClient {
     }
 
     pub async fn post(&self, target: &HttpTarget, body: Bytes) -> PostOutcome {
-        let mut req = Request::builder()
-            .method(Method::POST)
-            .uri(target.uri.clone());
+        match self.exchange(Method::POST, target, body).await {
+            Err(e) => PostOutcome::Retry(e),
+            Ok(resp) => resp.outcome(),
+        }
+    }
+
+    /// One request with the target's headers and timeout; the whole answer,
+    /// for sinks that read it (Elasticsearch items, Retry-After). `Err` is a
+    /// transport failure or timeout (worth retrying).
+    pub async fn exchange(
+        &self,
+        method: Method,
+        target: &HttpTarget,
+        body: Bytes,
+    ) -> Result<Answer, String> {
+        let mut req = Request::builder().method(method).uri(target.uri.clone());
         if let Some(h) = req.headers_mut() {
             h.extend(target.headers.clone());
         }
-        let req = match req.body(Full::new(body)) {
-            Ok(r) => r,
-            Err(e) => return PostOutcome::Refused(format!("cannot build request: {e}")),
-        };
+        let req = req
+            .body(Full::new(body))
+            .map_err(|e| format!("cannot build request: {e}"))?;
         let call = async {
             let resp = self.client.request(req).await.map_err(|e| {
                 // The error chain says why (connection refused, TLS failure...).
@@ -79,28 +99,21 @@ impl HttpClient {
                 }
                 msg
             })?;
-            let status = resp.status();
-            let body = resp
-                .into_body()
+            let (parts, body) = resp.into_parts();
+            let body = body
                 .collect()
                 .await
                 .map(|b| b.to_bytes())
                 .unwrap_or_default();
-            Ok::<_, String>((status, body))
+            Ok::<_, String>(Answer {
+                status: parts.status,
+                headers: parts.headers,
+                body,
+            })
         };
         match tokio::time::timeout(target.timeout, call).await {
-            Err(_) => PostOutcome::Retry(format!("timed out after {:?}", target.timeout)),
-            Ok(Err(e)) => PostOutcome::Retry(e),
-            Ok(Ok((status, _))) if status.is_success() => PostOutcome::Accepted,
-            Ok(Ok((status, body))) => {
-                let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
-                let msg = format!("HTTP {status}: {text}");
-                if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
-                    PostOutcome::Retry(msg)
-                } else {
-                    PostOutcome::Refused(msg)
-                }
-            }
+            Err(_) => Err(format!("timed out after {:?}", target.timeout)),
+            Ok(r) => r,
         }
     }
 }
@@ -146,6 +159,42 @@ pub fn tls_client_config(
             .with_custom_certificate_verifier(Arc::new(NoCertificateCheck(provider)))
             .with_no_client_auth()
     })
+/// A receiver's answer.
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Answer {
+    /// 2xx accepted; 5xx and 429 worth retrying; other codes refused.
+    pub fn outcome(&self) -> PostOutcome {
+        if self.status.is_success() {
+            return PostOutcome::Accepted;
+        }
+        let msg = format!("HTTP {}: {}", self.status, self.body_excerpt());
+        if self.status.is_server_error() || self.status == StatusCode::TOO_MANY_REQUESTS {
+            PostOutcome::Retry(msg)
+        } else {
+            PostOutcome::Refused(msg)
+        }
+    }
+
+    /// The first 200 bytes of the body, for logs.
+    pub fn body_excerpt(&self) -> String {
+        let b = &self.body[..self.body.len().min(200)];
+        String::from_utf8_lossy(b).into_owned()
+    }
+
+    /// `Retry-After` in seconds (the HTTP-date form is not used by the receivers we talk to).
+    pub fn retry_after(&self) -> Option<Duration> {
+        let v = self
+            .headers
+            .get(hyper::header::RETRY_AFTER)?
+            .to_str()
+            .ok()?;
+        v.trim().parse::<u64>().ok().map(Duration::from_secs)
+    }
 }
 
 /// Builds a header map from config pairs, naming the bad one.

@@ -1,8 +1,9 @@
 //! Forwarders fed from the bus, one queue each: stdout, file, Loki, Slack,
-//! webhook, Alertmanager, syslog. Common batching/retry/backoff lives in
-//! `forward`, routing in `route`, the disk buffer in `disk_buffer`, message
-//! templates in `template`, the HTTP client in `http`, renderings in
-//! `format`, noise control in `aggregate`.
+//! webhook, Alertmanager, syslog, Discord, Teams, Elasticsearch, S3, SMTP.
+//! Common batching/retry/backoff lives in `forward`, routing in `route`, the
+//! disk buffer in `disk_buffer`, message templates in `template`, the HTTP
+//! client in `http`, renderings in `format`, noise control in `aggregate`,
+//! chat-text escaping in `chat`.
 //!
 //! A new sink needs only its encoder (and a transport when it is not one
 //! HTTP URL) and a `start_worker` call: routing, the disk buffer,
@@ -10,21 +11,28 @@
 
 pub mod aggregate;
 pub mod alertmanager;
+pub mod aws_credentials;
+pub mod chat;
+pub mod discord;
 pub mod disk_buffer;
+pub mod elasticsearch;
 pub mod format;
 pub mod forward;
 pub mod http;
 pub mod lines;
 pub mod loki;
 pub mod route;
+pub mod s3;
 pub mod slack;
+pub mod smtp;
 pub mod syslog;
+pub mod teams;
 pub mod template;
 pub mod webhook;
 
 use crate::bus::AlertBus;
 use crate::config::{ForwardConfig, OutputsConfig};
-use forward::{Encoder, HttpPost, SinkWorker, Transport};
+use forward::{Encoder, EncoderSend, SinkWorker, Transport};
 use http::HttpClient;
 use std::sync::Arc;
 use tokio::task::JoinHandle;
@@ -145,6 +153,60 @@ pub fn start_all(cfg: &OutputsConfig, bus: &AlertBus) -> Result<RunningSinks, Si
             syslog::SyslogTransport::new(&cfg.syslog)?,
         )?);
     }
+    if cfg.discord.enabled {
+        let target = discord::target(&cfg.discord)?;
+        running.tasks.push(start_forwarder(
+            "discord",
+            "outputs.discord",
+            bus,
+            &cfg.discord.forward,
+            target,
+            discord::DiscordEncoder::new(&cfg.discord),
+        )?);
+    }
+    if cfg.teams.enabled {
+        let target = teams::target(&cfg.teams)?;
+        running.tasks.push(start_forwarder(
+            "teams",
+            "outputs.teams",
+            bus,
+            &cfg.teams.forward,
+            target,
+            teams::TeamsEncoder::new(&cfg.teams),
+        )?);
+    }
+    if cfg.elasticsearch.enabled {
+        let target = elasticsearch::target(&cfg.elasticsearch)?;
+        running.tasks.push(start_forwarder(
+            "elasticsearch",
+            "outputs.elasticsearch",
+            bus,
+            &cfg.elasticsearch.forward,
+            target,
+            elasticsearch::ElasticsearchEncoder::new(&cfg.elasticsearch)?,
+        )?);
+    }
+    if cfg.s3.enabled {
+        let target = s3::target(&cfg.s3)?;
+        running.tasks.push(start_forwarder(
+            "s3",
+            "outputs.s3",
+            bus,
+            &cfg.s3.forward,
+            target,
+            s3::S3Encoder::new(&cfg.s3)?,
+        )?);
+    }
+    if cfg.smtp.enabled {
+        running.tasks.push(start_forwarder(
+            "smtp",
+            "outputs.smtp",
+            bus,
+            &cfg.smtp.forward,
+            smtp::target(&cfg.smtp),
+            smtp::SmtpEncoder::new(&cfg.smtp, &bus.identity().hostname)?,
+        )?);
+    }
     Ok(running)
 }
 
@@ -158,7 +220,15 @@ fn start_forwarder<E: Encoder>(
     encoder: E,
 ) -> Result<JoinHandle<()>, SinkError> {
     let client = HttpClient::new(key, opts.tls_verify, opts.ca_file.as_deref())?;
-    start_worker(name, key, bus, opts, encoder, HttpPost { client, target })
+    // The encoder delivers its own payloads: a plain POST unless the sink
+    // replaces it (S3, Elasticsearch, SMTP).
+    let encoder = Arc::new(encoder);
+    let transport = EncoderSend {
+        encoder: encoder.clone(),
+        client,
+        target,
+    };
+    start_worker(name, key, bus, opts, encoder, transport)
 }
 
 /// Registers the sink on the bus with its routing, opens its disk buffer

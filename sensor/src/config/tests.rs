@@ -303,6 +303,8 @@ fn empty_nested_section_is_the_sink_defaults() {
     let cfg = Config::from_yaml("outputs:\n  slack:\n    forward:\n").unwrap();
     assert_eq!(cfg.outputs.slack.forward.min_priority, Priority::Warning);
     assert!(cfg.outputs.slack.forward.aggregation.enabled);
+}
+
 #[test]
 fn new_sink_keys_are_settable_with_o() {
     let o = |s: &str| s.to_string();

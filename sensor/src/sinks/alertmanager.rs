@@ -126,7 +126,9 @@ impl Transport for FanOut {
         let (mut accepted, mut retry, mut refused) = (false, Vec::new(), Vec::new());
         while let Some(done) = set.join_next().await {
             match done {
-                Ok((_, PostOutcome::Accepted)) => accepted = true,
+                // A plain POST answers as a whole; a partial answer still
+                // means this member took the batch.
+                Ok((_, PostOutcome::Accepted | PostOutcome::Partial { .. })) => accepted = true,
                 Ok((uri, PostOutcome::Retry(why))) => retry.push(format!("{uri}: {why}")),
                 Ok((uri, PostOutcome::Refused(why))) => refused.push(format!("{uri}: {why}")),
                 Err(e) => retry.push(format!("task: {e}")),

@@ -258,12 +258,6 @@ impl<E: Encoder, T: Transport> SinkWorker<E, T> {
                     self.counters.failed.fetch_add(failed, Relaxed);
                     return;
                 }
-                PostOutcome::Partial { sent, failed, why } => {
-                    tracing::warn!(sink = %self.name, "receiver refused {failed} of {} alert(s): {why}", payload.alerts);
-                    self.counters.sent.fetch_add(sent, Relaxed);
-                    self.counters.failed.fetch_add(failed, Relaxed);
-                    return;
-                }
                 PostOutcome::Refused(why) => {
                     tracing::warn!(sink = %self.name, "receiver refused {} alert(s): {why}", payload.alerts);
                     self.counters.failed.fetch_add(payload.alerts, Relaxed);

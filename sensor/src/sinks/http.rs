@@ -159,6 +159,8 @@ pub fn tls_client_config(
             .with_custom_certificate_verifier(Arc::new(NoCertificateCheck(provider)))
             .with_no_client_auth()
     })
+}
+
 /// A receiver's answer.
 pub struct Answer {
     pub status: StatusCode,

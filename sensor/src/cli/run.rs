@@ -3,13 +3,13 @@
 //! reloads the rules; a set that does not compile leaves the old one running.
 
 use super::RunArgs;
-use crate::config::{Config, LineFormat, ProbeSection, StateSection};
+use crate::config::{CaptureEnv, Config, LineFormat, ProbeSection, StateSection};
 use crate::delivery::{Delivery, DeliveryHandle};
 use crate::event::EventType;
 use crate::metrics::SensorCounters;
 use crate::pipeline::cri_runtime::CriRuntime;
 use crate::pipeline::internal::{self, DropWatch};
-use crate::pipeline::{Detector, RulesSource, Shared, interest, open_filter};
+use crate::pipeline::{Detector, EnvCapture, RulesSource, Shared, interest, open_filter};
 use crate::probe::{self, Probe, ProbeConfig};
 use crate::respond::{RecordSink, Responder, ResponderDeps, ResponseConfig, ResponseReport};
 use crate::state::{StateConfig, StateTracker};
@@ -62,7 +62,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     tracing::info!("state seeded from /proc: {seeded} threads");
 
     let wanted = interest_vec(&rules);
-    let (probe, events) = Probe::start(probe_config(&cfg.probe), &wanted)?;
+    let env = env_capture(&rules, cfg.probe.capture_env);
+    let (probe, events) = Probe::start(probe_config(&cfg.probe, env.on), &wanted)?;
     let open_prefilter = cfg.probe.open_prefilter && cfg.probe.filter_enabled;
     apply_open_filter(&probe, &rules, open_prefilter);
     let shared = Arc::new(Shared::new(
@@ -101,6 +102,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         fingerprint: shared.source().fingerprint(),
         last_watch: Instant::now(),
         open_prefilter,
+        capture_env: cfg.probe.capture_env,
+        env_on: env.on,
     };
     let mut last_housekeeping = Instant::now();
     let result = loop {
@@ -153,6 +156,9 @@ struct Loop<'a> {
     /// `probe.open_prefilter` (and the interest filter) on: re-derive the
     /// open prefilter after every reload.
     open_prefilter: bool,
+    /// `probe.capture_env`, and whether the kernel copies environments now.
+    capture_env: CaptureEnv,
+    env_on: bool,
 }
 
 impl Loop<'_> {
@@ -207,6 +213,13 @@ impl Loop<'_> {
                 tracing::error!("updating the kernel interest set: {e}");
             }
             apply_open_filter(self.probe, &rules, self.open_prefilter);
+            let env = env_capture(&rules, self.capture_env);
+            if env.on != self.env_on {
+                match self.probe.set_capture_env(env.on) {
+                    Ok(()) => self.env_on = env.on,
+                    Err(e) => tracing::error!("switching environment capture: {e}"),
+                }
+            }
             detector.set_rules(rules);
         }
     }
@@ -287,6 +300,17 @@ fn apply_open_filter(probe: &Probe, rules: &crate::rules::RuleSet, enabled: bool
     }
 }
 
+/// Decides environment capture for `rules` and logs the decision, with a
+/// warning naming the rules that read `proc.env` when it is forced off.
+fn env_capture(rules: &crate::rules::RuleSet, setting: CaptureEnv) -> EnvCapture {
+    let env = EnvCapture::derive(rules, setting);
+    tracing::info!("{}", env.describe());
+    if let Some(w) = env.warning() {
+        tracing::warn!("{w}");
+    }
+    env
+}
+
 fn interest_vec(rules: &crate::rules::RuleSet) -> Vec<EventType> {
     interest(rules).into_iter().collect()
 }
@@ -295,11 +319,12 @@ fn addr_text(a: Option<std::net::SocketAddr>) -> String {
     a.map_or_else(|| "(disabled)".to_string(), |a| a.to_string())
 }
 
-pub(crate) fn probe_config(p: &ProbeSection) -> ProbeConfig {
+/// The probe's start settings; `capture_env` as derived from the rules.
+pub(crate) fn probe_config(p: &ProbeSection, capture_env: bool) -> ProbeConfig {
     ProbeConfig {
         ring_buffer_bytes: p.ring_buffer_bytes,
         channel_capacity: p.channel_capacity,
-        capture_env: p.capture_env,
+        capture_env,
         io_buffer_bytes: p.io_buffer_bytes,
         filter_enabled: p.filter_enabled,
     }

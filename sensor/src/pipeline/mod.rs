@@ -4,11 +4,27 @@
 
 pub mod cri_runtime;
 pub mod detector;
+pub mod env_capture;
 pub mod internal;
 pub mod open_filter;
 pub mod rules_source;
 pub mod shared;
 
 pub use detector::{Detector, interest};
+pub use env_capture::EnvCapture;
 pub use rules_source::RulesSource;
 pub use shared::Shared;
+
+/// The upstream rulesets (test data beside the repository, never in it);
+/// `FALCO_UPSTREAM_RULES_DIR` points elsewhere, e.g. from a worktree.
+#[cfg(test)]
+pub(crate) fn upstream_rules(name: &str) -> (String, String) {
+    let dir = std::env::var_os("FALCO_UPSTREAM_RULES_DIR").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/compat/falco-rules"),
+        std::path::PathBuf::from,
+    );
+    let path = dir.join(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    (path.display().to_string(), text)
+}

@@ -73,7 +73,7 @@ fields! {
     ProcCmdnargs => "proc.cmdnargs", UInt, None, "Number of command-line arguments after argv[0].";
     ProcCmdlenargs => "proc.cmdlenargs", UInt, None, "Total length in bytes of the arguments after argv[0], not counting separators.";
     ProcExeline => "proc.exeline", Str, None, "proc.exe followed by proc.args, separated by spaces.";
-    ProcEnv => "proc.env", Str, OptionalKey, "Environment of the process as 'NAME=value NAME2=value2'; proc.env[NAME] is one variable's value. Only filled when the sensor captures environments.";
+    ProcEnv => "proc.env", Str, OptionalKey, "Environment of the process as 'NAME=value NAME2=value2'; proc.env[NAME] is one variable's value. Captured at exec while an enabled rule reads proc.env (probe.capture_env: auto, the default), or always with probe.capture_env: true.";
     ProcCwd => "proc.cwd", Str, None, "Current working directory of the process.";
     ProcLoginshellid => "proc.loginshellid", Int, None, "pid of the oldest shell among the process and its ancestors; tells interactive sessions apart.";
     ProcTty => "proc.tty", UInt, None, "Controlling terminal of the process as a device number; 0 when there is none.";

@@ -1,0 +1,171 @@
+//! Rule inputs the sensor derives from the rules, with the real sensor:
+//! environment capture switched on by a rules reload that brings the
+//! upstream `proc.env` rules (which then fire on their upstream examples).
+//! Privileged (eBPF): fails loudly without root unless SKIP_PRIVILEGED=1.
+
+mod support;
+
+use falco_proto::v1::Alert;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use support::sensor::{Sensor, collect, runtime, summary};
+
+const PROXY_RULE: &str = "Program run with disallowed http proxy env";
+const TUNABLES_RULE: &str = "Potential Local Privilege Escalation via Environment Variables Misuse";
+
+/// Runs a copy of /bin/true named `name` with one extra variable.
+fn run_with_env(dir: &Path, name: &str, var: &str, value: &str) {
+    let bin = dir.join(name);
+    if !bin.exists() {
+        std::fs::copy("/bin/true", &bin).expect("copy true");
+    }
+    let st = Command::new(&bin)
+        .env(var, value)
+        .stdout(Stdio::null())
+        .status()
+        .expect("run marker binary");
+    assert!(st.success());
+}
+
+fn find<'a>(alerts: &'a [Alert], rule: &str, marker: &str) -> Option<&'a Alert> {
+    alerts
+        .iter()
+        .find(|a| a.rule == rule && a.output.contains(marker))
+}
+
+#[test]
+fn a_reload_that_brings_proc_env_rules_turns_environment_capture_on() {
+    if !support::require_privileged("the environment capture end-to-end test") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules_dir = dir.path().join("rules");
+    std::fs::create_dir(&rules_dir).expect("rules dir");
+    // Loaded after the upstream files (name order) once they are added.
+    std::fs::write(
+        rules_dir.join("zz-marker.yaml"),
+        "- rule: Env marker\n  desc: start-up check\n  condition: evt.type in (execve, execveat) and proc.name = envmarker\n  output: marker env=%proc.env\n  priority: NOTICE\n",
+    )
+    .expect("write rules");
+    let mut sensor = Sensor::start(
+        dir.path(),
+        &[
+            "-r".into(),
+            rules_dir.display().to_string(),
+            "-o".into(),
+            "rules.rule_matching=all".into(),
+        ],
+    );
+    let rt = runtime();
+    let mut client = rt.block_on(sensor.connect());
+    // This rule set shows proc.env in an output: auto turns capture on.
+    run_with_env(dir.path(), "envmarker", "ENV_MARKER", "first");
+    let got = rt.block_on(collect(&mut client, Duration::from_secs(30), |a| {
+        find(a, "Env marker", "ENV_MARKER=first").is_some()
+    }));
+    assert!(
+        find(&got, "Env marker", "ENV_MARKER=first").is_some(),
+        "the marker rule did not show its environment:\n{}\n{}",
+        summary(&got),
+        sensor.log_text()
+    );
+
+    // Without any reader of proc.env the capture goes off...
+    std::fs::write(
+        rules_dir.join("zz-marker.yaml"),
+        "- rule: Env marker\n  desc: start-up check\n  condition: evt.type in (execve, execveat) and proc.name = envmarker\n  output: marker %proc.name\n  priority: NOTICE\n",
+    )
+    .expect("rewrite rules");
+    wait_for_log(
+        &sensor,
+        "environment capture off: no enabled rule reads proc.env",
+    );
+
+    // ...and comes back with the upstream rulesets, whose env rules then
+    // fire on their examples: curl with HTTP_PROXY set, any exec with
+    // GLIBC_TUNABLES.
+    let upstream = support::upstream_rules_dir();
+    for (i, f) in ["falco_rules.yaml", "falco-incubating_rules.yaml"]
+        .iter()
+        .enumerate()
+    {
+        std::fs::copy(upstream.join(f), rules_dir.join(format!("{i:02}-{f}")))
+            .unwrap_or_else(|e| panic!("copying {f} from {}: {e}", upstream.display()));
+    }
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let (mut proxy, mut tunables) = (None, None);
+    while Instant::now() < deadline && (proxy.is_none() || tunables.is_none()) {
+        run_with_env(dir.path(), "curl", "HTTP_PROXY", "http://1.2.3.4:8080");
+        run_with_env(
+            dir.path(),
+            "tunables",
+            "GLIBC_TUNABLES",
+            "glibc.malloc.mxfast=0",
+        );
+        let got = rt.block_on(collect(&mut client, Duration::from_millis(500), |a| {
+            find(a, PROXY_RULE, "HTTP_PROXY=http://1.2.3.4:8080").is_some()
+                && find(a, TUNABLES_RULE, "GLIBC_TUNABLES=glibc.malloc.mxfast=0").is_some()
+        }));
+        proxy = proxy.or_else(|| find(&got, PROXY_RULE, "HTTP_PROXY=").cloned());
+        tunables = tunables.or_else(|| find(&got, TUNABLES_RULE, "GLIBC_TUNABLES=").cloned());
+    }
+    let log = sensor.log_text();
+    let proxy = proxy.unwrap_or_else(|| panic!("{PROXY_RULE} did not fire:\n{log}"));
+    assert!(proxy.output.contains("process=curl"), "{}", proxy.output);
+    let tunables = tunables.unwrap_or_else(|| panic!("{TUNABLES_RULE} did not fire:\n{log}"));
+    assert!(
+        tunables.output.contains("process=tunables"),
+        "{}",
+        tunables.output
+    );
+    assert!(
+        log.contains("environment capture on: rules read proc.env"),
+        "{log}"
+    );
+}
+
+#[test]
+fn forcing_capture_off_warns_with_the_rules_that_need_it() {
+    if !support::require_privileged("the environment capture end-to-end test") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = dir.path().join("env.yaml");
+    std::fs::write(
+        &rules,
+        "- rule: Needs env\n  desc: d\n  condition: evt.type in (execve, execveat) and proc.env contains ENV_OFF_MARKER\n  output: o\n  priority: NOTICE\n",
+    )
+    .expect("write rules");
+    let mut sensor = Sensor::start(
+        dir.path(),
+        &[
+            "-r".into(),
+            rules.display().to_string(),
+            "-o".into(),
+            "probe.capture_env=false".into(),
+        ],
+    );
+    let rt = runtime();
+    let _client = rt.block_on(sensor.connect());
+    let log = sensor.log_text();
+    let warning = log
+        .lines()
+        .find(|l| l.contains("WARN") && l.contains("probe.capture_env is false"))
+        .unwrap_or_else(|| panic!("no warning:\n{log}"));
+    assert!(warning.contains("Needs env"), "{warning}");
+}
+
+/// Waits until the sensor's log has `needle` (a reload is noticed within
+/// 2 s of a file change).
+fn wait_for_log(sensor: &Sensor, needle: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !sensor.log_text().contains(needle) {
+        assert!(
+            Instant::now() < deadline,
+            "log never said {needle:?}:\n{}",
+            sensor.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

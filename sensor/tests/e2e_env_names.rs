@@ -1,11 +1,14 @@
 //! Rule inputs the sensor derives from the rules, with the real sensor:
 //! environment capture switched on by a rules reload that brings the
-//! upstream `proc.env` rules (which then fire on their upstream examples).
+//! upstream `proc.env` rules (which then fire on their upstream examples),
+//! and `fd.sip.name` answered from the names the rules compare it with,
+//! resolved through the system resolver (`localhost` from /etc/hosts).
 //! Privileged (eBPF): fails loudly without root unless SKIP_PRIVILEGED=1.
 
 mod support;
 
 use falco_proto::v1::Alert;
+use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -154,6 +157,57 @@ fn forcing_capture_off_warns_with_the_rules_that_need_it() {
         .find(|l| l.contains("WARN") && l.contains("probe.capture_env is false"))
         .unwrap_or_else(|| panic!("no warning:\n{log}"));
     assert!(warning.contains("Needs env"), "{warning}");
+}
+
+#[test]
+fn fd_sip_name_matches_the_address_a_rule_name_resolves_to() {
+    if !support::require_privileged("the fd.sip.name end-to-end test") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("listen");
+    let port = listener.local_addr().expect("addr").port();
+    let rules = dir.path().join("names.yaml");
+    std::fs::write(
+        &rules,
+        format!(
+            "- list: local_names\n  items: [localhost]\n\
+             - rule: Connect to a local name\n  desc: d\n  condition: evt.type = connect and fd.sip.name in (local_names) and fd.sport = {port}\n  output: to %fd.sip.name (%fd.sip:%fd.sport)\n  priority: NOTICE\n"
+        ),
+    )
+    .expect("write rules");
+    let mut sensor = Sensor::start(dir.path(), &["-r".into(), rules.display().to_string()]);
+    let rt = runtime();
+    let mut client = rt.block_on(sensor.connect());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut got = Vec::new();
+    while Instant::now() < deadline {
+        let conn = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        let _ = listener.accept();
+        drop(conn);
+        got = rt.block_on(collect(&mut client, Duration::from_millis(500), |a| {
+            a.iter().any(|a| a.rule == "Connect to a local name")
+        }));
+        if !got.is_empty() {
+            break;
+        }
+    }
+    let alert = got
+        .iter()
+        .find(|a| a.rule == "Connect to a local name")
+        .unwrap_or_else(|| {
+            panic!(
+                "no alert for a connect to 127.0.0.1 (localhost):\n{}\n{}",
+                summary(&got),
+                sensor.log_text()
+            )
+        });
+    assert_eq!(
+        alert.output,
+        format!("to localhost (127.0.0.1:{port})"),
+        "{}",
+        alert.output
+    );
 }
 
 /// Waits until the sensor's log has `needle` (a reload is noticed within

@@ -9,9 +9,11 @@ use crate::event::EventType;
 use crate::metrics::SensorCounters;
 use crate::pipeline::cri_runtime::CriRuntime;
 use crate::pipeline::internal::{self, DropWatch};
+use crate::pipeline::ip_names::watched_names;
 use crate::pipeline::{Detector, EnvCapture, RulesSource, Shared, interest, open_filter};
 use crate::probe::{self, Probe, ProbeConfig};
 use crate::respond::{RecordSink, Responder, ResponderDeps, ResponseConfig, ResponseReport};
+use crate::state::dns::{NameWatcher, system_resolve};
 use crate::state::{StateConfig, StateTracker};
 use anyhow::Context;
 use falco_proto::v1::RunActionRequest;
@@ -61,6 +63,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         .context("reading running processes from /proc")?;
     tracing::info!("state seeded from /proc: {seeded} threads");
 
+    let ip_names = start_ip_names(&cfg.state, &rules, &mut tracker);
+
     let wanted = interest_vec(&rules);
     let env = env_capture(&rules, cfg.probe.capture_env);
     let (probe, events) = Probe::start(probe_config(&cfg.probe, env.on), &wanted)?;
@@ -104,6 +108,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         open_prefilter,
         capture_env: cfg.probe.capture_env,
         env_on: env.on,
+        ip_names: ip_names.as_ref(),
+        ip_names_seen: 0,
     };
     let mut last_housekeeping = Instant::now();
     let result = loop {
@@ -159,6 +165,10 @@ struct Loop<'a> {
     /// `probe.capture_env`, and whether the kernel copies environments now.
     capture_env: CaptureEnv,
     env_on: bool,
+    /// The background resolver of `fd.*ip.name` names, and the generation
+    /// of the table the detector has.
+    ip_names: Option<&'a NameWatcher>,
+    ip_names_seen: u64,
 }
 
 impl Loop<'_> {
@@ -203,6 +213,12 @@ impl Loop<'_> {
                 }
             }
         }
+        if let Some(table) = self
+            .ip_names
+            .and_then(|w| w.latest(&mut self.ip_names_seen))
+        {
+            detector.state_mut().set_ip_names(table);
+        }
         // PutRulesFile reloads from the API thread; pick up any new set here.
         let generation = self.shared.generation();
         if generation != self.generation {
@@ -220,9 +236,58 @@ impl Loop<'_> {
                     Err(e) => tracing::error!("switching environment capture: {e}"),
                 }
             }
+            if let Some(w) = self.ip_names {
+                w.set_names(watched_names(&rules));
+            }
             detector.set_rules(rules);
         }
     }
+}
+
+/// Most time start-up waits for the first resolution of the `fd.*ip.name`
+/// names, so the rules have them from the first event; later refreshes
+/// never delay detection.
+const FIRST_IP_NAMES_WAIT: Duration = Duration::from_secs(2);
+
+/// Starts the background resolver of the names rules compare
+/// `fd.*ip.name` with (unless `state.dns_refresh_secs` is 0) and gives the
+/// tracker its first table.
+fn start_ip_names(
+    cfg: &StateSection,
+    rules: &crate::rules::RuleSet,
+    tracker: &mut StateTracker,
+) -> Option<NameWatcher> {
+    if cfg.dns_refresh_secs == 0 {
+        tracing::info!("fd.*ip.name resolution off: state.dns_refresh_secs is 0");
+        return None;
+    }
+    let refresh = Duration::from_secs(cfg.dns_refresh_secs);
+    let watcher = match NameWatcher::start(refresh, Arc::new(system_resolve)) {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::error!("cannot start the fd.*ip.name resolver thread: {e}");
+            return None;
+        }
+    };
+    let names = watched_names(rules);
+    if !names.is_empty() {
+        tracing::info!(
+            "resolving {} host name(s) for fd.*ip.name rules every {}s: {:?}",
+            names.len(),
+            cfg.dns_refresh_secs,
+            names
+        );
+        watcher.set_names(names);
+        let mut seen = 0;
+        match watcher.wait_latest(&mut seen, FIRST_IP_NAMES_WAIT) {
+            Some(table) => tracker.set_ip_names(table),
+            None => tracing::warn!(
+                "fd.*ip.name names not resolved within {} s; rules get them when they are",
+                FIRST_IP_NAMES_WAIT.as_secs()
+            ),
+        }
+    }
+    Some(watcher)
 }
 
 /// Starts the responder; its audit records go onto the bus, and when it

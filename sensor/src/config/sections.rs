@@ -156,6 +156,9 @@ pub struct StateSection {
     pub lookup_timeout_ms: u64,
     pub max_threads: usize,
     pub host_root: PathBuf,
+    /// Seconds between re-resolutions of the host names rules compare
+    /// `fd.*ip.name` with; 0 resolves none (those fields stay missing).
+    pub dns_refresh_secs: u64,
 }
 
 impl Default for StateSection {
@@ -165,6 +168,7 @@ impl Default for StateSection {
             lookup_timeout_ms: 1000,
             max_threads: 131_072,
             host_root: PathBuf::from("/"),
+            dns_refresh_secs: 30,
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod cri_runtime;
 pub mod detector;
 pub mod env_capture;
 pub mod internal;
+pub mod ip_names;
 pub mod open_filter;
 pub mod rules_source;
 pub mod shared;

@@ -5,6 +5,7 @@
 
 use super::cgroup::{self, ContainerRef};
 use super::cri;
+use super::dns::NameTable;
 use super::fdname;
 use super::proc::{ProcReader, SocketCache};
 use super::resolver::{CriResolver, Lookup};
@@ -171,6 +172,8 @@ pub struct StateTracker {
     short_ids: HashMap<String, String>,
     users: UserDb,
     resolver: Option<CriResolver>,
+    /// Names of the addresses the rules watch (`fd.sip.name`...).
+    ip_names: Arc<NameTable>,
     clock: u64,
     stats: StateStats,
 }
@@ -208,9 +211,15 @@ impl StateTracker {
             containers: HashMap::new(),
             short_ids: HashMap::new(),
             resolver,
+            ip_names: Arc::default(),
             clock: 0,
             stats,
         }
+    }
+
+    /// Replaces the address -> name table (from [`super::dns::NameWatcher`]).
+    pub fn set_ip_names(&mut self, table: Arc<NameTable>) {
+        self.ip_names = table;
     }
 
     /// Reads every process and thread from /proc. Returns the number of
@@ -1052,6 +1061,10 @@ impl StateView for StateTracker {
         self.users
             .user(container_id, uid)
             .map(|u| (u.home.as_str(), u.shell.as_str()))
+    }
+
+    fn ip_names(&self, ip: std::net::IpAddr) -> &[Arc<str>] {
+        self.ip_names.names(ip)
     }
 }
 

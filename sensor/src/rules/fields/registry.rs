@@ -157,10 +157,10 @@ fields! {
     FdRnet => "fd.rnet", IpNet, None, "Matches the remote IP address against a network in CIDR form.";
     FdConnected => "fd.connected", Bool, None, "true when the socket is connected.";
     FdNameChanged => "fd.name_changed", Bool, None, "true when this event gave the fd a new name (e.g. connect filled in the tuple).";
-    FdCipName => "fd.cip.name", Str, None, "Domain name for the client IP; <NA> because the sensor does not resolve names.";
-    FdSipName => "fd.sip.name", Str, None, "Domain name for the server IP; <NA> because the sensor does not resolve names.";
-    FdLipName => "fd.lip.name", Str, None, "Domain name for the local IP; <NA> because the sensor does not resolve names.";
-    FdRipName => "fd.rip.name", Str, None, "Domain name for the remote IP; <NA> because the sensor does not resolve names.";
+    FdCipName => "fd.cip.name", Str, None, "Name of the client IP: which of the names the rules compare this field with resolves (through the system resolver) to it; <NA> when none does.";
+    FdSipName => "fd.sip.name", Str, None, "Name of the server IP: which of the names the rules compare this field with resolves (through the system resolver) to it; <NA> when none does.";
+    FdLipName => "fd.lip.name", Str, None, "Name of the local IP: which of the names the rules compare this field with resolves (through the system resolver) to it; <NA> when none does.";
+    FdRipName => "fd.rip.name", Str, None, "Name of the remote IP: which of the names the rules compare this field with resolves (through the system resolver) to it; <NA> when none does.";
     FdDev => "fd.dev", UInt, None, "Device number of the file system holding the file.";
     FdDevMajor => "fd.dev.major", UInt, None, "Major part of fd.dev.";
     FdDevMinor => "fd.dev.minor", UInt, None, "Minor part of fd.dev.";

@@ -48,7 +48,7 @@ fn a_reload_that_brings_proc_env_rules_turns_environment_capture_on() {
     // Loaded after the upstream files (name order) once they are added.
     std::fs::write(
         rules_dir.join("zz-marker.yaml"),
-        "- rule: Env marker\n  desc: start-up check\n  condition: evt.type in (execve, execveat) and proc.name = envmarker\n  output: marker env=%proc.env\n  priority: NOTICE\n",
+        "- rule: Env marker\n  desc: start-up check\n  condition: evt.type in (execve, execveat) and proc.name = envmarker\n  output: marker %proc.name\n  priority: NOTICE\n",
     )
     .expect("write rules");
     let mut sensor = Sensor::start(
@@ -62,31 +62,24 @@ fn a_reload_that_brings_proc_env_rules_turns_environment_capture_on() {
     );
     let rt = runtime();
     let mut client = rt.block_on(sensor.connect());
-    // This rule set shows proc.env in an output: auto turns capture on.
     run_with_env(dir.path(), "envmarker", "ENV_MARKER", "first");
     let got = rt.block_on(collect(&mut client, Duration::from_secs(30), |a| {
-        find(a, "Env marker", "ENV_MARKER=first").is_some()
+        a.iter().any(|a| a.rule == "Env marker")
     }));
     assert!(
-        find(&got, "Env marker", "ENV_MARKER=first").is_some(),
-        "the marker rule did not show its environment:\n{}\n{}",
+        got.iter().any(|a| a.rule == "Env marker"),
+        "the marker rule did not fire:\n{}\n{}",
         summary(&got),
         sensor.log_text()
     );
-
-    // Without any reader of proc.env the capture goes off...
-    std::fs::write(
-        rules_dir.join("zz-marker.yaml"),
-        "- rule: Env marker\n  desc: start-up check\n  condition: evt.type in (execve, execveat) and proc.name = envmarker\n  output: marker %proc.name\n  priority: NOTICE\n",
-    )
-    .expect("rewrite rules");
+    // No rule reads proc.env: the kernel does not copy environments.
     wait_for_log(
         &sensor,
         "environment capture off: no enabled rule reads proc.env",
     );
 
-    // ...and comes back with the upstream rulesets, whose env rules then
-    // fire on their examples: curl with HTTP_PROXY set, any exec with
+    // A reload that brings the upstream rulesets turns it on, and their env
+    // rules fire on their examples: curl with HTTP_PROXY set, any exec with
     // GLIBC_TUNABLES.
     let upstream = support::upstream_rules_dir();
     for (i, f) in ["falco_rules.yaml", "falco-incubating_rules.yaml"]

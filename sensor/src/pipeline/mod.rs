@@ -16,15 +16,12 @@ pub use env_capture::EnvCapture;
 pub use rules_source::RulesSource;
 pub use shared::Shared;
 
-/// The upstream rulesets (test data beside the repository, never in it);
-/// `FALCO_UPSTREAM_RULES_DIR` points elsewhere, e.g. from a worktree.
+/// An upstream ruleset (test data beside the repository, never in it).
 #[cfg(test)]
 pub(crate) fn upstream_rules(name: &str) -> (String, String) {
-    let dir = std::env::var_os("FALCO_UPSTREAM_RULES_DIR").map_or_else(
-        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/compat/falco-rules"),
-        std::path::PathBuf::from,
-    );
-    let path = dir.join(name);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/compat/falco-rules")
+        .join(name);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     (path.display().to_string(), text)

@@ -27,11 +27,7 @@ pub fn require_privileged(what: &str) -> bool {
     panic!("{what} needs root; run as root or set SKIP_PRIVILEGED=1 to skip");
 }
 
-/// The upstream Falco rulesets (test data beside the repository, never in
-/// it); `FALCO_UPSTREAM_RULES_DIR` points elsewhere, e.g. from a worktree.
+/// The upstream Falco rulesets (test data beside the repository, never in it).
 pub fn upstream_rules_dir() -> std::path::PathBuf {
-    std::env::var_os("FALCO_UPSTREAM_RULES_DIR").map_or_else(
-        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/compat/falco-rules"),
-        std::path::PathBuf::from,
-    )
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/compat/falco-rules")
 }

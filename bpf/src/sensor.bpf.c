@@ -11,7 +11,6 @@
 char LICENSE[] SEC("license") = "GPL";
 
 /* Load-time settings, written by userspace into .rodata before load. */
-const volatile bool capture_env = false;
 const volatile __u32 io_buffer_bytes = 0;
 const volatile bool cgroup_v1_memory = true;
 
@@ -65,6 +64,15 @@ struct {
 	__type(key, __u32);
 	__type(value, struct open_filter_cfg);
 } open_filter SEC(".maps");
+
+/* Settings userspace changes while the probes run (a rules reload can turn
+ * environment capture on or off), unlike the .rodata ones fixed at load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct runtime_settings);
+} settings SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -918,7 +926,8 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	struct mm_struct *mm;
 	struct file *exe;
 	struct inode *ino;
-	__u32 off = 0;
+	const struct runtime_settings *rs;
+	__u32 zero = 0, off = 0;
 	long n;
 
 	if (!interested(etype))
@@ -935,7 +944,8 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	}
 	mm = BPF_CORE_READ(p, mm);
 	off = put_mm_range(r, 1, off, BPF_CORE_READ(mm, arg_start), BPF_CORE_READ(mm, arg_end));
-	if (capture_env)
+	rs = bpf_map_lookup_elem(&settings, &zero);
+	if (rs && rs->capture_env)
 		off = put_mm_range(r, 2, off, BPF_CORE_READ(mm, env_start),
 				   BPF_CORE_READ(mm, env_end));
 

@@ -128,6 +128,11 @@ struct sensor_hdr {
 /* Bits in the 4-gram bitmap (a 16-bit hash of each 4-byte window). */
 #define SENSOR_GRAM_BITS 65536
 #define SENSOR_GRAM_MULT 0x9E3779B1U
+/* settings[0]: options userspace may change while the probes run. */
+struct runtime_settings {
+	__u32 capture_env; /* non-zero: execs carry their environment (var 2) */
+};
+
 struct open_filter_cfg {
 	__u32 on;
 	__u32 nbasenames; /* 0: the basename set is empty, skip the lookup */

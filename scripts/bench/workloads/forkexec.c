@@ -1,4 +1,7 @@
-/* forkexec N [PROGRAM]: N x fork + execve(PROGRAM, default /bin/true) + wait. */
+/* forkexec N [PROGRAM [ENV_BYTES]]: N x fork + execve(PROGRAM, default
+ * /bin/true) + wait. The child's environment is PATH alone, or with
+ * ENV_BYTES also one variable of about that many bytes (the size of a
+ * typical shell environment, to measure proc.env capture). */
 #include "common.h"
 #include <sys/wait.h>
 #include <unistd.h>
@@ -7,10 +10,21 @@ int main(int argc, char **argv)
 {
 	long long n = arg_ll(argc, argv, 1, "iterations");
 	const char *prog = argc > 2 ? argv[2] : "/bin/true";
+	long long env_bytes = argc > 3 ? arg_ll(argc, argv, 3, "environment bytes") : 0;
 	char *const child_argv[] = {(char *)prog, NULL};
-	char *const child_env[] = {"PATH=/usr/bin:/bin", NULL};
-	long long t0 = mono_ns();
+	char *child_env[] = {"PATH=/usr/bin:/bin", NULL, NULL};
+	long long t0;
 
+	if (env_bytes > 0) {
+		char *filler = malloc((size_t)env_bytes + 8);
+		if (!filler)
+			die("malloc");
+		memcpy(filler, "FILLER=", 7);
+		memset(filler + 7, 'x', (size_t)env_bytes);
+		filler[7 + env_bytes] = '\0';
+		child_env[1] = filler;
+	}
+	t0 = mono_ns();
 	for (long long i = 0; i < n; i++) {
 		int status;
 		pid_t pid = fork();

@@ -6,6 +6,7 @@ use crate::event::EventType;
 use crate::event::decode::Decoder;
 use crate::event::record::{RecordError, UserSnapshot};
 use crate::event::record::{RecordHeader, RecordWriter};
+use crate::pipeline::env_capture::env_readers;
 use crate::pipeline::{RulesSource, interest};
 use crate::probe::{Probe, ProbeConfig};
 use crate::rules::LoadOptions;
@@ -40,16 +41,21 @@ fn install_signal_handlers() {
 pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
     // With -r, capture what those rules (and the state tracker) need;
     // without, every event type.
-    let interest: Vec<EventType> = if args.rules.is_empty() {
-        EventType::ALL.to_vec()
+    // Environments only when those rules read them (they may hold secrets).
+    let (interest, capture_env): (Vec<EventType>, bool) = if args.rules.is_empty() {
+        (EventType::ALL.to_vec(), false)
     } else {
         let loaded = RulesSource::from_files(args.rules.clone(), LoadOptions::default())
             .load()
             .context("loading rules")?;
-        interest(&loaded.ruleset).into_iter().collect()
+        (
+            interest(&loaded.ruleset).into_iter().collect(),
+            !env_readers(&loaded.ruleset).is_empty(),
+        )
     };
     let cfg = ProbeConfig {
         filter_enabled: !args.rules.is_empty(),
+        capture_env,
         ..ProbeConfig::default()
     };
     let header = RecordHeader::current();

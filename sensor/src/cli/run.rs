@@ -3,15 +3,17 @@
 //! reloads the rules; a set that does not compile leaves the old one running.
 
 use super::RunArgs;
-use crate::config::{Config, LineFormat, ProbeSection, StateSection};
+use crate::config::{CaptureEnv, Config, LineFormat, ProbeSection, StateSection};
 use crate::delivery::{Delivery, DeliveryHandle};
 use crate::event::EventType;
 use crate::metrics::SensorCounters;
 use crate::pipeline::cri_runtime::CriRuntime;
 use crate::pipeline::internal::{self, DropWatch};
-use crate::pipeline::{Detector, RulesSource, Shared, interest, open_filter};
+use crate::pipeline::ip_names::watched_names;
+use crate::pipeline::{Detector, EnvCapture, RulesSource, Shared, interest, open_filter};
 use crate::probe::{self, Probe, ProbeConfig};
 use crate::respond::{RecordSink, Responder, ResponderDeps, ResponseConfig, ResponseReport};
+use crate::state::dns::{NameWatcher, system_resolve};
 use crate::state::{StateConfig, StateTracker};
 use anyhow::Context;
 use falco_proto::v1::RunActionRequest;
@@ -63,8 +65,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         .context("reading running processes from /proc")?;
     tracing::info!("state seeded from /proc: {seeded} threads");
 
+    let ip_names = start_ip_names(&cfg.state, &rules, &mut tracker);
+
     let wanted = interest_vec(&rules);
-    let (probe, events) = Probe::start(probe_config(&cfg.probe), &wanted)?;
+    let env = env_capture(&rules, cfg.probe.capture_env);
+    let (probe, events) = Probe::start(probe_config(&cfg.probe, env.on), &wanted)?;
     let open_prefilter = cfg.probe.open_prefilter && cfg.probe.filter_enabled;
     apply_open_filter(&probe, &rules, open_prefilter);
     let shared = Arc::new(Shared::new(
@@ -103,6 +108,10 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         fingerprint: shared.source().fingerprint(),
         last_watch: Instant::now(),
         open_prefilter,
+        capture_env: cfg.probe.capture_env,
+        env_on: env.on,
+        ip_names: ip_names.as_ref(),
+        ip_names_seen: 0,
     };
     let mut last_housekeeping = Instant::now();
     let result = loop {
@@ -167,6 +176,13 @@ struct Loop<'a> {
     /// `probe.open_prefilter` (and the interest filter) on: re-derive the
     /// open prefilter after every reload.
     open_prefilter: bool,
+    /// `probe.capture_env`, and whether the kernel copies environments now.
+    capture_env: CaptureEnv,
+    env_on: bool,
+    /// The background resolver of `fd.*ip.name` names, and the generation
+    /// of the table the detector has.
+    ip_names: Option<&'a NameWatcher>,
+    ip_names_seen: u64,
 }
 
 impl Loop<'_> {
@@ -222,6 +238,12 @@ impl Loop<'_> {
                 }
             }
         }
+        if let Some(table) = self
+            .ip_names
+            .and_then(|w| w.latest(&mut self.ip_names_seen))
+        {
+            detector.state_mut().set_ip_names(table);
+        }
         // PutRulesFile reloads from the API thread; pick up any new set here.
         let generation = self.shared.generation();
         if generation != self.generation {
@@ -232,9 +254,65 @@ impl Loop<'_> {
                 tracing::error!("updating the kernel interest set: {e}");
             }
             apply_open_filter(self.probe, &rules, self.open_prefilter);
+            let env = env_capture(&rules, self.capture_env);
+            if env.on != self.env_on {
+                match self.probe.set_capture_env(env.on) {
+                    Ok(()) => self.env_on = env.on,
+                    Err(e) => tracing::error!("switching environment capture: {e}"),
+                }
+            }
+            if let Some(w) = self.ip_names {
+                w.set_names(watched_names(&rules));
+            }
             detector.set_rules(rules);
         }
     }
+}
+
+/// Most time start-up waits for the first resolution of the `fd.*ip.name`
+/// names, so the rules have them from the first event; later refreshes
+/// never delay detection.
+const FIRST_IP_NAMES_WAIT: Duration = Duration::from_secs(2);
+
+/// Starts the background resolver of the names rules compare
+/// `fd.*ip.name` with (unless `state.dns_refresh_secs` is 0) and gives the
+/// tracker its first table.
+fn start_ip_names(
+    cfg: &StateSection,
+    rules: &crate::rules::RuleSet,
+    tracker: &mut StateTracker,
+) -> Option<NameWatcher> {
+    if cfg.dns_refresh_secs == 0 {
+        tracing::info!("fd.*ip.name resolution off: state.dns_refresh_secs is 0");
+        return None;
+    }
+    let refresh = Duration::from_secs(cfg.dns_refresh_secs);
+    let watcher = match NameWatcher::start(refresh, Arc::new(system_resolve)) {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::error!("cannot start the fd.*ip.name resolver thread: {e}");
+            return None;
+        }
+    };
+    let names = watched_names(rules);
+    if !names.is_empty() {
+        tracing::info!(
+            "resolving {} host name(s) for fd.*ip.name rules every {}s: {:?}",
+            names.len(),
+            cfg.dns_refresh_secs,
+            names
+        );
+        watcher.set_names(names);
+        let mut seen = 0;
+        match watcher.wait_latest(&mut seen, FIRST_IP_NAMES_WAIT) {
+            Some(table) => tracker.set_ip_names(table),
+            None => tracing::warn!(
+                "fd.*ip.name names not resolved within {} s; rules get them when they are",
+                FIRST_IP_NAMES_WAIT.as_secs()
+            ),
+        }
+    }
+    Some(watcher)
 }
 
 /// Starts the responder; its audit records go onto the bus, and when it
@@ -312,6 +390,17 @@ fn apply_open_filter(probe: &Probe, rules: &crate::rules::RuleSet, enabled: bool
     }
 }
 
+/// Decides environment capture for `rules` and logs the decision, with a
+/// warning naming the rules that read `proc.env` when it is forced off.
+fn env_capture(rules: &crate::rules::RuleSet, setting: CaptureEnv) -> EnvCapture {
+    let env = EnvCapture::derive(rules, setting);
+    tracing::info!("{}", env.describe());
+    if let Some(w) = env.warning() {
+        tracing::warn!("{w}");
+    }
+    env
+}
+
 fn interest_vec(rules: &crate::rules::RuleSet) -> Vec<EventType> {
     interest(rules).into_iter().collect()
 }
@@ -320,11 +409,12 @@ fn addr_text(a: Option<std::net::SocketAddr>) -> String {
     a.map_or_else(|| "(disabled)".to_string(), |a| a.to_string())
 }
 
-pub(crate) fn probe_config(p: &ProbeSection) -> ProbeConfig {
+/// The probe's start settings; `capture_env` as derived from the rules.
+pub(crate) fn probe_config(p: &ProbeSection, capture_env: bool) -> ProbeConfig {
     ProbeConfig {
         ring_buffer_bytes: p.ring_buffer_bytes,
         channel_capacity: p.channel_capacity,
-        capture_env: p.capture_env,
+        capture_env,
         io_buffer_bytes: p.io_buffer_bytes,
         filter_enabled: p.filter_enabled,
     }

@@ -81,7 +81,7 @@ impl Default for RulesConfig {
 pub struct ProbeSection {
     pub ring_buffer_bytes: usize,
     pub channel_capacity: usize,
-    pub capture_env: bool,
+    pub capture_env: CaptureEnv,
     pub io_buffer_bytes: usize,
     pub filter_enabled: bool,
     /// Derive the kernel open prefilter from the rules (see docs/probes.md).
@@ -93,10 +93,57 @@ impl Default for ProbeSection {
         ProbeSection {
             ring_buffer_bytes: 4 << 20,
             channel_capacity: 16384,
-            capture_env: false,
+            capture_env: CaptureEnv::Auto,
             io_buffer_bytes: 0,
             filter_enabled: true,
             open_prefilter: true,
+        }
+    }
+}
+
+/// `probe.capture_env`: whether execs carry their environment (`proc.env`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CaptureEnv {
+    /// `auto`: on exactly while some enabled rule reads `proc.env`
+    /// (re-derived on every rules reload).
+    #[default]
+    Auto,
+    /// `true`: always on.
+    On,
+    /// `false`: always off; rules reading `proc.env` are named in a warning.
+    Off,
+}
+
+impl Serialize for CaptureEnv {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            CaptureEnv::Auto => s.serialize_str("auto"),
+            CaptureEnv::On => s.serialize_bool(true),
+            CaptureEnv::Off => s.serialize_bool(false),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for CaptureEnv {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // A YAML bool or one of the words (a `-o` override arrives as text).
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Bool(bool),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Bool(true) => Ok(CaptureEnv::On),
+            Raw::Bool(false) => Ok(CaptureEnv::Off),
+            Raw::Text(t) => match t.trim() {
+                "auto" => Ok(CaptureEnv::Auto),
+                "true" => Ok(CaptureEnv::On),
+                "false" => Ok(CaptureEnv::Off),
+                other => Err(serde::de::Error::custom(format!(
+                    "probe.capture_env must be auto, true or false, got {other:?}"
+                ))),
+            },
         }
     }
 }
@@ -112,6 +159,9 @@ pub struct StateSection {
     pub metadata_wait_ms: u64,
     pub max_threads: usize,
     pub host_root: PathBuf,
+    /// Seconds between re-resolutions of the host names rules compare
+    /// `fd.*ip.name` with; 0 resolves none (those fields stay missing).
+    pub dns_refresh_secs: u64,
 }
 
 impl Default for StateSection {
@@ -122,6 +172,7 @@ impl Default for StateSection {
             metadata_wait_ms: 1000,
             max_threads: 131_072,
             host_root: PathBuf::from("/"),
+            dns_refresh_secs: 30,
         }
     }
 }

@@ -358,3 +358,34 @@ fn new_sink_keys_are_settable_with_o() {
     );
     assert!(err.contains("starttls"), "{err}");
 }
+
+#[test]
+fn capture_env_is_auto_by_default_and_takes_booleans_in_files_and_overrides() {
+    assert_eq!(Config::default().probe.capture_env, CaptureEnv::Auto);
+    for (yaml, want) in [
+        ("probe:\n  capture_env: true\n", CaptureEnv::On),
+        ("probe:\n  capture_env: false\n", CaptureEnv::Off),
+        ("probe:\n  capture_env: auto\n", CaptureEnv::Auto),
+    ] {
+        assert_eq!(
+            Config::from_yaml(yaml).unwrap().probe.capture_env,
+            want,
+            "{yaml}"
+        );
+    }
+    for (spec, want) in [
+        ("probe.capture_env=true", CaptureEnv::On),
+        ("probe.capture_env=false", CaptureEnv::Off),
+        ("probe.capture_env=auto", CaptureEnv::Auto),
+    ] {
+        let cfg = Config::load(None, &[spec.to_string()]).unwrap();
+        assert_eq!(cfg.probe.capture_env, want, "{spec}");
+    }
+    let err = Config::load(None, &["probe.capture_env=sometimes".to_string()])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("probe.capture_env") && err.contains("sometimes"),
+        "{err}"
+    );
+}

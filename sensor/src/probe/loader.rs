@@ -69,7 +69,6 @@ fn configure(open: &mut OpenSensorSkel<'_>, cfg: &ProbeConfig) -> Result<(), Pro
             step: "setting load-time options",
             detail: "the BPF object has no .rodata section".into(),
         })?;
-    rodata.capture_env = cfg.capture_env;
     rodata.io_buffer_bytes = u32::try_from(cfg.io_buffer_bytes).unwrap_or(u32::MAX);
     rodata.cgroup_v1_memory = cgroup_v1_memory();
     // Handlers run only through the dispatcher's tail calls.
@@ -136,6 +135,18 @@ pub(super) fn write_interest(
     }
     Ok(())
 }
+
+/// Turns the capture of environments at exec on or off; takes effect on
+/// the next exec, so it can follow a rules reload.
+pub(super) fn write_capture_env(map: &MapHandle, on: bool) -> Result<(), ProbeError> {
+    let mut value = [0u8; SETTINGS_SIZE];
+    value[0..4].copy_from_slice(&u32::from(on).to_ne_bytes());
+    map.update(&0u32.to_ne_bytes(), &value, MapFlags::ANY)
+        .map_err(|e| bpf_err("updating the runtime settings", e))
+}
+
+/// Size of `struct runtime_settings`.
+const SETTINGS_SIZE: usize = 4;
 
 /// Writes the open prefilter. `None` turns it off (every open is sent).
 /// The switch is turned off while the tables change, so a reload can
@@ -358,6 +369,7 @@ pub(super) struct SharedMaps {
     pub open_dirs: MapHandle,
     pub open_comms: MapHandle,
     pub open_grams: MapHandle,
+    pub settings: MapHandle,
 }
 
 /// Loads and attaches everything; the skeleton borrows `object`.
@@ -392,8 +404,11 @@ pub(super) fn load<'obj>(
             .map_err(|e| bpf_err("duplicating the open comm fd", e))?,
         open_grams: MapHandle::try_from(&skel.maps.open_grams)
             .map_err(|e| bpf_err("duplicating the open gram fd", e))?,
+        settings: MapHandle::try_from(&skel.maps.settings)
+            .map_err(|e| bpf_err("duplicating the runtime settings fd", e))?,
     };
     write_interest(&shared.interest, interest, cfg.filter_enabled)?;
+    write_capture_env(&shared.settings, cfg.capture_env)?;
     skel.attach()
         .map_err(|e| bpf_err("attaching the programs to tracepoints", e))?;
     Ok((skel, shared))
@@ -476,6 +491,9 @@ mod tests {
             size_of::<G>(),
             (super::super::GRAM_WORDS + 3 * SET_WORDS) * 8
         );
+        type S = super::super::skel::types::runtime_settings;
+        assert_eq!(size_of::<S>(), SETTINGS_SIZE);
+        assert_eq!(offset_of!(S, capture_env), 0);
         type P = super::super::skel::types::open_prefix;
         assert_eq!(size_of::<P>(), MAX_OPEN_PREFIX_LEN + 1);
     }

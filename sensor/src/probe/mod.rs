@@ -204,7 +204,8 @@ pub struct ProbeConfig {
     /// Capacity of the queue to the consumer; a full queue drops (and counts).
     /// Memory follows the depth, not the capacity.
     pub channel_capacity: usize,
-    /// Capture the environment at exec (`proc.env`).
+    /// Capture the environment at exec (`proc.env`) from the start; can be
+    /// changed later with `Probe::set_capture_env`.
     pub capture_env: bool,
     /// Capture this many leading bytes of send/recv buffers (0: none).
     pub io_buffer_bytes: usize,
@@ -354,6 +355,9 @@ impl Probe {
         Err(ProbeError::NotLinux(std::env::consts::OS))
     }
     pub fn set_open_prefixes(&self, _prefixes: Option<&[String]>) -> Result<(), ProbeError> {
+        Err(ProbeError::NotLinux(std::env::consts::OS))
+    }
+    pub fn set_capture_env(&self, _on: bool) -> Result<(), ProbeError> {
         Err(ProbeError::NotLinux(std::env::consts::OS))
     }
     pub fn set_open_filter(&self, _filter: Option<&OpenFilter>) -> Result<(), ProbeError> {

@@ -138,6 +138,12 @@ impl Probe {
         loader::write_interest(&self.maps.interest, interest, self.filter_enabled)
     }
 
+    /// Turns the capture of environments at exec (`proc.env`) on or off
+    /// while the probe runs; execs from then on follow the new setting.
+    pub fn set_capture_env(&self, on: bool) -> Result<(), ProbeError> {
+        loader::write_capture_env(&self.maps.settings, on)
+    }
+
     /// Sets the kernel open prefilter: with `Some(prefixes)`, an
     /// open/openat/openat2/creat whose path is absolute is sent only if it
     /// starts with one of the prefixes (relative paths always pass); `None`

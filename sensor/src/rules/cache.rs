@@ -96,4 +96,8 @@ impl StateView for CachedView<'_> {
     fn user_home_shell(&self, container_id: &str, uid: u32) -> Option<(&str, &str)> {
         self.inner.user_home_shell(container_id, uid)
     }
+
+    fn ip_names(&self, ip: std::net::IpAddr) -> &[std::sync::Arc<str>] {
+        self.inner.ip_names(ip)
+    }
 }

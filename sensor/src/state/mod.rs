@@ -8,6 +8,7 @@
 
 pub mod cgroup;
 pub mod cri;
+pub mod dns;
 pub mod fdname;
 pub mod image;
 pub mod proc;

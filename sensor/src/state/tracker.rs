@@ -4,6 +4,7 @@
 //! the thread or fd.
 
 use super::cgroup::{self, ContainerRef};
+use super::dns::NameTable;
 use super::fdname;
 use super::proc::{ProcReader, SocketCache};
 use super::resolver::{Answer, CriSource, LookupError, MetadataSource, Resolver};
@@ -204,6 +205,8 @@ pub struct StateTracker {
     pending: Vec<String>,
     /// "No runtime socket" was logged once already.
     warned_no_runtime: bool,
+    /// Names of the addresses the rules watch (`fd.sip.name`...).
+    ip_names: Arc<NameTable>,
     clock: u64,
     stats: StateStats,
 }
@@ -238,9 +241,15 @@ impl StateTracker {
             resolver,
             pending: Vec::new(),
             warned_no_runtime: false,
+            ip_names: Arc::default(),
             clock: 0,
             stats: StateStats::default(),
         }
+    }
+
+    /// Replaces the address -> name table (from [`super::dns::NameWatcher`]).
+    pub fn set_ip_names(&mut self, table: Arc<NameTable>) {
+        self.ip_names = table;
     }
 
     /// Reads every process and thread from /proc. Returns the number of
@@ -1241,6 +1250,10 @@ impl StateView for StateTracker {
         self.users
             .user(container_id, uid)
             .map(|u| (u.home.as_str(), u.shell.as_str()))
+    }
+
+    fn ip_names(&self, ip: std::net::IpAddr) -> &[Arc<str>] {
+        self.ip_names.names(ip)
     }
 }
 

@@ -1,9 +1,11 @@
 //! Data kept per thread, fd, container and pod. The rule engine reads these
 //! through [`StateView`]; only the state tracker writes them.
 
+use super::dns::NameTable;
 use crate::event::SockTuple;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// Container id used for processes that run on the host (Falco's convention).
@@ -182,6 +184,11 @@ pub trait StateView {
     fn fds(&self, _pid: i64) -> Vec<(i64, &FdInfo)> {
         Vec::new()
     }
+    /// The names the rules watch that `ip` resolved to (`fd.sip.name`...);
+    /// empty when none does or nothing is resolved.
+    fn ip_names(&self, _ip: IpAddr) -> &[Arc<str>] {
+        &[]
+    }
 }
 
 /// A simple in-memory [`StateView`] for tests and replay fixtures.
@@ -194,6 +201,7 @@ pub struct MemoryState {
     pub users: HashMap<(String, u32), (String, String, String)>,
     /// (container id, gid) -> name
     pub groups: HashMap<(String, u32), String>,
+    pub ip_names: NameTable,
 }
 
 impl StateView for MemoryState {
@@ -235,5 +243,8 @@ impl StateView for MemoryState {
             .collect();
         v.sort_by_key(|(fd, _)| *fd);
         v
+    }
+    fn ip_names(&self, ip: IpAddr) -> &[Arc<str>] {
+        self.ip_names.names(ip)
     }
 }

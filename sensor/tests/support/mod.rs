@@ -26,3 +26,8 @@ pub fn require_privileged(what: &str) -> bool {
     }
     panic!("{what} needs root; run as root or set SKIP_PRIVILEGED=1 to skip");
 }
+
+/// The upstream Falco rulesets (test data beside the repository, never in it).
+pub fn upstream_rules_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/compat/falco-rules")
+}

@@ -124,8 +124,26 @@ pub fn markdown() -> String {
         }
         out.push('\n');
     }
+    out.push_str(IP_NAMES_SECTION);
     out
 }
+
+/// How `fd.*ip.name` gets its values, for `docs/fields.md`.
+const IP_NAMES_SECTION: &str = "## Host names of addresses
+
+`fd.cip.name`, `fd.sip.name`, `fd.lip.name` and `fd.rip.name` work as in Falco: \
+the sensor never asks DNS about an event's address. When rules load, it collects the \
+names they compare these fields with (the literal operands of `=`, `!=` and `in`, \
+through lists and macros; e.g. `kubernetes.default.svc.cluster.local` from the stable \
+ruleset's `k8s_api_server` macro) and resolves them through the system resolver \
+(getaddrinfo: `/etc/hosts`, then DNS) on a background thread, again every \
+`state.dns_refresh_secs` (30 s) and after every rules reload. Per event the field's \
+value is the watched name whose addresses contain the IP (an IPv4 address mapped into \
+IPv6 counts as the IPv4 one); when several watched names share the address the value \
+is all of them and a comparison holds for any; when none does the field is missing. \
+A name that stops resolving keeps its last addresses. Operators such as `contains` or \
+`glob` name no host, so they cannot match.
+";
 
 #[cfg(test)]
 mod tests {

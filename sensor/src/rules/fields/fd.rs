@@ -195,6 +195,17 @@ fn ends(cx: &Cx<'_>, t: &SockTuple) -> Option<((IpAddr, u16), (IpAddr, u16))> {
     })
 }
 
+/// The watched name `ip` resolved to (`fd.sip.name`...), or every one
+/// when several names share the address (a comparison holds for any);
+/// missing when none does.
+fn ip_name<'a>(cx: &Cx<'a>, ip: IpAddr) -> Option<Value<'a>> {
+    match cx.st.ip_names(ip) {
+        [] => None,
+        [one] => Some(str_value(one)),
+        many => Some(Value::List(many.iter().map(|n| str_value(n)).collect())),
+    }
+}
+
 /// Falco's socket `fd.name`: `cip:cport->sip:sport` for IP, the path for unix.
 fn tuple_name(cx: &Cx<'_>, t: &SockTuple) -> Option<String> {
     if let Some(((cip, cport), (sip, sport))) = ends(cx, t) {
@@ -410,7 +421,10 @@ pub(super) fn extract<'a>(key: Key, arg: Option<&FieldArg>, cx: &Cx<'a>) -> Opti
             EventKind::Io { addr: Some(_), .. } => true,
             _ => false,
         }),
-        Key::FdCipName | Key::FdSipName | Key::FdLipName | Key::FdRipName => return None,
+        Key::FdCipName => ip_name(cx, ends(cx, tuple(cx, &f)?)?.0.0)?,
+        Key::FdSipName => ip_name(cx, ends(cx, tuple(cx, &f)?)?.1.0)?,
+        Key::FdLipName => ip_name(cx, inet(&tuple(cx, &f)?.local)?.0)?,
+        Key::FdRipName => ip_name(cx, inet(&tuple(cx, &f)?.remote)?.0)?,
         Key::FdDev | Key::FdDevMajor | Key::FdDevMinor => {
             let dev = match &ev.kind {
                 EventKind::Open { dev, .. } if ev.res >= 0 => *dev,

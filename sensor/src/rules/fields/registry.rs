@@ -73,7 +73,7 @@ fields! {
     ProcCmdnargs => "proc.cmdnargs", UInt, None, "Number of command-line arguments after argv[0].";
     ProcCmdlenargs => "proc.cmdlenargs", UInt, None, "Total length in bytes of the arguments after argv[0], not counting separators.";
     ProcExeline => "proc.exeline", Str, None, "proc.exe followed by proc.args, separated by spaces.";
-    ProcEnv => "proc.env", Str, OptionalKey, "Environment of the process as 'NAME=value NAME2=value2'; proc.env[NAME] is one variable's value. Only filled when the sensor captures environments.";
+    ProcEnv => "proc.env", Str, OptionalKey, "Environment of the process as 'NAME=value NAME2=value2'; proc.env[NAME] is one variable's value. Captured at exec while an enabled rule reads proc.env (probe.capture_env: auto, the default), or always with probe.capture_env: true.";
     ProcCwd => "proc.cwd", Str, None, "Current working directory of the process.";
     ProcLoginshellid => "proc.loginshellid", Int, None, "pid of the oldest shell among the process and its ancestors; tells interactive sessions apart.";
     ProcTty => "proc.tty", UInt, None, "Controlling terminal of the process as a device number; 0 when there is none.";
@@ -157,10 +157,10 @@ fields! {
     FdRnet => "fd.rnet", IpNet, None, "Matches the remote IP address against a network in CIDR form.";
     FdConnected => "fd.connected", Bool, None, "true when the socket is connected.";
     FdNameChanged => "fd.name_changed", Bool, None, "true when this event gave the fd a new name (e.g. connect filled in the tuple).";
-    FdCipName => "fd.cip.name", Str, None, "Domain name for the client IP; <NA> because the sensor does not resolve names.";
-    FdSipName => "fd.sip.name", Str, None, "Domain name for the server IP; <NA> because the sensor does not resolve names.";
-    FdLipName => "fd.lip.name", Str, None, "Domain name for the local IP; <NA> because the sensor does not resolve names.";
-    FdRipName => "fd.rip.name", Str, None, "Domain name for the remote IP; <NA> because the sensor does not resolve names.";
+    FdCipName => "fd.cip.name", Str, None, "Name of the client IP: which of the names the rules compare this field with resolves (through the system resolver) to it; <NA> when none does.";
+    FdSipName => "fd.sip.name", Str, None, "Name of the server IP: which of the names the rules compare this field with resolves (through the system resolver) to it; <NA> when none does.";
+    FdLipName => "fd.lip.name", Str, None, "Name of the local IP: which of the names the rules compare this field with resolves (through the system resolver) to it; <NA> when none does.";
+    FdRipName => "fd.rip.name", Str, None, "Name of the remote IP: which of the names the rules compare this field with resolves (through the system resolver) to it; <NA> when none does.";
     FdDev => "fd.dev", UInt, None, "Device number of the file system holding the file.";
     FdDevMajor => "fd.dev.major", UInt, None, "Major part of fd.dev.";
     FdDevMinor => "fd.dev.minor", UInt, None, "Minor part of fd.dev.";

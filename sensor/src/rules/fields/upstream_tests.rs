@@ -10,9 +10,7 @@ use crate::rules::{LoadOptions, RuleMatching, RuleSet, load_sources};
 use crate::state::MemoryState;
 
 fn load_stable() -> RuleSet {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/compat/falco-rules/falco_rules.yaml");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let (_, text) = crate::pipeline::upstream_rules("falco_rules.yaml");
     let opts = LoadOptions {
         rule_matching: RuleMatching::All,
         ..Default::default()
@@ -75,10 +73,10 @@ fn connect(st: &MemoryState, tid: i64, ip: &str, port: u16) -> Event {
 }
 
 /// Rules whose positive case cannot be produced, with the reason.
-const NO_POSITIVE: &[(&str, &str)] = &[(
-    "Contact K8S API Server From Container",
-    "needs fd.sip.name to resolve to kubernetes.default.svc.cluster.local; the sensor does not resolve names (<NA>)",
-)];
+const NO_POSITIVE: &[(&str, &str)] = &[];
+
+/// The address the API server's name resolves to in `k8s_state`.
+const API_SERVER_IP: &str = "10.96.0.1";
 
 #[test]
 fn upstream_stable_rules_fire_on_their_positive_case_only() {
@@ -103,6 +101,15 @@ fn upstream_stable_rules_fire_on_their_positive_case_only() {
     if let Some(c) = privileged.containers.get_mut(CID) {
         c.privileged = true;
     }
+    // The background resolver found the API server's name (what
+    // `fd.sip.name` compares against) at API_SERVER_IP.
+    let mut k8s_state = st.clone();
+    let api_ip = API_SERVER_IP.parse().unwrap_or_else(|e| panic!("{e}"));
+    k8s_state.ip_names = crate::state::dns::NameTable::from_resolved([(
+        "kubernetes.default.svc.cluster.local",
+        &[api_ip][..],
+    )]);
+    let k8s = &k8s_state;
     let s = &st;
 
     let with_tty = |mut ev: Event, tty: u32| {
@@ -275,9 +282,13 @@ fn upstream_stable_rules_fire_on_their_positive_case_only() {
         ),
         (
             "Contact K8S API Server From Container",
-            s,
-            None,
-            vec![connect(s, 310, "10.96.0.1", 443)],
+            k8s,
+            Some(connect(k8s, 310, API_SERVER_IP, 443)),
+            vec![
+                // Another address; the host, not a container.
+                connect(k8s, 310, "10.96.0.2", 443),
+                connect(k8s, 200, API_SERVER_IP, 443),
+            ],
         ),
         (
             "Netcat Remote Code Execution in Container",
@@ -519,4 +530,18 @@ fn upstream_stable_rules_fire_on_their_positive_case_only() {
         assert!(covered.contains(&r.name()), "{} has no cases", r.name());
     }
     assert_eq!(rs.rules().count(), 25);
+}
+
+#[test]
+fn the_api_server_rule_needs_the_name_resolved() {
+    // Without a resolved name fd.sip.name is missing: the same connection
+    // does not fire.
+    let st = fixture();
+    let ev = connect(&st, 310, API_SERVER_IP, 443);
+    let got = fired(&load_stable(), &ev, &st);
+    assert!(
+        !got.iter()
+            .any(|r| r == "Contact K8S API Server From Container"),
+        "{got:?}"
+    );
 }

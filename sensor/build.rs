@@ -1,6 +1,11 @@
 //! Compiles the CO-RE eBPF programs in `bpf/src/` into a libbpf-rs skeleton
-//! (written to OUT_DIR, never committed). Only Linux builds need clang and
-//! bpftool; other targets compile the library without the probe.
+//! (written to OUT_DIR, never committed), and on every OS generates the Rust
+//! constants of the kernel contract from `bpf/src/sensor.h` (`contract.rs`,
+//! see `crate::contract`). Only Linux builds need clang; other targets
+//! compile the library without the probe.
+
+#[path = "build_contract.rs"]
+mod contract_gen;
 
 use std::env;
 #[cfg(target_os = "linux")]
@@ -16,7 +21,15 @@ fn main() {
     for header in BPF_HEADERS {
         println!("cargo:rerun-if-changed={header}");
     }
+    println!("cargo:rerun-if-changed=build_contract.rs");
     println!("cargo:rerun-if-env-changed=FALCO_VMLINUX_H");
+    if let Err(msg) = contract_gen::generate(BPF_HEADERS[0]) {
+        eprintln!(
+            "error: generating the kernel contract from {}: {msg}",
+            BPF_HEADERS[0]
+        );
+        std::process::exit(1);
+    }
     if env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("linux") {
         return;
     }

@@ -5,6 +5,7 @@ pub mod api;
 pub mod bus;
 pub mod cli;
 pub mod config;
+pub mod contract;
 pub mod delivery;
 pub mod event;
 pub mod interop;

@@ -61,14 +61,10 @@ pub const FD_EVENT_TYPES: &[EventType] = &[
     EventType::MemfdCreate,
 ];
 
-const CLONE_THREAD: u64 = 0x0001_0000;
-const AT_FDCWD: i64 = -100;
-const O_DIRECTORY: u32 = 0o200_000;
-const O_CLOEXEC: u32 = 0o2_000_000;
-const MFD_CLOEXEC: u32 = 1;
-const EINPROGRESS: i64 = 115;
-const F_DUPFD: i64 = 0;
-const F_DUPFD_CLOEXEC: i64 = 1030;
+use crate::event::abi::{
+    AT_FDCWD, CLONE_THREAD, EINPROGRESS, F_DUPFD, F_DUPFD_CLOEXEC, MFD_CLOEXEC, O_CLOEXEC,
+    O_DIRECTORY,
+};
 
 /// Settings of the state tracker.
 #[derive(Debug, Clone)]

@@ -11,7 +11,7 @@ use crate::pipeline::cri_runtime::CriRuntime;
 use crate::pipeline::internal::{self, DropWatch};
 use crate::pipeline::{Detector, RulesSource, Shared, interest, open_filter};
 use crate::probe::{self, Probe, ProbeConfig};
-use crate::respond::{RecordSink, Responder, ResponderDeps, ResponseConfig, ResponseReport};
+use crate::respond::{RecordSink, Responder, ResponderDeps, ResponseReport};
 use crate::state::{StateConfig, StateTracker};
 use anyhow::Context;
 use falco_proto::v1::RunActionRequest;
@@ -244,7 +244,8 @@ fn start_responder(
     delivery: &DeliveryHandle,
     shared: &Arc<Shared>,
 ) -> anyhow::Result<Arc<Responder>> {
-    let rcfg = ResponseConfig::from_yaml_value(&cfg.response).context("config key response")?;
+    // Validated with the rest of the config by Config::load.
+    let rcfg = cfg.response.clone();
     let bus = delivery.bus().clone();
     let sink: RecordSink = Arc::new(move |report: ResponseReport| {
         bus.publish_response(report.alert.seq, vec![report.record]);

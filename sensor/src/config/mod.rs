@@ -2,10 +2,14 @@
 //! Falco-style `-o key.path=value` overrides. Every key is documented in
 //! docs/config.md; keep that page in step with the structs below.
 
+mod locate;
 mod overrides;
+pub mod response;
 mod sections;
 
 pub use sections::*;
+
+use response::ResponseConfigError;
 
 use std::path::{Path, PathBuf};
 
@@ -23,6 +27,43 @@ pub enum ConfigError {
     Override { spec: String, message: String },
     #[error("config key {key}: {message}")]
     Value { key: String, message: String },
+    #[error("config key {0}")]
+    Response(#[from] ResponseConfigError),
+    /// Another error with the position in the file of the key it names.
+    #[error("{at}: {source}")]
+    Located {
+        /// `file:line:column`.
+        at: String,
+        source: Box<ConfigError>,
+    },
+}
+
+impl ConfigError {
+    /// The dotted key path a validation error is about (`response.policies[0]`).
+    fn key_path(&self) -> Option<String> {
+        match self {
+            ConfigError::Value { key, .. } => Some(key.clone()),
+            ConfigError::Response(ResponseConfigError::Key { key, .. }) => {
+                Some(format!("response.{key}"))
+            }
+            ConfigError::Response(ResponseConfigError::Policy { index, .. }) => {
+                Some(format!("response.policies[{index}]"))
+            }
+            _ => None,
+        }
+    }
+
+    /// Adds the file position of the key the error names, when the file
+    /// sets it.
+    fn located(self, path: &Path, text: &str) -> ConfigError {
+        let Some(mark) = self.key_path().and_then(|k| locate::key(text, &k)) else {
+            return self;
+        };
+        ConfigError::Located {
+            at: format!("{}:{}:{}", path.display(), mark.line, mark.col),
+            source: Box::new(self),
+        }
+    }
 }
 
 impl Config {
@@ -30,6 +71,7 @@ impl Config {
     /// overrides in order, and validates the result.
     pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Config, ConfigError> {
         let mut doc = serde_yaml::Value::Mapping(Default::default());
+        let mut file_text = None;
         if let Some(p) = path {
             let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
                 path: p.to_path_buf(),
@@ -37,20 +79,30 @@ impl Config {
             })?;
             if !text.trim().is_empty() {
                 let invalid = |e: serde_yaml::Error| ConfigError::Invalid {
-                    path: p.display().to_string(),
+                    path: match e.location() {
+                        Some(l) => format!("{}:{}:{}", p.display(), l.line(), l.column()),
+                        None => p.display().to_string(),
+                    },
                     message: e.to_string(),
                 };
                 // Typed parse of the text first: its errors carry the key path and line.
                 serde_yaml::from_str::<Config>(&text).map_err(invalid)?;
                 doc = serde_yaml::from_str(&text).map_err(invalid)?;
+                file_text = Some(text);
             }
         }
+        let validate = |cfg: &Config| {
+            cfg.validate().map_err(|e| match (path, &file_text) {
+                (Some(p), Some(text)) => e.located(p, text),
+                _ => e,
+            })
+        };
         if overrides.is_empty() {
             let cfg: Config = serde_yaml::from_value(doc).map_err(|e| ConfigError::Invalid {
                 path: origin(path),
                 message: e.to_string(),
             })?;
-            cfg.validate()?;
+            validate(&cfg)?;
             return Ok(cfg);
         }
         if doc.is_null() {
@@ -68,7 +120,7 @@ impl Config {
             path: format!("{} with -o overrides", origin(path)),
             message: e.to_string(),
         })?;
-        cfg.validate()?;
+        validate(&cfg)?;
         Ok(cfg)
     }
 
@@ -144,6 +196,7 @@ impl Config {
                 );
             }
         }
+        self.response.validate()?;
         for label in &self.outputs.loki.labels {
             if !LOKI_LABELS.contains(&label.as_str()) {
                 return bad(

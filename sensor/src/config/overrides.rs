@@ -57,7 +57,9 @@ fn is_free_map(keys: &[&str]) -> bool {
     let parent = &keys[..keys.len() - 1];
     matches!(
         parent,
-        ["outputs", "webhook", "headers"] | ["outputs", "loki", "extra_labels"]
+        ["outputs", "webhook", "headers"]
+            | ["outputs", "loki", "extra_labels"]
+            | ["response", "label_pod", "labels"]
     )
 }
 

@@ -95,18 +95,27 @@ pub struct StateConfig {
     pub user_refresh_interval: Duration,
 }
 
+impl StateConfig {
+    /// Default bound on one CRI lookup (also `state.lookup_timeout_ms`).
+    pub const DEFAULT_CRI_TIMEOUT_MS: u64 = 1000;
+    /// Default hold for events awaiting metadata (`state.metadata_wait_ms`).
+    pub const DEFAULT_METADATA_WAIT_MS: u64 = 1000;
+    /// Default thread table size (`state.max_threads`).
+    pub const DEFAULT_MAX_THREADS: usize = 131_072;
+}
+
 impl Default for StateConfig {
     fn default() -> Self {
         StateConfig {
-            max_threads: 131_072,
+            max_threads: Self::DEFAULT_MAX_THREADS,
             max_fds_per_process: 4096,
             max_containers: 8192,
             cri_enabled: true,
             cri_sockets: Vec::new(),
-            cri_timeout: Duration::from_millis(1000),
+            cri_timeout: Duration::from_millis(Self::DEFAULT_CRI_TIMEOUT_MS),
             cri_retry_initial: Duration::from_millis(25),
             cri_retry_max: Duration::from_secs(30),
-            metadata_wait: Duration::from_millis(1000),
+            metadata_wait: Duration::from_millis(Self::DEFAULT_METADATA_WAIT_MS),
             host_root: PathBuf::from("/"),
             user_refresh_interval: Duration::from_secs(10),
         }

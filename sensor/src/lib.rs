@@ -16,3 +16,4 @@ pub mod respond;
 pub mod rules;
 pub mod sinks;
 pub mod state;
+pub mod sys;

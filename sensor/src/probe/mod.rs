@@ -356,9 +356,6 @@ impl Probe {
     pub fn set_interest(&self, _interest: &[EventType]) -> Result<(), ProbeError> {
         Err(ProbeError::NotLinux(std::env::consts::OS))
     }
-    pub fn set_open_prefixes(&self, _prefixes: Option<&[String]>) -> Result<(), ProbeError> {
-        Err(ProbeError::NotLinux(std::env::consts::OS))
-    }
     pub fn set_open_filter(&self, _filter: Option<&OpenFilter>) -> Result<(), ProbeError> {
         Err(ProbeError::NotLinux(std::env::consts::OS))
     }

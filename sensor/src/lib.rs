@@ -3,11 +3,13 @@
 
 pub mod api;
 pub mod bus;
+pub mod capture;
 pub mod cli;
 pub mod config;
 pub mod contract;
 pub mod delivery;
 pub mod event;
+pub mod http_server;
 pub mod interop;
 pub mod metrics;
 pub mod pipeline;

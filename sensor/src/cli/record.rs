@@ -2,10 +2,10 @@
 //! and benchmarks (format: docs/record-format.md).
 
 use super::RecordArgs;
+use crate::capture::record::{RecordError, UserSnapshot};
+use crate::capture::record::{RecordHeader, RecordWriter};
 use crate::event::EventType;
 use crate::event::decode::Decoder;
-use crate::event::record::{RecordError, UserSnapshot};
-use crate::event::record::{RecordHeader, RecordWriter};
 use crate::pipeline::{RulesSource, interest};
 use crate::probe::{Probe, ProbeConfig};
 use crate::rules::LoadOptions;

@@ -3,8 +3,8 @@
 //! alerts. Detections become testable and reproducible off-line.
 
 use super::ReplayArgs;
+use crate::capture::record::{Frame, RecordItem, RecordReader};
 use crate::event::decode::Decoder;
-use crate::event::record::{Frame, RecordItem, RecordReader};
 use crate::pipeline::{Detector, RulesSource};
 use crate::rules::LoadOptions;
 use crate::sinks::aggregate::Item;

@@ -7,6 +7,7 @@
 //! and fields into [`pred`] trees, and [`engine`] indexes and evaluates them.
 
 pub mod alert;
+pub mod analysis;
 pub mod ast;
 pub mod cache;
 pub mod compile;

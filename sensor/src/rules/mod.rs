@@ -14,8 +14,10 @@ pub mod compile;
 pub mod defaults;
 pub mod engine;
 pub mod error;
+mod exceptions;
 pub mod fields;
 pub mod glob;
+pub mod link;
 pub mod loader;
 pub mod output;
 pub mod parse;
@@ -26,9 +28,10 @@ pub mod yaml;
 pub use defaults::default_rules_yaml;
 pub use engine::{
     CompiledRuleView, LoadOptions, LoadSummary, LoadedRules, RuleId, RuleInfoView, RuleMatch,
-    RuleMatching, RuleSet, load_files, load_sources,
+    RuleMatching, RuleSet,
 };
 pub use error::{ErrorKind, ItemKind, LoadError, LoadWarning, Location, WarningCode};
+pub use link::{load_files, load_sources};
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

@@ -37,7 +37,7 @@ pub fn clock_ns(clock: Clock) -> Option<i64> {
     // SAFETY: `ts` is a valid, writable timespec for the duration of the
     // call, and every `Clock` maps to a clock id the target supports.
     let rc = unsafe { libc::clock_gettime(clock.id(), &mut ts) };
-    (rc == 0).then(|| i64::from(ts.tv_sec) * 1_000_000_000 + i64::from(ts.tv_nsec))
+    (rc == 0).then(|| ts.tv_sec * 1_000_000_000 + ts.tv_nsec)
 }
 
 /// CPU time of the calling thread in ns (0 if unreadable): for measuring

@@ -43,6 +43,8 @@ fn run_with_a_bad_response_policy_fails_before_loading_probes() {
         cfg.display()
     );
     assert!(stderr.contains(&want), "stderr: {stderr}");
+    // Said once, not repeated by the error chain.
+    assert_eq!(stderr.matches("actions must name").count(), 1, "{stderr}");
     for text in [&stderr, &stdout] {
         assert!(
             !text.contains("probes attached"),

@@ -3,6 +3,8 @@
 //! in docs/architecture-deps.txt, every module must be listed there, and a
 //! module may only use modules listed above it (so the table has no cycle).
 
+#![allow(clippy::unwrap_used)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 

@@ -27,15 +27,23 @@ pub enum ConfigError {
     Override { spec: String, message: String },
     #[error("config key {key}: {message}")]
     Value { key: String, message: String },
+    // Not a `#[source]`: the message already holds it, and error chains
+    // would print it twice.
     #[error("config key {0}")]
-    Response(#[from] ResponseConfigError),
+    Response(ResponseConfigError),
     /// Another error with the position in the file of the key it names.
-    #[error("{at}: {source}")]
+    #[error("{at}: {error}")]
     Located {
         /// `file:line:column`.
         at: String,
-        source: Box<ConfigError>,
+        error: Box<ConfigError>,
     },
+}
+
+impl From<ResponseConfigError> for ConfigError {
+    fn from(e: ResponseConfigError) -> Self {
+        ConfigError::Response(e)
+    }
 }
 
 impl ConfigError {
@@ -61,7 +69,7 @@ impl ConfigError {
         };
         ConfigError::Located {
             at: format!("{}:{}:{}", path.display(), mark.line, mark.col),
-            source: Box::new(self),
+            error: Box::new(self),
         }
     }
 }

@@ -16,6 +16,8 @@ fn check(name: &str, btf: u64, rust: u64) {
 }
 
 #[test]
+// Generated casts: u64 to u64 for the 64-bit constants.
+#[allow(clippy::unnecessary_cast)]
 fn every_contract_enum_constant_matches_the_btf() {
     include!(concat!(env!("OUT_DIR"), "/contract_btf_check.rs"));
 }

@@ -1,22 +1,38 @@
 //! Compiles the CO-RE eBPF programs in `bpf/src/` into a libbpf-rs skeleton
-//! (written to OUT_DIR, never committed). Only Linux builds need clang and
-//! bpftool; other targets compile the library without the probe.
+//! (written to OUT_DIR, never committed), and on every OS generates the Rust
+//! constants of the kernel contract from `bpf/src/sensor.h` (`contract.rs`,
+//! see `crate::contract`). Only Linux builds need clang; other targets
+//! compile the library without the probe. The kernel types come from the
+//! vmlinux.h vendored per architecture (`bpf/src/vmlinux/`), not from the
+//! build machine, so builds are reproducible and need no kernel BTF.
+
+#[path = "build_contract.rs"]
+mod contract_gen;
 
 use std::env;
 #[cfg(target_os = "linux")]
 use std::path::{Path, PathBuf};
-#[cfg(target_os = "linux")]
-use std::process::Command;
 
 const BPF_SOURCE: &str = "../bpf/src/sensor.bpf.c";
 const BPF_HEADERS: &[&str] = &["../bpf/src/sensor.h", "../bpf/src/helpers.bpf.h"];
+/// Kernel type headers, one per architecture (`<dir>/<arch>/vmlinux.h`).
+#[cfg(target_os = "linux")]
+const VMLINUX_DIR: &str = "../bpf/src/vmlinux";
 
 fn main() {
     println!("cargo:rerun-if-changed={BPF_SOURCE}");
     for header in BPF_HEADERS {
         println!("cargo:rerun-if-changed={header}");
     }
+    println!("cargo:rerun-if-changed=build_contract.rs");
     println!("cargo:rerun-if-env-changed=FALCO_VMLINUX_H");
+    if let Err(msg) = contract_gen::generate(BPF_HEADERS[0]) {
+        eprintln!(
+            "error: generating the kernel contract from {}: {msg}",
+            BPF_HEADERS[0]
+        );
+        std::process::exit(1);
+    }
     if env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("linux") {
         return;
     }
@@ -40,11 +56,11 @@ fn build_skeleton() -> Result<(), String> {
     let include_dir = out_dir.join("bpf-include");
     std::fs::create_dir_all(&include_dir)
         .map_err(|e| format!("creating {}: {e}", include_dir.display()))?;
-    provide_vmlinux_h(&include_dir.join("vmlinux.h"))?;
 
-    let arch = match env::var("CARGO_CFG_TARGET_ARCH").as_deref() {
-        Ok("x86_64") => "x86",
-        Ok("aarch64") => "arm64",
+    // (clang's __TARGET_ARCH_ name, directory under bpf/src/vmlinux/)
+    let (arch, arch_dir) = match env::var("CARGO_CFG_TARGET_ARCH").as_deref() {
+        Ok("x86_64") => ("x86", "x86_64"),
+        Ok("aarch64") => ("arm64", "arm64"),
         Ok(other) => {
             return Err(format!(
                 "unsupported target architecture `{other}` for the eBPF probe"
@@ -52,9 +68,12 @@ fn build_skeleton() -> Result<(), String> {
         }
         Err(e) => return Err(format!("CARGO_CFG_TARGET_ARCH: {e}")),
     };
+    provide_vmlinux_h(&include_dir.join("vmlinux.h"), arch_dir)?;
     let skel = out_dir.join("sensor.skel.rs");
     libbpf_cargo::SkeletonBuilder::new()
         .source(BPF_SOURCE)
+        // Kept next to the skeleton (which embeds it) for inspection.
+        .obj(out_dir.join("sensor.bpf.o"))
         .clang_args([
             format!("-I{}", include_dir.display()),
             format!("-D__TARGET_ARCH_{arch}"),
@@ -71,35 +90,20 @@ fn build_skeleton() -> Result<(), String> {
 }
 
 #[cfg(target_os = "linux")]
-/// Writes `vmlinux.h` from the running kernel's BTF, or copies the file named
-/// by FALCO_VMLINUX_H (cross builds, build hosts without BTF).
-fn provide_vmlinux_h(dst: &Path) -> Result<(), String> {
-    if let Ok(given) = env::var("FALCO_VMLINUX_H") {
-        println!("cargo:rerun-if-changed={given}");
-        std::fs::copy(&given, dst)
-            .map_err(|e| format!("FALCO_VMLINUX_H={given}: cannot copy it: {e}"))?;
-        return Ok(());
-    }
-    let btf = Path::new("/sys/kernel/btf/vmlinux");
-    if !btf.exists() {
-        return Err(format!(
-            "{} is missing: this kernel has no BTF; set FALCO_VMLINUX_H to a vmlinux.h generated on a BTF kernel",
-            btf.display()
-        ));
-    }
-    let output = Command::new("bpftool")
-        .args(["btf", "dump", "file", "/sys/kernel/btf/vmlinux", "format", "c"])
-        .output()
-        .map_err(|e| {
-            format!(
-                "running `bpftool` failed ({e}): install it (Debian: apt-get install bpftool) or set FALCO_VMLINUX_H"
-            )
-        })?;
-    if !output.status.success() {
-        return Err(format!(
-            "`bpftool btf dump file /sys/kernel/btf/vmlinux format c` failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        ));
-    }
-    std::fs::write(dst, &output.stdout).map_err(|e| format!("writing {}: {e}", dst.display()))
+/// Puts the kernel type header in `dst`: the file named by FALCO_VMLINUX_H
+/// when set (another kernel's types, a new architecture), else the one
+/// vendored for the target architecture under `bpf/src/vmlinux/` (see its
+/// README), so the build does not depend on the build machine's kernel.
+fn provide_vmlinux_h(dst: &Path, arch_dir: &str) -> Result<(), String> {
+    let src = match env::var("FALCO_VMLINUX_H") {
+        Ok(given) => PathBuf::from(given),
+        Err(_) => PathBuf::from(format!("{VMLINUX_DIR}/{arch_dir}/vmlinux.h")),
+    };
+    println!("cargo:rerun-if-changed={}", src.display());
+    std::fs::copy(&src, dst).map(|_| ()).map_err(|e| {
+        format!(
+            "cannot copy {}: {e} (set FALCO_VMLINUX_H to a vmlinux.h made with `bpftool btf dump file /sys/kernel/btf/vmlinux format c`)",
+            src.display()
+        )
+    })
 }

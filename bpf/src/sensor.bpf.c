@@ -469,8 +469,6 @@ static long prefix_step(__u64 idx, void *ctx)
 	return 1;
 }
 
-#define FNV_OFFSET 0xcbf29ce484222325ULL
-#define FNV_PRIME 0x100000001b3ULL
 
 struct path_scan {
 	const __u8 *path;
@@ -520,16 +518,16 @@ static __always_inline bool scan_byte(struct path_scan *ps, const struct open_gr
 	}
 	if (c == '/') {
 		if (idx > 0)
-			ps->dir = (ps->dir ^ ps->hash) * FNV_PRIME;
+			ps->dir = (ps->dir ^ ps->hash) * SENSOR_FNV_PRIME;
 		ps->comp_len = 0;
 		ps->comp_dots = 0;
-		ps->hash = FNV_OFFSET;
+		ps->hash = SENSOR_FNV_OFFSET;
 		return true;
 	}
 	ps->comp_len++;
 	if (c == '.')
 		ps->comp_dots++;
-	ps->hash = (ps->hash ^ c) * FNV_PRIME;
+	ps->hash = (ps->hash ^ c) * SENSOR_FNV_PRIME;
 	return true;
 }
 
@@ -623,7 +621,7 @@ static __always_inline bool open_path_wanted(struct scratch_record *r, __u32 len
 	__u32 zero = 0;
 	struct open_filter_cfg *cfg = bpf_map_lookup_elem(&open_filter, &zero);
 	struct prefix_search ps = {.path = r->var, .path_len = len, .found = false};
-	struct path_scan sc = {.path = r->var, .len = len, .hash = FNV_OFFSET, .dir = FNV_OFFSET};
+	struct path_scan sc = {.path = r->var, .len = len, .hash = SENSOR_FNV_OFFSET, .dir = SENSOR_FNV_OFFSET};
 	const struct open_grams *g;
 	__u8 c;
 
@@ -999,3 +997,8 @@ int BPF_PROG(sched_exit, struct task_struct *p)
 	submit(r, 0);
 	return 0;
 }
+
+/* Never read: a global of this type is what keeps the contract enums of
+ * sensor.h in the object's BTF, so the generated skeleton's `types` module
+ * carries them and a Rust test can compare them with `crate::contract`. */
+const volatile struct sensor_contract sensor_contract_btf = {};

@@ -23,13 +23,7 @@ use std::time::Instant;
 /// CPU time of this thread: the machine is shared, so wall time would
 /// count time spent waiting for a core.
 fn cpu_ns() -> u128 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes into the timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    ts.tv_sec as u128 * 1_000_000_000 + ts.tv_nsec as u128
+    u128::from(falco_sensor::sys::thread_cpu_ns())
 }
 
 struct Counting;

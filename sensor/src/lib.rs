@@ -3,10 +3,13 @@
 
 pub mod api;
 pub mod bus;
+pub mod capture;
 pub mod cli;
 pub mod config;
+pub mod contract;
 pub mod delivery;
 pub mod event;
+pub mod http_server;
 pub mod interop;
 pub mod metrics;
 pub mod pipeline;
@@ -15,3 +18,4 @@ pub mod respond;
 pub mod rules;
 pub mod sinks;
 pub mod state;
+pub mod sys;

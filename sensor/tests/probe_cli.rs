@@ -3,8 +3,8 @@
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used)]
 
+use falco_sensor::capture::record::{RecordItem, RecordReader};
 use falco_sensor::event::decode::Decoder;
-use falco_sensor::event::record::{RecordItem, RecordReader};
 use falco_sensor::event::{EventKind, EventType};
 use falco_sensor::probe::preflight;
 use std::os::unix::fs::PermissionsExt;

@@ -527,6 +527,14 @@ fn drops_are_counted_when_buffers_are_too_small() {
     probe.stop();
 }
 
+/// An open filter of path prefixes only.
+fn prefixes(p: &[&str]) -> OpenFilter {
+    OpenFilter {
+        prefixes: p.iter().map(|s| s.to_string()).collect(),
+        ..OpenFilter::default()
+    }
+}
+
 #[test]
 fn open_prefilter_sends_only_matching_absolute_paths() {
     if !privileged() {
@@ -537,9 +545,7 @@ fn open_prefilter_sends_only_matching_absolute_paths() {
     let wanted_dir = dir.path().join("wanted");
     std::fs::create_dir(&wanted_dir).unwrap();
     let prefix = format!("{}/", wanted_dir.to_str().unwrap());
-    probe
-        .set_open_prefixes(Some(std::slice::from_ref(&prefix)))
-        .unwrap();
+    probe.set_open_filter(Some(&prefixes(&[&prefix]))).unwrap();
     // Events stamped after this instant were all subject to the prefilter
     // (the margin covers the boot-to-wall clock offset's error).
     let filtered_from = unix_ns() + 20_000_000;
@@ -576,7 +582,7 @@ fn open_prefilter_sends_only_matching_absolute_paths() {
         "only prefixed absolute paths pass"
     );
 
-    probe.set_open_prefixes(None).unwrap();
+    probe.set_open_filter(None).unwrap();
     std::fs::write(&other, b"y").unwrap();
     wait_for(
         &rx,
@@ -585,10 +591,14 @@ fn open_prefilter_sends_only_matching_absolute_paths() {
         |e| matches!(&e.kind, EventKind::Open { path, .. } if *path == other_s),
     );
     let too_long = format!("/{}", "a".repeat(80));
-    assert!(probe.set_open_prefixes(Some(&[too_long])).is_err());
     assert!(
         probe
-            .set_open_prefixes(Some(&["relative".to_string()]))
+            .set_open_filter(Some(&prefixes(&[&too_long])))
+            .is_err()
+    );
+    assert!(
+        probe
+            .set_open_filter(Some(&prefixes(&["relative"])))
             .is_err()
     );
     probe.stop();

@@ -26,7 +26,7 @@ pub enum Command {
     Record(RecordArgs),
     /// Run a recorded event file through the rules and print alerts.
     Replay(ReplayArgs),
-    /// Load and compile rules files, print a summary, exit non-zero on error.
+    /// Check a config file and load and compile rules files, print a summary, exit non-zero on error.
     Validate(ValidateArgs),
     /// Print every supported field with its type and description.
     ListFields,
@@ -80,9 +80,13 @@ pub struct ReplayArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ValidateArgs {
-    /// Rules files, loaded in order.
-    #[arg(short = 'r', long = "rules", required = true)]
+    /// Rules files, loaded in order (default with --config: the configured rules).
+    #[arg(short = 'r', long = "rules", required_unless_present = "config")]
     pub rules: Vec<PathBuf>,
+    /// Sensor config file: checked as `run` would load it, and its rules
+    /// settings (files, enabled/disabled rules and tags) apply.
+    #[arg(short = 'c', long)]
+    pub config: Option<PathBuf>,
 }
 
 /// Runs the chosen subcommand.

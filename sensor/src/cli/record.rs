@@ -2,10 +2,10 @@
 //! and benchmarks (format: docs/record-format.md).
 
 use super::RecordArgs;
+use crate::capture::record::{RecordError, UserSnapshot};
+use crate::capture::record::{RecordHeader, RecordWriter};
 use crate::event::EventType;
 use crate::event::decode::Decoder;
-use crate::event::record::{RecordError, UserSnapshot};
-use crate::event::record::{RecordHeader, RecordWriter};
 use crate::pipeline::env_capture::env_readers;
 use crate::pipeline::{RulesSource, interest};
 use crate::probe::{Probe, ProbeConfig};
@@ -17,25 +17,10 @@ use anyhow::{Context, bail};
 use std::collections::HashSet;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
-
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::Relaxed);
-}
-
-fn install_signal_handlers() {
-    for sig in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: the handler only stores to an atomic, which is
-        // async-signal-safe; `on_signal` has the C ABI signal expects.
-        unsafe {
-            libc::signal(sig, on_signal as *const () as libc::sighandler_t);
-        }
-    }
-}
 
 /// Runs the capture until the duration, the event limit or Ctrl-C.
 pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
@@ -98,14 +83,18 @@ pub fn run(args: RecordArgs) -> anyhow::Result<ExitCode> {
         interest.len(),
         args.output.display()
     );
-    install_signal_handlers();
+    let interrupted = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, interrupted.clone())
+            .context("installing signal handlers")?;
+    }
     let deadline = args
         .duration
         .map(|s| Instant::now() + Duration::from_secs(s));
     let max = args.max_events.unwrap_or(u64::MAX);
     let mut written = 0u64;
     let mut answers_seen = tracker.lookups_answered();
-    while written < max && !INTERRUPTED.load(Ordering::Relaxed) {
+    while written < max && !interrupted.load(Ordering::Relaxed) {
         if deadline.is_some_and(|d| Instant::now() >= d) {
             break;
         }

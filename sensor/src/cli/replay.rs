@@ -3,8 +3,8 @@
 //! alerts. Detections become testable and reproducible off-line.
 
 use super::ReplayArgs;
+use crate::capture::record::{Frame, RecordItem, RecordReader};
 use crate::event::decode::Decoder;
-use crate::event::record::{Frame, RecordItem, RecordReader};
 use crate::pipeline::{Detector, RulesSource};
 use crate::rules::LoadOptions;
 use crate::sinks::aggregate::Item;
@@ -30,7 +30,7 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let (mut events, mut alerts, mut decode_errors) = (0u64, 0u64, 0u64);
     let mut write_error: Option<std::io::Error> = None;
     let started = Instant::now();
-    let cpu_started = thread_cpu_ns();
+    let cpu_started = crate::sys::thread_cpu_ns();
     let mut buf = Vec::new();
     let mut reused = None;
     while let Some(frame) = reader
@@ -84,7 +84,7 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let elapsed = started.elapsed();
-    let cpu_ns = thread_cpu_ns().saturating_sub(cpu_started);
+    let cpu_ns = crate::sys::thread_cpu_ns().saturating_sub(cpu_started);
     out.flush().context("writing alerts")?;
     if let Some(e) = write_error {
         return Err(e).context("writing alerts");
@@ -99,21 +99,6 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         per_event(cpu_ns as f64),
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// CPU time of the calling thread: on a shared machine wall time also
-/// counts the time spent waiting for a core.
-fn thread_cpu_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime only writes the timespec we own.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    if rc != 0 {
-        return 0;
-    }
-    u64::try_from(ts.tv_sec).unwrap_or(0) * 1_000_000_000 + u64::try_from(ts.tv_nsec).unwrap_or(0)
 }
 
 /// State for replay: nothing is read from this machine (no /proc, no CRI);

@@ -12,7 +12,7 @@ use crate::pipeline::internal::{self, DropWatch};
 use crate::pipeline::ip_names::watched_names;
 use crate::pipeline::{Detector, EnvCapture, RulesSource, Shared, interest, open_filter};
 use crate::probe::{self, Probe, ProbeConfig};
-use crate::respond::{RecordSink, Responder, ResponderDeps, ResponseConfig, ResponseReport};
+use crate::respond::{RecordSink, Responder, ResponderDeps, ResponseReport};
 use crate::state::dns::{NameWatcher, system_resolve};
 use crate::state::{StateConfig, StateTracker};
 use anyhow::Context;
@@ -322,7 +322,8 @@ fn start_responder(
     delivery: &DeliveryHandle,
     shared: &Arc<Shared>,
 ) -> anyhow::Result<Arc<Responder>> {
-    let rcfg = ResponseConfig::from_yaml_value(&cfg.response).context("config key response")?;
+    // Validated with the rest of the config by Config::load.
+    let rcfg = cfg.response.clone();
     let bus = delivery.bus().clone();
     let sink: RecordSink = Arc::new(move |report: ResponseReport| {
         bus.publish_response(report.alert.seq, vec![report.record]);

@@ -14,6 +14,7 @@ const FREE_MAPS: &[&[&str]] = &[
     &["outputs", "webhook", "headers"],
     &["outputs", "loki", "extra_labels"],
     &["outputs", "alertmanager", "extra_labels"],
+    &["response", "label_pod", "labels"],
 ];
 
 /// True when `path` names a free-form map.

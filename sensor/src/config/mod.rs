@@ -2,11 +2,15 @@
 //! Falco-style `-o key.path=value` overrides. Every key is documented in
 //! docs/config.md; keep that page in step with the structs below.
 
+mod locate;
 mod merge;
 mod overrides;
+pub mod response;
 mod sections;
 
 pub use sections::*;
+
+use response::ResponseConfigError;
 
 use std::path::{Path, PathBuf};
 
@@ -24,6 +28,51 @@ pub enum ConfigError {
     Override { spec: String, message: String },
     #[error("config key {key}: {message}")]
     Value { key: String, message: String },
+    // Not a `#[source]`: the message already holds it, and error chains
+    // would print it twice.
+    #[error("config key {0}")]
+    Response(ResponseConfigError),
+    /// Another error with the position in the file of the key it names.
+    #[error("{at}: {error}")]
+    Located {
+        /// `file:line:column`.
+        at: String,
+        error: Box<ConfigError>,
+    },
+}
+
+impl From<ResponseConfigError> for ConfigError {
+    fn from(e: ResponseConfigError) -> Self {
+        ConfigError::Response(e)
+    }
+}
+
+impl ConfigError {
+    /// The dotted key path a validation error is about (`response.policies[0]`).
+    fn key_path(&self) -> Option<String> {
+        match self {
+            ConfigError::Value { key, .. } => Some(key.clone()),
+            ConfigError::Response(ResponseConfigError::Key { key, .. }) => {
+                Some(format!("response.{key}"))
+            }
+            ConfigError::Response(ResponseConfigError::Policy { index, .. }) => {
+                Some(format!("response.policies[{index}]"))
+            }
+            _ => None,
+        }
+    }
+
+    /// Adds the file position of the key the error names, when the file
+    /// sets it.
+    fn located(self, path: &Path, text: &str) -> ConfigError {
+        let Some(mark) = self.key_path().and_then(|k| locate::key(text, &k)) else {
+            return self;
+        };
+        ConfigError::Located {
+            at: format!("{}:{}:{}", path.display(), mark.line, mark.col),
+            error: Box::new(self),
+        }
+    }
 }
 
 impl Config {
@@ -32,12 +81,14 @@ impl Config {
     /// validates the result.
     pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Config, ConfigError> {
         let mut doc = serde_yaml::Value::Null;
+        let mut file_text = None;
         if let Some(p) = path {
             let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
                 path: p.to_path_buf(),
                 source,
             })?;
             doc = parse_checked(&text, &p.display().to_string())?;
+            file_text = Some(text);
         }
         let mut doc = over_defaults(doc, &origin(path))?;
         for spec in overrides {
@@ -49,7 +100,11 @@ impl Config {
             format!("{} with -o overrides", origin(path))
         };
         let cfg = from_document(&doc, &origin)?;
-        cfg.validate()?;
+        // Validation errors point at the line of the key in the file.
+        cfg.validate().map_err(|e| match (path, &file_text) {
+            (Some(p), Some(text)) => e.located(p, text),
+            _ => e,
+        })?;
         Ok(cfg)
     }
 
@@ -165,6 +220,7 @@ impl Config {
                 );
             }
         }
+        self.response.validate()?;
         for label in &self.outputs.loki.labels {
             if !LOKI_LABELS.contains(&label.as_str()) {
                 return bad(
@@ -186,8 +242,13 @@ fn parse_checked(text: &str, origin: &str) -> Result<serde_yaml::Value, ConfigEr
     if text.trim().is_empty() {
         return Ok(serde_yaml::Value::Null);
     }
+    // The typed parse of the text first: its errors carry the key path and
+    // the line, given as file:line:col.
     let invalid = |e: serde_yaml::Error| ConfigError::Invalid {
-        path: origin.to_string(),
+        path: match e.location() {
+            Some(l) => format!("{origin}:{}:{}", l.line(), l.column()),
+            None => origin.to_string(),
+        },
         message: e.to_string(),
     };
     serde_yaml::from_str::<Config>(text).map_err(invalid)?;

@@ -34,8 +34,10 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub outputs: OutputsConfig,
     pub interop: InteropConfig,
-    /// Response actions; owned by the respond module, kept opaque here.
-    pub response: serde_yaml::Value,
+    /// Response actions (`response.rs`; docs/response.md). `response: null`
+    /// means the defaults.
+    #[serde(deserialize_with = "super::response::null_as_default")]
+    pub response: super::response::ResponseConfig,
 }
 
 /// Falco's rule_matching: stop at the first matching rule or evaluate all.
@@ -168,9 +170,10 @@ impl Default for StateSection {
     fn default() -> Self {
         StateSection {
             cri_sockets: Vec::new(),
-            lookup_timeout_ms: 1000,
-            metadata_wait_ms: 1000,
-            max_threads: 131_072,
+            // One default with the state tracker's own.
+            lookup_timeout_ms: crate::state::StateConfig::DEFAULT_CRI_TIMEOUT_MS,
+            metadata_wait_ms: crate::state::StateConfig::DEFAULT_METADATA_WAIT_MS,
+            max_threads: crate::state::StateConfig::DEFAULT_MAX_THREADS,
             host_root: PathBuf::from("/"),
             dns_refresh_secs: 30,
         }

@@ -113,7 +113,11 @@ fn validation_names_the_key() {
 
 fn leaf_paths(v: &serde_yaml::Value, prefix: &str, out: &mut Vec<String>) {
     match v {
-        serde_yaml::Value::Mapping(m) if !m.is_empty() && prefix != "outputs.loki.extra_labels" => {
+        serde_yaml::Value::Mapping(m)
+            if !m.is_empty()
+                && prefix != "outputs.loki.extra_labels"
+                && prefix != "response.label_pod.labels" =>
+        {
             for (k, v) in m {
                 let k = k.as_str().unwrap();
                 let p = if prefix.is_empty() {

@@ -3,8 +3,6 @@
 //! configured sink. The pipeline keeps a `DeliveryHandle` and calls
 //! `publish` (sync, never blocks) for each alert.
 
-pub mod http_server;
-
 use crate::api::{self, ApiError, SensorInfo};
 use crate::bus::{AlertBus, BusIdentity};
 use crate::config::Config;

@@ -30,15 +30,10 @@ pub enum DecodeError {
     BadTuple { etype: &'static str, len: usize },
 }
 
-const AF_UNIX: u16 = 1;
-const AF_INET: u16 = 2;
-const AF_INET6: u16 = 10;
-const O_CREAT_WRONLY_TRUNC: u32 = 0o100 | 0o1 | 0o1000;
-const CLONE_VM: u64 = 0x100;
-const CLONE_VFORK: u64 = 0x4000;
-const SIGCHLD: u64 = 17;
-const AT_FDCWD: i64 = -100;
-const SOCK_RAW: u16 = 3;
+use super::abi::{
+    AF_INET, AF_INET6, AF_UNIX, AT_FDCWD, CLONE_VFORK, CLONE_VM, O_CREAT_WRONLY_TRUNC, SIGCHLD,
+    SOCK_RAW,
+};
 
 /// Turns raw records into events, numbering them and converting boot-time
 /// timestamps to Unix time.

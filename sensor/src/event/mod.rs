@@ -1,10 +1,11 @@
 //! Events: the typed model (`types`), the kernel record layout (`raw`), the
-//! decoder from kernel records (`decode`) and the record file (`record`).
+//! decoder from kernel records (`decode`), the Linux ABI numbers it reads
+//! (`abi`). The record file format is `crate::capture`.
 
+pub mod abi;
 pub mod clock;
 pub mod decode;
 pub mod raw;
-pub mod record;
 mod types;
 
 pub use types::*;

@@ -3,10 +3,12 @@
 //! files decode on any OS; on Linux a test checks it against the skeleton's
 //! generated types. See docs/record-format.md.
 
+use crate::contract;
+
 /// Size of `struct sensor_hdr`.
 pub const HDR_SIZE: usize = 216;
 /// Number of variable parts a record can carry.
-pub const NVAR: usize = 6;
+pub const NVAR: usize = contract::SENSOR_NVAR;
 /// Size of `struct sensor_tuple`.
 pub const TUPLE_SIZE: usize = 48;
 
@@ -52,8 +54,8 @@ pub mod tuple_off {
 }
 
 /// `aux[3]` bits of an exec record.
-pub const EXE_MEMFD: u64 = 0x1;
-pub const EXE_UPPER: u64 = 0x2;
+pub const EXE_MEMFD: u64 = contract::SENSOR_EXE_MEMFD;
+pub const EXE_UPPER: u64 = contract::SENSOR_EXE_UPPER;
 
 /// A bounds-checked view of one record's header.
 #[derive(Clone, Copy)]
@@ -90,17 +92,17 @@ impl<'a> RawHeader<'a> {
     }
     /// Raw syscall argument `i` (0..6).
     pub fn arg(&self, i: usize) -> u64 {
-        self.u64(off::ARGS + 8 * (i % 6))
+        self.u64(off::ARGS + 8 * (i % contract::SENSOR_NARGS))
     }
     /// Per-type extra fact `i` (0..4).
     pub fn aux(&self, i: usize) -> u64 {
-        self.u64(off::AUX + 8 * (i % 4))
+        self.u64(off::AUX + 8 * (i % contract::SENSOR_NAUX))
     }
     pub fn var_len(&self, i: usize) -> usize {
         usize::from(self.u16(off::VAR_LEN + 2 * (i % NVAR)))
     }
     pub fn comm(&self) -> &'a [u8] {
-        let comm = &self.bytes[off::COMM..off::COMM + 16];
+        let comm = &self.bytes[off::COMM..off::COMM + contract::SENSOR_COMM_LEN];
         let end = comm.iter().position(|&b| b == 0).unwrap_or(comm.len());
         &comm[..end]
     }

@@ -4,75 +4,78 @@
 
 use std::net::IpAddr;
 
+use crate::contract;
+
 /// Event types, named as Falco names them in `evt.type`. Only exit events are
 /// captured (the enter side carries nothing the exit side lacks), so there is
-/// one variant per syscall plus the scheduler's process exit.
+/// one variant per syscall plus the scheduler's process exit. The ids are
+/// `enum sensor_event_type` of bpf/src/sensor.h (see [`crate::contract`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u16)]
 pub enum EventType {
-    Execve = 1,
-    Execveat,
-    Clone,
-    Clone3,
-    Fork,
-    Vfork,
+    Execve = contract::SENSOR_ET_EXECVE,
+    Execveat = contract::SENSOR_ET_EXECVEAT,
+    Clone = contract::SENSOR_ET_CLONE,
+    Clone3 = contract::SENSOR_ET_CLONE3,
+    Fork = contract::SENSOR_ET_FORK,
+    Vfork = contract::SENSOR_ET_VFORK,
     /// Process (thread) exit, from the sched_process_exit tracepoint.
-    Procexit,
-    Open,
-    Openat,
-    Openat2,
-    Creat,
-    Close,
-    Unlink,
-    Unlinkat,
-    Rename,
-    Renameat,
-    Renameat2,
-    Mkdir,
-    Mkdirat,
-    Rmdir,
-    Link,
-    Linkat,
-    Symlink,
-    Symlinkat,
-    Chmod,
-    Fchmod,
-    Fchmodat,
-    Dup,
-    Dup2,
-    Dup3,
-    Socket,
-    Connect,
-    Accept,
-    Accept4,
-    Bind,
-    Listen,
-    Sendto,
-    Recvfrom,
-    Sendmsg,
-    Recvmsg,
-    Setuid,
-    Setgid,
-    Setreuid,
-    Setregid,
-    Setresuid,
-    Setresgid,
-    Ptrace,
-    Mount,
-    Umount2,
-    Unshare,
-    Setns,
-    Bpf,
-    InitModule,
-    FinitModule,
-    MemfdCreate,
-    Userfaultfd,
-    Prctl,
-    Chdir,
-    Fchdir,
-    Pipe,
-    Pipe2,
-    Fcntl,
+    Procexit = contract::SENSOR_ET_PROCEXIT,
+    Open = contract::SENSOR_ET_OPEN,
+    Openat = contract::SENSOR_ET_OPENAT,
+    Openat2 = contract::SENSOR_ET_OPENAT2,
+    Creat = contract::SENSOR_ET_CREAT,
+    Close = contract::SENSOR_ET_CLOSE,
+    Unlink = contract::SENSOR_ET_UNLINK,
+    Unlinkat = contract::SENSOR_ET_UNLINKAT,
+    Rename = contract::SENSOR_ET_RENAME,
+    Renameat = contract::SENSOR_ET_RENAMEAT,
+    Renameat2 = contract::SENSOR_ET_RENAMEAT2,
+    Mkdir = contract::SENSOR_ET_MKDIR,
+    Mkdirat = contract::SENSOR_ET_MKDIRAT,
+    Rmdir = contract::SENSOR_ET_RMDIR,
+    Link = contract::SENSOR_ET_LINK,
+    Linkat = contract::SENSOR_ET_LINKAT,
+    Symlink = contract::SENSOR_ET_SYMLINK,
+    Symlinkat = contract::SENSOR_ET_SYMLINKAT,
+    Chmod = contract::SENSOR_ET_CHMOD,
+    Fchmod = contract::SENSOR_ET_FCHMOD,
+    Fchmodat = contract::SENSOR_ET_FCHMODAT,
+    Dup = contract::SENSOR_ET_DUP,
+    Dup2 = contract::SENSOR_ET_DUP2,
+    Dup3 = contract::SENSOR_ET_DUP3,
+    Socket = contract::SENSOR_ET_SOCKET,
+    Connect = contract::SENSOR_ET_CONNECT,
+    Accept = contract::SENSOR_ET_ACCEPT,
+    Accept4 = contract::SENSOR_ET_ACCEPT4,
+    Bind = contract::SENSOR_ET_BIND,
+    Listen = contract::SENSOR_ET_LISTEN,
+    Sendto = contract::SENSOR_ET_SENDTO,
+    Recvfrom = contract::SENSOR_ET_RECVFROM,
+    Sendmsg = contract::SENSOR_ET_SENDMSG,
+    Recvmsg = contract::SENSOR_ET_RECVMSG,
+    Setuid = contract::SENSOR_ET_SETUID,
+    Setgid = contract::SENSOR_ET_SETGID,
+    Setreuid = contract::SENSOR_ET_SETREUID,
+    Setregid = contract::SENSOR_ET_SETREGID,
+    Setresuid = contract::SENSOR_ET_SETRESUID,
+    Setresgid = contract::SENSOR_ET_SETRESGID,
+    Ptrace = contract::SENSOR_ET_PTRACE,
+    Mount = contract::SENSOR_ET_MOUNT,
+    Umount2 = contract::SENSOR_ET_UMOUNT2,
+    Unshare = contract::SENSOR_ET_UNSHARE,
+    Setns = contract::SENSOR_ET_SETNS,
+    Bpf = contract::SENSOR_ET_BPF,
+    InitModule = contract::SENSOR_ET_INIT_MODULE,
+    FinitModule = contract::SENSOR_ET_FINIT_MODULE,
+    MemfdCreate = contract::SENSOR_ET_MEMFD_CREATE,
+    Userfaultfd = contract::SENSOR_ET_USERFAULTFD,
+    Prctl = contract::SENSOR_ET_PRCTL,
+    Chdir = contract::SENSOR_ET_CHDIR,
+    Fchdir = contract::SENSOR_ET_FCHDIR,
+    Pipe = contract::SENSOR_ET_PIPE,
+    Pipe2 = contract::SENSOR_ET_PIPE2,
+    Fcntl = contract::SENSOR_ET_FCNTL,
 }
 
 impl EventType {
@@ -226,7 +229,10 @@ impl EventType {
 
     /// Inverse of [`EventType::id`].
     pub fn from_id(id: u16) -> Option<EventType> {
-        EventType::ALL.get(usize::from(id).checked_sub(1)?).copied()
+        EventType::ALL
+            .get(usize::from(id).checked_sub(1)?)
+            .copied()
+            .filter(|t| t.id() == id)
     }
 
     /// Falco's event category (`evt.category`).
@@ -555,5 +561,34 @@ mod tests {
         }
         assert_eq!(EventType::from_id(0), None);
         assert_eq!(EventType::from_name("nonsense"), None);
+    }
+
+    /// The kernel's `enum sensor_event_type` and [`EventType`] name the same
+    /// ids: every C constant is the id of the variant Falco calls by its
+    /// lower-case name, and there is no variant the kernel lacks.
+    #[test]
+    fn event_types_match_the_kernel_enum() {
+        assert_eq!(contract::EVENT_TYPES.len(), EventType::COUNT);
+        for &(name, id) in contract::EVENT_TYPES {
+            let t = EventType::from_id(id)
+                .unwrap_or_else(|| panic!("SENSOR_ET_{name} = {id} has no EventType"));
+            assert_eq!(t.name(), name, "id {id}");
+        }
+    }
+
+    /// Record files store these ids: renumbering one (reordering the C enum)
+    /// would make old recordings decode as other syscalls. Append only.
+    #[test]
+    fn event_ids_are_stable_for_record_files() {
+        const RECORDED_ORDER: &str = "execve execveat clone clone3 fork vfork procexit open \
+            openat openat2 creat close unlink unlinkat rename renameat renameat2 mkdir mkdirat \
+            rmdir link linkat symlink symlinkat chmod fchmod fchmodat dup dup2 dup3 socket \
+            connect accept accept4 bind listen sendto recvfrom sendmsg recvmsg setuid setgid \
+            setreuid setregid setresuid setresgid ptrace mount umount2 unshare setns bpf \
+            init_module finit_module memfd_create userfaultfd prctl chdir fchdir pipe pipe2 fcntl";
+        for (i, name) in RECORDED_ORDER.split_whitespace().enumerate() {
+            let t = EventType::from_name(name).map(EventType::id);
+            assert_eq!(t.map(usize::from), Some(i + 1), "{name}");
+        }
     }
 }

@@ -9,7 +9,7 @@ pub use convert::{FalcoJsonError, alert_from_falco_json};
 
 use crate::bus::AlertBus;
 use crate::config::FalcoHttpConfig;
-use crate::delivery::http_server::{HttpResponse, respond, serve as serve_http};
+use crate::http_server::{HttpResponse, respond, serve as serve_http};
 use http_body_util::{BodyExt, Limited};
 use hyper::{Method, StatusCode};
 use tokio::net::TcpListener;

@@ -1,7 +1,7 @@
 //! `/metrics` (Prometheus text) and `/healthz`.
 
 use super::{SensorCounters, render_prometheus};
-use crate::delivery::http_server::{HttpResponse, respond, serve as serve_http};
+use crate::http_server::{HttpResponse, respond, serve as serve_http};
 use hyper::{Method, StatusCode};
 use std::sync::Arc;
 use tokio::net::TcpListener;

@@ -4,7 +4,6 @@
 
 use super::metadata_wait::{HeldEvent, MetadataWait, Release, WaitStats};
 use crate::event::{Event, EventType};
-use crate::rules::alert::{AlertRule, build_alert};
 use crate::rules::{RuleMatch, RuleSet};
 use crate::state::{
     EventSnapshot, FD_EVENT_TYPES, MetadataState, REQUIRED_EVENT_TYPES, SnapshotView, StateTracker,
@@ -217,17 +216,11 @@ fn judge(
     rules.evaluate(ev, st, matches);
     let mut emitted = 0;
     for m in matches.iter() {
-        let Some(rule) = rules.rule(m.rule) else {
+        // The engine's builder, the path its alert tests cover.
+        let Some(alert) = rules.build_alert(m, ev, st) else {
             continue;
         };
-        let alert_rule = AlertRule {
-            name: rule.name(),
-            priority: rule.priority(),
-            tags: rule.tags(),
-            output: rule.render_output(ev, st),
-            output_fields: rule.output_fields(ev, st),
-        };
-        emit(build_alert(&alert_rule, ev, st));
+        emit(alert);
         emitted += 1;
     }
     emitted

@@ -13,7 +13,7 @@ use crate::probe::{
     MAX_OPEN_PREFIXES, MAX_OPEN_SUBSTRINGS, MIN_OPEN_SUBSTRING_LEN, OpenFilter,
 };
 use crate::rules::RuleSet;
-use crate::rules::pred::{CheckPred, Operand, Pred, StrOp, Test};
+use crate::rules::analysis::{FieldTest, Shape, TextOp, TextTest};
 use std::collections::BTreeSet;
 use std::fmt;
 
@@ -101,8 +101,8 @@ pub fn derive(rules: &RuleSet) -> Result<OpenFilter, FullCapture> {
     }
     // fchdir only needs directories, which the kernel always passes.
     for &t in FD_TABLE_READERS.iter().filter(|t| **t != EventType::Fchdir) {
-        for (rule, pred) in rules.conditions_for(t) {
-            if mentions_fd_field(pred) && !implies_not_file(pred) {
+        for (rule, cond) in rules.condition_shapes(t) {
+            if mentions_fd_field(&cond) && !implies_not_file(&cond) {
                 return Err(FullCapture::FdTable {
                     rule: rule.name().to_string(),
                     event_type: t,
@@ -114,11 +114,11 @@ pub fn derive(rules: &RuleSet) -> Result<OpenFilter, FullCapture> {
     // Closes of fds whose open the filter drops can only matter to rules on
     // close events that a file fd could satisfy.
     let close_filter = rules
-        .conditions_for(EventType::Close)
-        .all(|(_, pred)| implies_not_file(pred));
+        .condition_shapes(EventType::Close)
+        .all(|(_, cond)| implies_not_file(&cond));
     for &t in OPEN_TYPES {
-        for (rule, pred) in rules.conditions_for(t) {
-            match constraint(pred) {
+        for (rule, cond) in rules.condition_shapes(t) {
+            match constraint(&cond) {
                 Some(p) => paths.union(p),
                 None => {
                     return Err(FullCapture::Unconstrained {
@@ -136,14 +136,14 @@ pub fn derive(rules: &RuleSet) -> Result<OpenFilter, FullCapture> {
 
 /// Whether the condition reads any `fd.*` field (which, on fd-number
 /// events, comes from the fd table).
-fn mentions_fd_field(p: &Pred) -> bool {
+fn mentions_fd_field(p: &Shape) -> bool {
     match p {
-        Pred::True | Pred::False | Pred::EvtType(_) => false,
-        Pred::And(xs) | Pred::Or(xs) => xs.iter().any(mentions_fd_field),
-        Pred::Not(x) | Pred::Memo(_, x) => mentions_fd_field(x),
-        Pred::Check(c) => {
-            let is_fd = |o: &Operand| o.spec.info().name.starts_with("fd.");
-            is_fd(&c.lhs) || matches!(&c.test, Test::Field { rhs, .. } if is_fd(rhs))
+        Shape::Opaque | Shape::Never => false,
+        Shape::All(xs) | Shape::Any(xs) => xs.iter().any(mentions_fd_field),
+        Shape::Not(x) => mentions_fd_field(x),
+        Shape::Test(t) => {
+            let is_fd = |name: &str| name.starts_with("fd.");
+            is_fd(t.field) || matches!(&t.test, TextTest::Field { rhs } if is_fd(rhs))
         }
     }
 }
@@ -151,27 +151,27 @@ fn mentions_fd_field(p: &Pred) -> bool {
 /// Whether the condition implies the fd is not a file or directory (e.g.
 /// `fd.typechar in (4, 6)`): then a file open the filter drops cannot
 /// change whether it holds, only what a file fd's output fields show.
-fn implies_not_file(p: &Pred) -> bool {
+fn implies_not_file(p: &Shape) -> bool {
     match p {
-        Pred::False => true,
-        Pred::True | Pred::Not(_) | Pred::EvtType(_) => false,
-        Pred::Memo(_, x) => implies_not_file(x),
-        Pred::And(xs) => xs.iter().any(implies_not_file),
-        Pred::Or(xs) => xs.iter().all(implies_not_file),
-        Pred::Check(c) => {
-            // `fd.type in (<NA>, ...)` also holds when the type is unknown.
-            if c.negate || c.on_missing || !c.lhs.transforms.is_empty() || c.lhs.spec.arg.is_some()
-            {
+        Shape::Never => true,
+        Shape::Opaque | Shape::Not(_) => false,
+        Shape::All(xs) => xs.iter().any(implies_not_file),
+        Shape::Any(xs) => xs.iter().all(implies_not_file),
+        Shape::Test(t) => {
+            if !t.plain {
                 return false;
             }
-            let file_kinds: &[&str] = match c.lhs.spec.info().name {
+            let file_kinds: &[&str] = match t.field {
                 "fd.typechar" => &["f", "d"],
                 "fd.type" => &["file", "directory"],
                 _ => return false,
             };
-            match &c.test {
-                Test::Str { op: StrOp::Eq, lit } => !file_kinds.contains(&&**lit),
-                Test::StrIn(items) => items.iter().all(|l| !file_kinds.contains(&&**l)),
+            match &t.test {
+                TextTest::Str {
+                    op: TextOp::Eq,
+                    lit,
+                } => !file_kinds.contains(&lit.as_str()),
+                TextTest::In(items) => items.iter().all(|l| !file_kinds.contains(&l.as_str())),
                 _ => false,
             }
         }
@@ -291,23 +291,22 @@ fn minimal(prefixes: &BTreeSet<String>) -> BTreeSet<String> {
 
 /// A constraint the condition implies, or `None` when it implies none the
 /// kernel can check (always a safe answer).
-fn constraint(p: &Pred) -> Option<PathSet> {
+fn constraint(p: &Shape) -> Option<PathSet> {
     match p {
         // A condition that never holds needs no opens.
-        Pred::False => Some(PathSet::default()),
-        Pred::True | Pred::Not(_) | Pred::EvtType(_) => None,
-        Pred::Memo(_, inner) => constraint(inner),
+        Shape::Never => Some(PathSet::default()),
+        Shape::Opaque | Shape::Not(_) => None,
         // Any constraining conjunct bounds the whole; take the narrowest.
-        Pred::And(xs) => xs.iter().filter_map(constraint).min_by_key(PathSet::cost),
+        Shape::All(xs) => xs.iter().filter_map(constraint).min_by_key(PathSet::cost),
         // Every branch must be bounded.
-        Pred::Or(xs) => {
+        Shape::Any(xs) => {
             let mut all = PathSet::default();
             for x in xs.iter() {
                 all.union(constraint(x)?);
             }
             Some(all)
         }
-        Pred::Check(c) => check_constraint(c),
+        Shape::Test(t) => check_constraint(t),
     }
 }
 
@@ -327,18 +326,11 @@ enum PathPart {
     Comm,
 }
 
-fn check_constraint(c: &CheckPred) -> Option<PathSet> {
-    // A check that holds on a missing value (`fd.name in (<NA>, ...)`)
-    // holds for opens the kernel cannot tell apart by path.
-    if c.negate
-        || c.on_missing
-        || !c.lhs.transforms.is_empty()
-        || c.lhs.spec.arg.is_some()
-        || c.all_elements
-    {
+fn check_constraint(c: &FieldTest) -> Option<PathSet> {
+    if !c.plain {
         return None;
     }
-    let part = match c.lhs.spec.info().name {
+    let part = match c.field {
         "fd.name" | "fd.nameraw" => PathPart::Name,
         "fd.directory" => PathPart::Directory,
         "fd.filename" => PathPart::Filename,
@@ -347,33 +339,35 @@ fn check_constraint(c: &CheckPred) -> Option<PathSet> {
     };
     let mut set = PathSet::default();
     match &c.test {
-        Test::Str { op, lit } => add_literal(&mut set, part, *op, lit)?,
-        Test::StrIn(items) => {
+        TextTest::Str { op, lit } => add_literal(&mut set, part, *op, lit)?,
+        TextTest::In(items) => {
             for lit in items.iter() {
-                add_literal(&mut set, part, StrOp::Eq, lit)?;
+                add_literal(&mut set, part, TextOp::Eq, lit)?;
             }
         }
-        Test::PMatch(items) if matches!(part, PathPart::Name | PathPart::Directory) => {
+        TextTest::PMatch(items) if matches!(part, PathPart::Name | PathPart::Directory) => {
             for lit in items.iter() {
                 // `/etc/` may also match `/etc` itself: the shorter prefix.
                 let lit = match lit.strip_suffix('/') {
                     Some(l) if !l.is_empty() => l,
                     _ => lit,
                 };
-                add_literal(&mut set, PathPart::Name, StrOp::StartsWith, lit)?;
+                add_literal(&mut set, PathPart::Name, TextOp::StartsWith, lit)?;
             }
         }
-        Test::Glob(g) if matches!(part, PathPart::Name | PathPart::Directory) => {
-            let runs = g.literal_runs();
+        TextTest::Glob {
+            starts_literal,
+            literal_runs: runs,
+        } if matches!(part, PathPart::Name | PathPart::Directory) => {
             match runs.first() {
                 // The path (or its directory, a prefix of it) starts with
                 // the glob's leading literal.
-                Some(first) if g.starts_literal() && first.starts_with('/') && first.len() > 1 => {
+                Some(first) if *starts_literal && first.starts_with('/') && first.len() > 1 => {
                     set.prefixes.insert(first.clone());
                 }
                 _ => {
                     let longest = runs.iter().max_by_key(|r| r.len())?;
-                    add_literal(&mut set, PathPart::Name, StrOp::Contains, longest)?;
+                    add_literal(&mut set, PathPart::Name, TextOp::Contains, longest)?;
                 }
             }
         }
@@ -384,37 +378,37 @@ fn check_constraint(c: &CheckPred) -> Option<PathSet> {
 
 /// Adds what `<part> <op> lit` implies to `set`; `None` when the kernel
 /// cannot check it.
-fn add_literal(set: &mut PathSet, part: PathPart, op: StrOp, lit: &str) -> Option<()> {
+fn add_literal(set: &mut PathSet, part: PathPart, op: TextOp, lit: &str) -> Option<()> {
     match (part, op) {
         // An exact name is its own prefix. A relative literal never
         // matches a resolved path, but is not worth reasoning about.
-        (PathPart::Name, StrOp::Eq | StrOp::StartsWith) if lit.starts_with('/') => {
+        (PathPart::Name, TextOp::Eq | TextOp::StartsWith) if lit.starts_with('/') => {
             set.prefixes.insert(lit.to_string());
         }
         // A path ending in `/name` has the last component `name`.
-        (PathPart::Name, StrOp::EndsWith)
+        (PathPart::Name, TextOp::EndsWith)
             if lit.len() > 1 && lit.starts_with('/') && !lit[1..].contains('/') =>
         {
             set.basenames.insert(lit[1..].to_string());
         }
-        (PathPart::Name | PathPart::Directory | PathPart::Filename, StrOp::Contains)
-        | (PathPart::Name | PathPart::Filename, StrOp::EndsWith) => substring(set, lit)?,
-        (PathPart::Filename, StrOp::StartsWith) => substring(set, &format!("/{lit}"))?,
-        (PathPart::Directory, StrOp::Eq) if lit.starts_with('/') => {
+        (PathPart::Name | PathPart::Directory | PathPart::Filename, TextOp::Contains)
+        | (PathPart::Name | PathPart::Filename, TextOp::EndsWith) => substring(set, lit)?,
+        (PathPart::Filename, TextOp::StartsWith) => substring(set, &format!("/{lit}"))?,
+        (PathPart::Directory, TextOp::Eq) if lit.starts_with('/') => {
             set.directories.insert(lit.to_string());
         }
         // The directory is a prefix of the path.
-        (PathPart::Directory, StrOp::StartsWith) if lit.starts_with('/') => {
+        (PathPart::Directory, TextOp::StartsWith) if lit.starts_with('/') => {
             set.prefixes.insert(lit.to_string());
         }
-        (PathPart::Filename, StrOp::Eq)
+        (PathPart::Filename, TextOp::Eq)
             if !lit.is_empty() && !lit.contains('/') && lit != "." && lit != ".." =>
         {
             set.basenames.insert(lit.to_string());
         }
         // comm holds the first COMM_LEN bytes of the name; a longer literal
         // never equals it, and its cut is still a superset.
-        (PathPart::Comm, StrOp::Eq) if !lit.is_empty() => {
+        (PathPart::Comm, TextOp::Eq) if !lit.is_empty() => {
             set.comms.insert(cut(lit, COMM_LEN).to_string());
         }
         _ => return None,

@@ -16,7 +16,7 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Size of the kernel's interest array (index 0 = capture everything).
-const INTEREST_SLOTS: u32 = 128;
+const INTEREST_SLOTS: u32 = crate::contract::SENSOR_MAX_ETYPE as u32;
 
 fn bpf_err(step: &'static str, e: libbpf_rs::Error) -> ProbeError {
     let detail = format!("{e:#}");

@@ -2,6 +2,8 @@
 //! reader thread that drains the ring buffer into a bounded queue of
 //! decoded events. See docs/probes.md.
 
+#[cfg(all(test, target_os = "linux"))]
+mod contract_tests;
 #[cfg(target_os = "linux")]
 mod loader;
 mod preflight;
@@ -12,29 +14,30 @@ mod reader;
 mod skel;
 pub mod syscalls;
 
+use crate::contract;
 pub use preflight::{BTF_PATH, KernelInfo, MIN_KERNEL, preflight};
 pub use queue::{QueueReceiver, QueueSender};
 
 /// Capacity of the kernel's open prefilter (see [`Probe::set_open_filter`]).
-pub const MAX_OPEN_PREFIXES: usize = 32;
+pub const MAX_OPEN_PREFIXES: usize = contract::SENSOR_MAX_PREFIXES;
 /// Longest prefix the open prefilter accepts, in bytes.
-pub const MAX_OPEN_PREFIX_LEN: usize = 63;
+pub const MAX_OPEN_PREFIX_LEN: usize = contract::SENSOR_PREFIX_LEN - 1;
 /// Most basenames the open prefilter holds.
-pub const MAX_OPEN_BASENAMES: usize = 256;
+pub const MAX_OPEN_BASENAMES: usize = contract::SENSOR_MAX_BASENAMES;
 /// Most exact parent directories the open prefilter holds.
-pub const MAX_OPEN_DIRS: usize = 256;
+pub const MAX_OPEN_DIRS: usize = contract::SENSOR_MAX_DIRS;
 /// Most process names (comm) the open prefilter holds.
-pub const MAX_OPEN_COMMS: usize = 256;
+pub const MAX_OPEN_COMMS: usize = contract::SENSOR_MAX_COMMS;
 /// Most substrings the open prefilter takes: each sets one bit of 65,536,
 /// and every set bit lets more unrelated paths through.
 pub const MAX_OPEN_SUBSTRINGS: usize = 256;
 /// Shortest substring the kernel can look for: it tests 4-byte windows.
 pub const MIN_OPEN_SUBSTRING_LEN: usize = 4;
 /// The kernel keeps comm in 16 bytes, NUL included.
-pub const COMM_LEN: usize = 15;
+pub const COMM_LEN: usize = contract::SENSOR_COMM_LEN - 1;
 
 /// Words of the 4-gram bitmap (65,536 bits).
-pub const GRAM_WORDS: usize = 1024;
+pub const GRAM_WORDS: usize = contract::SENSOR_GRAM_BITS / 64;
 
 /// What the kernel open prefilter lets through: an open/openat/openat2/creat
 /// with an absolute path in normal form is sent only if the path starts
@@ -112,7 +115,7 @@ impl OpenFilter {
 
 /// Words of each 4,096-bit set summary the kernel tests before a hash map
 /// lookup (basenames, directories, comms).
-pub const SET_WORDS: usize = 64;
+pub const SET_WORDS: usize = contract::SENSOR_SET_BITS / 64;
 
 /// Sets the summary bit of a 64-bit key hash: its top 12 bits.
 pub fn set_summary_bit(bits: &mut [u64], h: u64) {
@@ -130,7 +133,7 @@ pub fn comm_hash(comm: &str) -> u64 {
     b[..n].copy_from_slice(&comm.as_bytes()[..n]);
     let lo = u64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
     let hi = u64::from_ne_bytes([b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]]);
-    lo.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ hi.wrapping_mul(0xC2B2_AE3D_27D4_EB4F)
+    lo.wrapping_mul(contract::SENSOR_COMM_MULT_LO) ^ hi.wrapping_mul(contract::SENSOR_COMM_MULT_HI)
 }
 
 /// `/` stays `/`, `/etc` becomes `/etc/`: the bytes up to and including a
@@ -157,7 +160,7 @@ pub fn gram_of(s: &[u8]) -> Option<[u8; 4]> {
 /// The kernel's 16-bit hash of a 4-byte window (first byte highest).
 pub fn gram_hash(w: &[u8]) -> u32 {
     let v = w.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b));
-    v.wrapping_mul(0x9E37_79B1) >> 16
+    v.wrapping_mul(contract::SENSOR_GRAM_MULT) >> 16
 }
 
 fn gram_bit_set(bits: &[u64], h: u32) -> bool {
@@ -166,7 +169,7 @@ fn gram_bit_set(bits: &[u64], h: u32) -> bool {
 }
 
 /// The kernel's path buffer, NUL included.
-const PATH_MAX: usize = 4096;
+const PATH_MAX: usize = contract::SENSOR_PATH_MAX;
 
 /// The kernel's key for an exact parent directory: FNV-1a 64 of each
 /// component, folded in order with the same step (`/` has none).
@@ -186,9 +189,9 @@ pub fn basename_hash(name: &[u8]) -> u64 {
     })
 }
 
-/// FNV-1a 64 parameters, as in `bpf/src/sensor.bpf.c`.
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+/// FNV-1a 64 parameters (bpf/src/sensor.h).
+const FNV_OFFSET: u64 = contract::SENSOR_FNV_OFFSET;
+const FNV_PRIME: u64 = contract::SENSOR_FNV_PRIME;
 
 #[cfg(not(target_os = "linux"))]
 use crate::event::Event;
@@ -352,9 +355,6 @@ impl Probe {
         Err(ProbeError::NotLinux(std::env::consts::OS))
     }
     pub fn set_interest(&self, _interest: &[EventType]) -> Result<(), ProbeError> {
-        Err(ProbeError::NotLinux(std::env::consts::OS))
-    }
-    pub fn set_open_prefixes(&self, _prefixes: Option<&[String]>) -> Result<(), ProbeError> {
         Err(ProbeError::NotLinux(std::env::consts::OS))
     }
     pub fn set_capture_env(&self, _on: bool) -> Result<(), ProbeError> {

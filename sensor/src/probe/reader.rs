@@ -144,20 +144,6 @@ impl Probe {
         loader::write_capture_env(&self.maps.settings, on)
     }
 
-    /// Sets the kernel open prefilter: with `Some(prefixes)`, an
-    /// open/openat/openat2/creat whose path is absolute is sent only if it
-    /// starts with one of the prefixes (relative paths always pass); `None`
-    /// sends every open. At most [`super::MAX_OPEN_PREFIXES`] prefixes of at
-    /// most [`super::MAX_OPEN_PREFIX_LEN`] bytes; derive them from the rules
-    /// and pass `None` when any rule needs opens the prefixes cannot express.
-    pub fn set_open_prefixes(&self, prefixes: Option<&[String]>) -> Result<(), ProbeError> {
-        let filter = prefixes.map(|p| super::OpenFilter {
-            prefixes: p.to_vec(),
-            ..super::OpenFilter::default()
-        });
-        loader::write_open_filter(&self.maps, filter.as_ref())
-    }
-
     /// Sets the kernel open prefilter (see [`super::OpenFilter`]); `None`
     /// sends every open. At most [`super::MAX_OPEN_PREFIXES`] prefixes of
     /// at most [`super::MAX_OPEN_PREFIX_LEN`] bytes, and at most

@@ -3,37 +3,38 @@
 //! `syscall_table` map filled from here; adding an architecture means adding
 //! a table (aarch64 has no open/creat/rename/... and only the *at forms).
 
+use crate::contract;
 use crate::event::EventType;
 
 /// Tail-call handler slots (`enum sensor_handler` in bpf/src/sensor.h).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Handler {
-    Args = 0,
-    Paths = 1,
-    Sock = 2,
-    ExecFail = 3,
-    Pipe = 4,
+    Args = contract::SENSOR_H_ARGS,
+    Paths = contract::SENSOR_H_PATHS,
+    Sock = contract::SENSOR_H_SOCK,
+    ExecFail = contract::SENSOR_H_EXEC_FAIL,
+    Pipe = contract::SENSOR_H_PIPE,
 }
 
 /// `syscall_desc.flags` bits.
-pub const SD_FD_INFO: u8 = 0x01;
-pub const SD_OPEN_HOW: u8 = 0x02;
-pub const SD_SKIP_ZERO: u8 = 0x04;
-pub const SD_TUPLE_RES: u8 = 0x08;
-pub const SD_CLONE3: u8 = 0x10;
-pub const SD_FCNTL_DUP: u8 = 0x20;
+pub const SD_FD_INFO: u8 = contract::SENSOR_SD_FD_INFO;
+pub const SD_OPEN_HOW: u8 = contract::SENSOR_SD_OPEN_HOW;
+pub const SD_SKIP_ZERO: u8 = contract::SENSOR_SD_SKIP_ZERO;
+pub const SD_TUPLE_RES: u8 = contract::SENSOR_SD_TUPLE_RES;
+pub const SD_CLONE3: u8 = contract::SENSOR_SD_CLONE3;
+pub const SD_FCNTL_DUP: u8 = contract::SENSOR_SD_FCNTL_DUP;
 /// `res >= 0` is a new fd (other than the open family's).
-pub const SD_NEW_FD: u8 = 0x40;
+pub const SD_NEW_FD: u8 = contract::SENSOR_SD_NEW_FD;
 /// close: subject to the close filter (see `OpenFilter::close_filter`).
-pub const SD_CLOSE: u8 = 0x80;
+pub const SD_CLOSE: u8 = contract::SENSOR_SD_CLOSE;
 
 /// `syscall_desc.sock_mode` values.
-pub const SOCK_NONE: u8 = 0;
-pub const SOCK_ADDR_ARG1: u8 = 1;
-pub const SOCK_SENDTO: u8 = 2;
-pub const SOCK_RECVFROM: u8 = 3;
-pub const SOCK_MSG: u8 = 4;
+pub const SOCK_NONE: u8 = contract::SENSOR_SOCK_NONE;
+pub const SOCK_ADDR_ARG1: u8 = contract::SENSOR_SOCK_ADDR_ARG1;
+pub const SOCK_SENDTO: u8 = contract::SENSOR_SOCK_SENDTO;
+pub const SOCK_RECVFROM: u8 = contract::SENSOR_SOCK_RECVFROM;
+pub const SOCK_MSG: u8 = contract::SENSOR_SOCK_MSG;
 
 /// Size of `struct syscall_desc`.
 pub const DESC_SIZE: usize = 16;

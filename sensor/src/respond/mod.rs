@@ -6,7 +6,9 @@
 //! [`Responder::run_manual`] for gRPC `RunAction`; actions run on the
 //! responder's own worker thread.
 
-pub mod config;
+/// The `response:` config section lives with the rest of the config (it is
+/// validated when the config loads); kept reachable under its old path.
+pub use crate::config::response as config;
 pub mod error;
 pub mod guard;
 pub mod kube;

@@ -6,6 +6,7 @@
 use super::error::ActionError;
 use super::guard::{ProcStat, parse_stat};
 use super::target::Target;
+use crate::sys::{Clock, clock_ns};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 /// The kernel truncates comm to 15 bytes.
@@ -70,24 +71,10 @@ fn pidfd_open(pid: i64) -> Result<OwnedFd, ActionError> {
 
 /// Wall-clock start time of a process from its /proc start ticks (since boot).
 fn start_wall_ns(start_ticks: u64) -> Option<i64> {
-    // SAFETY: sysconf has no memory arguments.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if hz <= 0 {
-        return None;
-    }
+    let hz = crate::sys::clock_ticks_per_sec()?;
     let since_boot = i128::from(start_ticks) * 1_000_000_000 / i128::from(hz);
-    let boot_wall = clock_ns(libc::CLOCK_REALTIME)? - clock_ns(libc::CLOCK_BOOTTIME)?;
+    let boot_wall = clock_ns(Clock::Realtime)? - clock_ns(Clock::Boottime)?;
     i64::try_from(i128::from(boot_wall) + since_boot).ok()
-}
-
-fn clock_ns(clock: libc::clockid_t) -> Option<i64> {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: ts is a valid, writable timespec for the duration of the call.
-    let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
-    (rc == 0).then(|| ts.tv_sec * 1_000_000_000 + ts.tv_nsec)
 }
 
 /// The process must have the alert's name (comm, possibly truncated) and must
@@ -173,7 +160,7 @@ mod tests {
     fn own_start_time_is_in_the_past() {
         let st = parse_stat(&std::fs::read_to_string("/proc/self/stat").unwrap()).unwrap();
         let start = start_wall_ns(st.start_ticks).unwrap();
-        let now = clock_ns(libc::CLOCK_REALTIME).unwrap();
+        let now = clock_ns(Clock::Realtime).unwrap();
         assert!(start <= now + START_SLACK_NS && start > now - 86_400_000_000_000 * 365);
     }
 

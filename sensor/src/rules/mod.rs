@@ -7,14 +7,17 @@
 //! and fields into [`pred`] trees, and [`engine`] indexes and evaluates them.
 
 pub mod alert;
+pub mod analysis;
 pub mod ast;
 pub mod cache;
 pub mod compile;
 pub mod defaults;
 pub mod engine;
 pub mod error;
+mod exceptions;
 pub mod fields;
 pub mod glob;
+pub mod link;
 pub mod loader;
 pub mod output;
 pub mod parse;
@@ -25,9 +28,10 @@ pub mod yaml;
 pub use defaults::default_rules_yaml;
 pub use engine::{
     CompiledRuleView, LoadOptions, LoadSummary, LoadedRules, RuleId, RuleInfoView, RuleMatch,
-    RuleMatching, RuleSet, load_files, load_sources,
+    RuleMatching, RuleSet,
 };
 pub use error::{ErrorKind, ItemKind, LoadError, LoadWarning, Location, WarningCode};
+pub use link::{load_files, load_sources};
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

@@ -934,7 +934,7 @@ fn build_alert_carries_rule_output_and_fields() {
     let ev = bash_open("/etc/passwd");
     let mut out = Vec::new();
     rs.evaluate(&ev, &st, &mut out);
-    let alert = rs.build_alert(&out[0], &ev, &st);
+    let alert = rs.build_alert(&out[0], &ev, &st).unwrap();
     assert_eq!(alert.rule, "r");
     assert_eq!(alert.output, "read /etc/passwd by bash");
     assert_eq!(alert.priority, Priority::Error as i32);

@@ -45,13 +45,11 @@ impl ProcReader {
                     .and_then(|v| v.trim().parse::<u64>().ok())
             })
             .map_or(0, |secs| secs * 1_000_000_000);
-        // SAFETY: sysconf has no preconditions and only reads a constant.
-        let tck = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
         ProcReader {
             proc_root,
             host_root: host_root.to_path_buf(),
             boot_ns,
-            clk_tck: u64::try_from(tck).ok().filter(|t| *t > 0).unwrap_or(100),
+            clk_tck: crate::sys::clock_ticks_per_sec().unwrap_or(100),
         }
     }
 

@@ -62,14 +62,10 @@ pub const FD_EVENT_TYPES: &[EventType] = &[
     EventType::MemfdCreate,
 ];
 
-const CLONE_THREAD: u64 = 0x0001_0000;
-const AT_FDCWD: i64 = -100;
-const O_DIRECTORY: u32 = 0o200_000;
-const O_CLOEXEC: u32 = 0o2_000_000;
-const MFD_CLOEXEC: u32 = 1;
-const EINPROGRESS: i64 = 115;
-const F_DUPFD: i64 = 0;
-const F_DUPFD_CLOEXEC: i64 = 1030;
+use crate::event::abi::{
+    AT_FDCWD, CLONE_THREAD, EINPROGRESS, F_DUPFD, F_DUPFD_CLOEXEC, MFD_CLOEXEC, O_CLOEXEC,
+    O_DIRECTORY,
+};
 
 /// Settings of the state tracker.
 #[derive(Debug, Clone)]
@@ -100,18 +96,27 @@ pub struct StateConfig {
     pub user_refresh_interval: Duration,
 }
 
+impl StateConfig {
+    /// Default bound on one CRI lookup (also `state.lookup_timeout_ms`).
+    pub const DEFAULT_CRI_TIMEOUT_MS: u64 = 1000;
+    /// Default hold for events awaiting metadata (`state.metadata_wait_ms`).
+    pub const DEFAULT_METADATA_WAIT_MS: u64 = 1000;
+    /// Default thread table size (`state.max_threads`).
+    pub const DEFAULT_MAX_THREADS: usize = 131_072;
+}
+
 impl Default for StateConfig {
     fn default() -> Self {
         StateConfig {
-            max_threads: 131_072,
+            max_threads: Self::DEFAULT_MAX_THREADS,
             max_fds_per_process: 4096,
             max_containers: 8192,
             cri_enabled: true,
             cri_sockets: Vec::new(),
-            cri_timeout: Duration::from_millis(1000),
+            cri_timeout: Duration::from_millis(Self::DEFAULT_CRI_TIMEOUT_MS),
             cri_retry_initial: Duration::from_millis(25),
             cri_retry_max: Duration::from_secs(30),
-            metadata_wait: Duration::from_millis(1000),
+            metadata_wait: Duration::from_millis(Self::DEFAULT_METADATA_WAIT_MS),
             host_root: PathBuf::from("/"),
             user_refresh_interval: Duration::from_secs(10),
         }

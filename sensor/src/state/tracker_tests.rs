@@ -168,7 +168,7 @@ fn threads_share_the_process_and_main_thread_outlives_its_exit() {
             t2,
             task(sh, sh, 1, "bash"),
             EventKind::Clone {
-                flags: 0x0001_0000 | 0x100,
+                flags: crate::event::abi::CLONE_THREAD | crate::event::abi::CLONE_VM,
             },
         ),
     );
@@ -250,7 +250,7 @@ fn fd_lifecycle_and_relative_paths() {
     // A directory fd as dirfd for openat.
     let mut dir = open(t(), 4, "/etc", -100);
     if let EventKind::Open { flags, .. } = &mut dir.kind {
-        *flags = 0o200_000;
+        *flags = crate::event::abi::O_DIRECTORY;
     }
     run(&mut st, dir);
     assert_eq!(st.fd(sh, 4).unwrap().kind, FdKind::Directory);
@@ -416,7 +416,7 @@ fn chdir_fchdir_and_relative_unlink() {
 
     let mut d = open(t(), 5, "/tmp", -100);
     if let EventKind::Open { flags, .. } = &mut d.kind {
-        *flags = 0o200_000;
+        *flags = crate::event::abi::O_DIRECTORY;
     }
     run(&mut st, d);
     run(

@@ -16,7 +16,7 @@
 //!   chosen ids, 413 above a body size, a permanent item error for a rule.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use falco_sensor::delivery::http_server::{respond, serve};
+use falco_sensor::http_server::{respond, serve};
 use http_body_util::BodyExt;
 use hyper::StatusCode;
 use serde_json::{Map, Value, json};

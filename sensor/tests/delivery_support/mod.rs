@@ -7,7 +7,7 @@ use bytes::Bytes;
 use falco_proto::v1::*;
 use falco_sensor::api::SensorInfo;
 use falco_sensor::config::Config;
-use falco_sensor::delivery::http_server::{respond, serve};
+use falco_sensor::http_server::{respond, serve};
 use http_body_util::BodyExt;
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -91,7 +91,7 @@ impl RecordHeader {
                 .unwrap_or_default()
         };
         RecordHeader {
-            boot_to_wall_offset_ns: super::clock::boot_to_wall_offset_ns(),
+            boot_to_wall_offset_ns: crate::event::clock::boot_to_wall_offset_ns(),
             hostname: read("/proc/sys/kernel/hostname"),
             kernel: read("/proc/sys/kernel/osrelease"),
         }

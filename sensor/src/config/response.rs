@@ -1,9 +1,10 @@
-//! The `response:` section of the sensor config. Every key has a default so an
+//! The `response:` section of the sensor config (validated by
+//! `Config::load` with the rest of the file, before anything starts). Every key has a default so an
 //! empty section (or none at all) gives a responder in `ids` mode with one
 //! policy-free setup that never acts. docs/response.md documents each key.
 
 use falco_proto::v1::Priority;
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -12,7 +13,7 @@ use std::time::Duration;
 pub const DEFAULT_ISOLATION_LABEL: &str = "falco-sensor.io/isolated";
 
 /// What the responder does once a policy matched and every guard passed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Decide and record what would be done ("dry-run" records), change nothing.
@@ -33,7 +34,7 @@ impl Mode {
 }
 
 /// One response action, spelled in config as in the gRPC `RunAction` request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
     /// SIGKILL the process that triggered the alert.
@@ -84,7 +85,7 @@ impl Action {
 }
 
 /// The `response:` config section.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ResponseConfig {
     /// `ids` (default): record what would be done; `ips`: do it.
@@ -141,13 +142,17 @@ impl Default for ResponseConfig {
 }
 
 /// One policy: which alerts, and which actions in which order.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyConfig {
     /// Name shown in records and logs.
     pub name: String,
     /// Only alerts at least this severe (Falco names). Default Critical.
-    #[serde(default = "default_min_priority", deserialize_with = "de_priority")]
+    #[serde(
+        default = "default_min_priority",
+        deserialize_with = "de_priority",
+        serialize_with = "ser_priority"
+    )]
     pub min_priority: Priority,
     /// Only these rules (exact names); empty means any rule.
     #[serde(default)]
@@ -169,13 +174,22 @@ fn default_min_priority() -> Priority {
     Priority::Critical
 }
 
+/// `response: null` (or an empty `response:`) is the default section.
+pub(super) fn null_as_default<'de, D: Deserializer<'de>>(d: D) -> Result<ResponseConfig, D::Error> {
+    Ok(Option::<ResponseConfig>::deserialize(d)?.unwrap_or_default())
+}
+
+fn ser_priority<S: Serializer>(p: &Priority, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(p.falco_name())
+}
+
 fn de_priority<'de, D: Deserializer<'de>>(d: D) -> Result<Priority, D::Error> {
     let name = String::deserialize(d)?;
     name.parse().map_err(serde::de::Error::custom)
 }
 
 /// Token bucket: `burst` actions at once, refilled at `per_minute`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RateLimitConfig {
     /// Sustained responses per minute over all targets. Default 10.
@@ -194,7 +208,7 @@ impl Default for RateLimitConfig {
 }
 
 /// `delete-pod` settings.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DeletePodConfig {
     /// Grace period given to the pod, seconds. Default 0 (stop now: it is compromised).
@@ -202,7 +216,7 @@ pub struct DeletePodConfig {
 }
 
 /// `stop-container` settings.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StopContainerConfig {
     /// Seconds the runtime waits after SIGTERM before SIGKILL. Default 0.
@@ -210,7 +224,7 @@ pub struct StopContainerConfig {
 }
 
 /// `isolate-pod` settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct IsolatePodConfig {
     /// Label key set to "true" on the pod. Default `falco-sensor.io/isolated`.
@@ -230,7 +244,7 @@ impl Default for IsolatePodConfig {
 }
 
 /// `label-pod` settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LabelPodConfig {
     /// Labels added when a policy names none. Default `falco-sensor.io/review: "true"`.
@@ -246,7 +260,7 @@ impl Default for LabelPodConfig {
 }
 
 /// How to reach the Kubernetes API.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct KubernetesConfig {
     /// Kubeconfig file; unset means in-cluster config (service account),

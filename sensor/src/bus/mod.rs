@@ -5,7 +5,7 @@
 
 mod filter;
 
-pub use filter::AlertFilter;
+pub use filter::{AlertFilter, namespace_of};
 
 use crate::metrics::{SensorCounters, SinkCounters};
 use falco_proto::v1::{Alert, Gap, Priority, ResponseRecord};
@@ -54,9 +54,15 @@ struct SubscriberSlot {
 
 struct SinkSlot {
     min_priority: Priority,
+    /// The sink's routing beyond the priority (None: every alert).
+    admits: Option<SinkFilter>,
     tx: mpsc::Sender<Arc<Alert>>,
     counters: Arc<SinkCounters>,
 }
+
+/// A sink's own selection of alerts, checked before its queue, so alerts it
+/// does not take never use its queue space or count as its drops.
+pub type SinkFilter = Arc<dyn Fn(&Alert) -> bool + Send + Sync>;
 
 /// Where a new subscription starts and what it wants.
 #[derive(Debug, Clone, Default)]
@@ -146,7 +152,9 @@ impl AlertBus {
         self.inner.counters.last_seq.store(seq, Relaxed);
 
         for sink in &st.sinks {
-            if !priority.at_least(sink.min_priority) {
+            if !priority.at_least(sink.min_priority)
+                || sink.admits.as_ref().is_some_and(|f| !f(&alert))
+            {
                 continue;
             }
             if sink.tx.try_send(alert.clone()).is_err() {
@@ -233,9 +241,22 @@ impl AlertBus {
         capacity: usize,
         counters: Arc<SinkCounters>,
     ) -> mpsc::Receiver<Arc<Alert>> {
+        self.add_filtered_sink(min_priority, None, capacity, counters)
+    }
+
+    /// `add_sink` with the sink's routing: only alerts `admits` accepts
+    /// (and at least `min_priority`) are queued.
+    pub fn add_filtered_sink(
+        &self,
+        min_priority: Priority,
+        admits: Option<SinkFilter>,
+        capacity: usize,
+        counters: Arc<SinkCounters>,
+    ) -> mpsc::Receiver<Arc<Alert>> {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         lock(&self.inner.state).sinks.push(SinkSlot {
             min_priority,
+            admits,
             tx,
             counters,
         });

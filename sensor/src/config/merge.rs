@@ -13,6 +13,7 @@ use serde_yaml::Value;
 const FREE_MAPS: &[&[&str]] = &[
     &["outputs", "webhook", "headers"],
     &["outputs", "loki", "extra_labels"],
+    &["outputs", "alertmanager", "extra_labels"],
 ];
 
 /// True when `path` names a free-form map.

@@ -88,24 +88,21 @@ impl Config {
         if self.outputs.file.enabled && self.outputs.file.path.as_os_str().is_empty() {
             return bad("outputs.file.path", "required when outputs.file.enabled");
         }
-        for (name, url, enabled, fwd) in [
+        for (name, url, enabled) in [
             (
                 "outputs.loki",
                 &self.outputs.loki.url,
                 self.outputs.loki.enabled,
-                &self.outputs.loki.forward,
             ),
             (
                 "outputs.slack",
                 &self.outputs.slack.webhook_url,
                 self.outputs.slack.enabled,
-                &self.outputs.slack.forward,
             ),
             (
                 "outputs.webhook",
                 &self.outputs.webhook.url,
                 self.outputs.webhook.enabled,
-                &self.outputs.webhook.forward,
             ),
         ] {
             if !enabled {
@@ -117,10 +114,54 @@ impl Config {
                     &format!("{url:?} is not an http:// or https:// URL"),
                 );
             }
+        }
+        let o = &self.outputs;
+        if o.alertmanager.enabled {
+            if o.alertmanager.urls.is_empty() {
+                return bad("outputs.alertmanager.urls", "at least one URL is required");
+            }
+            if let Some(u) = o
+                .alertmanager
+                .urls
+                .iter()
+                .find(|u| !(u.starts_with("http://") || u.starts_with("https://")))
+            {
+                return bad(
+                    "outputs.alertmanager.urls",
+                    &format!("{u:?} is not an http:// or https:// URL"),
+                );
+            }
+        }
+        if o.syslog.enabled && o.syslog.address.is_empty() {
+            return bad(
+                "outputs.syslog.address",
+                "required when outputs.syslog.enabled",
+            );
+        }
+        for (name, enabled, fwd) in [
+            ("outputs.loki", o.loki.enabled, &o.loki.forward),
+            ("outputs.slack", o.slack.enabled, &o.slack.forward),
+            ("outputs.webhook", o.webhook.enabled, &o.webhook.forward),
+            (
+                "outputs.alertmanager",
+                o.alertmanager.enabled,
+                &o.alertmanager.forward,
+            ),
+            ("outputs.syslog", o.syslog.enabled, &o.syslog.forward),
+        ] {
+            if !enabled {
+                continue;
+            }
             if fwd.queue_capacity == 0 || fwd.batch_size == 0 {
                 return bad(
                     &format!("{name}.forward"),
                     "queue_capacity and batch_size must be at least 1",
+                );
+            }
+            if fwd.disk_buffer.dir.is_some() && fwd.disk_buffer.max_bytes < 64 << 10 {
+                return bad(
+                    &format!("{name}.forward.disk_buffer.max_bytes"),
+                    "must be at least 65536 (64 KiB)",
                 );
             }
         }

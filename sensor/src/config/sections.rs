@@ -198,6 +198,8 @@ pub struct OutputsConfig {
     pub loki: LokiConfig,
     pub slack: SlackConfig,
     pub webhook: WebhookConfig,
+    pub alertmanager: AlertmanagerConfig,
+    pub syslog: SyslogConfig,
 }
 
 /// Line format of the stdout and file sinks.
@@ -278,6 +280,10 @@ pub struct ForwardConfig {
     /// Extra CA bundle (PEM) trusted besides the system roots.
     pub ca_file: Option<PathBuf>,
     pub aggregation: AggregationConfig,
+    /// Which alerts this sink takes besides `min_priority` (see sinks/route.rs).
+    pub routing: RoutingConfig,
+    /// Bounded on-disk queue in front of the sink; off unless `dir` is set.
+    pub disk_buffer: DiskBufferConfig,
 }
 
 impl Default for ForwardConfig {
@@ -294,6 +300,63 @@ impl Default for ForwardConfig {
             tls_verify: true,
             ca_file: None,
             aggregation: AggregationConfig::default(),
+            routing: RoutingConfig::default(),
+            disk_buffer: DiskBufferConfig::default(),
+        }
+    }
+}
+
+/// Alert selection per sink. Lists hold globs; an empty list places no
+/// condition; an alert must pass every condition set and match no exclusion.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RoutingConfig {
+    /// Highest priority taken (with `forward.min_priority` a range).
+    #[serde(with = "priority_name")]
+    pub max_priority: Priority,
+    pub rules: Vec<String>,
+    pub exclude_rules: Vec<String>,
+    /// The alert has at least one tag matching one of these.
+    pub tags: Vec<String>,
+    pub exclude_tags: Vec<String>,
+    pub sources: Vec<String>,
+    pub exclude_sources: Vec<String>,
+    /// Kubernetes namespaces; `""` matches alerts tied to no namespace.
+    pub namespaces: Vec<String>,
+    pub exclude_namespaces: Vec<String>,
+}
+
+impl Default for RoutingConfig {
+    fn default() -> Self {
+        RoutingConfig {
+            max_priority: Priority::Emergency,
+            rules: Vec::new(),
+            exclude_rules: Vec::new(),
+            tags: Vec::new(),
+            exclude_tags: Vec::new(),
+            sources: Vec::new(),
+            exclude_sources: Vec::new(),
+            namespaces: Vec::new(),
+            exclude_namespaces: Vec::new(),
+        }
+    }
+}
+
+/// Where a sink spills alerts so outages and restarts lose nothing that fits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DiskBufferConfig {
+    /// Directory (the sink's files go in `<dir>/<sink>/`); null = memory queue only.
+    pub dir: Option<PathBuf>,
+    /// Bound on undelivered bytes on disk; new alerts beyond it are dropped and counted.
+    pub max_bytes: u64,
+}
+
+impl Default for DiskBufferConfig {
+    fn default() -> Self {
+        DiskBufferConfig {
+            dir: None,
+            max_bytes: 256 << 20,
         }
     }
 }
@@ -381,6 +444,8 @@ pub struct SlackConfig {
     /// Overrides the webhook's channel when not empty.
     pub channel: String,
     pub username: String,
+    /// Message text with Falco field names (`%rule %proc.cmdline`); empty = the alert's output.
+    pub template: String,
     pub forward: ForwardConfig,
 }
 
@@ -396,6 +461,7 @@ impl Default for SlackConfig {
             webhook_url: String::new(),
             channel: String::new(),
             username: "falco-sensor".to_string(),
+            template: String::new(),
             forward,
         }
     }
@@ -408,6 +474,80 @@ pub struct WebhookConfig {
     pub url: String,
     pub headers: BTreeMap<String, String>,
     pub forward: ForwardConfig,
+}
+
+/// Prometheus Alertmanager (`POST <url>/api/v2/alerts`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertmanagerConfig {
+    pub enabled: bool,
+    /// Base URLs, e.g. `http://alertmanager:9093`; several for an HA cluster (each gets every alert).
+    pub urls: Vec<String>,
+    /// `endsAt` is now + this: an alert not seen again resolves after it.
+    pub resolve_timeout_secs: u64,
+    /// Fixed labels on every alert.
+    pub extra_labels: BTreeMap<String, String>,
+    pub forward: ForwardConfig,
+}
+
+impl Default for AlertmanagerConfig {
+    fn default() -> Self {
+        AlertmanagerConfig {
+            enabled: false,
+            urls: Vec::new(),
+            resolve_timeout_secs: 300,
+            extra_labels: BTreeMap::new(),
+            forward: ForwardConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SyslogProtocol {
+    #[default]
+    Udp,
+    Tcp,
+    Tls,
+}
+
+/// What follows the RFC 5424 header and structured data.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SyslogFormat {
+    /// The alert's output line.
+    #[default]
+    Text,
+    /// Falco's JSON alert.
+    Json,
+}
+
+/// Syslog (RFC 5424) over UDP, TCP or TLS.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SyslogConfig {
+    pub enabled: bool,
+    /// `host:port` of the receiver.
+    pub address: String,
+    pub protocol: SyslogProtocol,
+    pub facility: String,
+    pub app_name: String,
+    pub format: SyslogFormat,
+    pub forward: ForwardConfig,
+}
+
+impl Default for SyslogConfig {
+    fn default() -> Self {
+        SyslogConfig {
+            enabled: false,
+            address: String::new(),
+            protocol: SyslogProtocol::Udp,
+            facility: "local0".to_string(),
+            app_name: "falco".to_string(),
+            format: SyslogFormat::Text,
+            forward: ForwardConfig::default(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]

@@ -209,7 +209,7 @@ fn changed_leaf(key: &str, default: &serde_yaml::Value) -> (String, serde_yaml::
             let v = n.as_u64().unwrap() + 7;
             (v.to_string(), Value::Number(v.into()))
         }
-        Value::String(s) if key.ends_with("min_priority") => {
+        Value::String(s) if key.ends_with("priority") => {
             let p = if s == "Critical" { "Error" } else { "Critical" };
             (p.to_string(), Value::String(p.to_string()))
         }

@@ -193,18 +193,24 @@ impl DeliveryHandle {
     }
 
     /// Stops servers, lets forwarders flush what is queued (bounded by
-    /// `grace`), and stops the runtime when `start` created one.
+    /// `grace`, after which they are stopped), and stops the runtime when
+    /// `start` created one.
     pub fn shutdown(mut self, grace: Duration) {
         let _ = self.shutdown.send(true);
         self.bus.close_sinks();
-        let tasks = std::mem::take(&mut self.tasks);
+        let mut tasks = std::mem::take(&mut self.tasks);
         let wait = async move {
             let _ = tokio::time::timeout(grace, async {
-                for t in tasks {
+                for t in &mut tasks {
                     let _ = t.await;
                 }
             })
             .await;
+            // A forwarder still retrying after the grace period is stopped
+            // (its disk buffer, if any, keeps what it had not delivered).
+            for t in &tasks {
+                t.abort();
+            }
         };
         match self.runtime.take() {
             Some(rt) => {

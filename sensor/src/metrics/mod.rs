@@ -23,8 +23,16 @@ pub struct SinkCounters {
     pub sent: AtomicU64,
     /// Alerts given up on after retries (or refused by the receiver).
     pub failed: AtomicU64,
-    /// Alerts never attempted because the sink's queue was full.
+    /// Alerts never attempted because the sink's queue (or disk buffer) was full.
     pub dropped: AtomicU64,
+    /// Delivery attempts repeated after a retryable failure (one per retry of a request).
+    pub retried: AtomicU64,
+    /// Alerts waiting in the sink's memory queue (sampled by the forwarder).
+    pub queued: AtomicU64,
+    /// Undelivered bytes in the sink's disk buffer.
+    pub buffer_bytes: AtomicU64,
+    /// Of `dropped`: alerts dropped because the disk buffer was full (or unreadable).
+    pub buffer_dropped: AtomicU64,
 }
 
 impl SinkCounters {
@@ -235,6 +243,8 @@ mod tests {
         c.kernel_drops.store(3, Relaxed);
         c.record_alert("Terminal \"shell\"", Priority::Notice);
         c.sink("loki").dropped.fetch_add(2, Relaxed);
+        c.sink("loki").retried.fetch_add(4, Relaxed);
+        c.sink("loki").buffer_bytes.store(1234, Relaxed);
         let text = render_prometheus(&c);
         assert!(
             text.contains("falco_sensor_events_total{type=\"execve\"} 2"),
@@ -249,6 +259,14 @@ mod tests {
         );
         assert!(
             text.contains("falco_sensor_alerts_dropped_total{sink=\"loki\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("falco_sensor_alerts_retried_total{sink=\"loki\"} 4"),
+            "{text}"
+        );
+        assert!(
+            text.contains("falco_sensor_sink_buffer_bytes{sink=\"loki\"} 1234"),
             "{text}"
         );
         assert!(

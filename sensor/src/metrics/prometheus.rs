@@ -1,6 +1,6 @@
 //! Prometheus text exposition (format 0.0.4) of `SensorCounters`.
 
-use super::{SensorCounters, rss_bytes};
+use super::{SensorCounters, SinkCounters, rss_bytes};
 use crate::event::EventType;
 use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
@@ -75,30 +75,58 @@ pub fn render(c: &SensorCounters) -> String {
         );
     }
     let sinks = c.sinks();
-    for (metric, help, pick) in [
-        ("alerts_sent_total", "Alerts delivered, per sink.", 0usize),
+    let per_sink: [(&str, &str, &str, fn(&SinkCounters) -> u64); 7] = [
+        (
+            "alerts_sent_total",
+            "counter",
+            "Alerts delivered, per sink.",
+            |s| s.sent.load(Relaxed),
+        ),
         (
             "alerts_failed_total",
-            "Alerts given up after retries, per sink.",
-            1,
+            "counter",
+            "Alerts given up after retries or refused by the receiver, per sink.",
+            |s| s.failed.load(Relaxed),
         ),
         (
             "alerts_dropped_total",
-            "Alerts dropped on a full sink queue, per sink.",
-            2,
+            "counter",
+            "Alerts dropped on a full sink queue or disk buffer, per sink.",
+            |s| s.dropped.load(Relaxed),
         ),
-    ] {
-        header(&mut out, metric, "counter", help);
+        (
+            "alerts_retried_total",
+            "counter",
+            "Delivery attempts repeated after a retryable failure, per sink.",
+            |s| s.retried.load(Relaxed),
+        ),
+        (
+            "sink_queued_alerts",
+            "gauge",
+            "Alerts waiting in the sink's memory queue.",
+            |s| s.queued.load(Relaxed),
+        ),
+        (
+            "sink_buffer_bytes",
+            "gauge",
+            "Undelivered bytes in the sink's disk buffer.",
+            |s| s.buffer_bytes.load(Relaxed),
+        ),
+        (
+            "sink_buffer_dropped_total",
+            "counter",
+            "Alerts dropped because the sink's disk buffer was full (included in alerts_dropped_total).",
+            |s| s.buffer_dropped.load(Relaxed),
+        ),
+    ];
+    for (metric, kind, help, value) in per_sink {
+        header(&mut out, metric, kind, help);
         for s in &sinks {
-            let v = match pick {
-                0 => s.sent.load(Relaxed),
-                1 => s.failed.load(Relaxed),
-                _ => s.dropped.load(Relaxed),
-            };
             let _ = writeln!(
                 out,
-                "falco_sensor_{metric}{{sink=\"{}\"}} {v}",
-                escape(&s.name)
+                "falco_sensor_{metric}{{sink=\"{}\"}} {}",
+                escape(&s.name),
+                value(s)
             );
         }
     }

@@ -33,8 +33,9 @@ pub struct Aggregator {
     window: Duration,
     key: Vec<String>,
     open: HashMap<String, Item>,
-    /// Window ends in arrival order (windows all have the same length).
-    deadlines: VecDeque<(Instant, String)>,
+    /// Window ends in arrival order (windows all have the same length), with
+    /// the origin (disk-buffer position) of each window's first alert.
+    deadlines: VecDeque<(Instant, String, u64)>,
 }
 
 impl Aggregator {
@@ -65,6 +66,12 @@ impl Aggregator {
     }
 
     pub fn add(&mut self, alert: Arc<Alert>, now: Instant) {
+        self.add_from(alert, now, 0);
+    }
+
+    /// `add`, remembering where the alert came from (its disk-buffer
+    /// position), so the buffer is not acknowledged past an open window.
+    pub fn add_from(&mut self, alert: Arc<Alert>, now: Instant, origin: u64) {
         let key = self.key_of(&alert);
         if let Some(item) = self.open.get_mut(&key) {
             item.count += 1;
@@ -72,22 +79,29 @@ impl Aggregator {
             item.last_ns = item.last_ns.max(alert.time_ns);
             return;
         }
-        self.deadlines.push_back((now + self.window, key.clone()));
+        self.deadlines
+            .push_back((now + self.window, key.clone(), origin));
         self.open.insert(key, Item::single(alert));
     }
 
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.deadlines.front().map(|(d, _)| *d)
+        self.deadlines.front().map(|(d, _, _)| *d)
+    }
+
+    /// Origin of the oldest alert still held in an open window (origins
+    /// grow in arrival order, so it is the first window's).
+    pub fn oldest_origin(&self) -> Option<u64> {
+        self.deadlines.front().map(|(_, _, o)| *o)
     }
 
     /// Items whose window has closed.
     pub fn take_due(&mut self, now: Instant) -> Vec<Item> {
         let mut out = Vec::new();
-        while let Some((d, _)) = self.deadlines.front() {
+        while let Some((d, _, _)) = self.deadlines.front() {
             if *d > now {
                 break;
             }
-            if let Some((_, key)) = self.deadlines.pop_front()
+            if let Some((_, key, _)) = self.deadlines.pop_front()
                 && let Some(item) = self.open.remove(&key)
             {
                 out.push(item);
@@ -99,7 +113,7 @@ impl Aggregator {
     /// Everything still open (shutdown).
     pub fn drain(&mut self) -> Vec<Item> {
         let mut out = Vec::new();
-        while let Some((_, key)) = self.deadlines.pop_front() {
+        while let Some((_, key, _)) = self.deadlines.pop_front() {
             if let Some(item) = self.open.remove(&key) {
                 out.push(item);
             }

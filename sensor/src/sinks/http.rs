@@ -45,39 +45,7 @@ pub struct HttpClient {
 impl HttpClient {
     /// `key` names the config section for errors (e.g. "outputs.loki").
     pub fn new(key: &str, tls_verify: bool, ca_file: Option<&Path>) -> Result<Self, SinkError> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| SinkError::Tls {
-                key: key.to_string(),
-                message: e.to_string(),
-            })?;
-        let tls = if tls_verify {
-            let mut roots = RootCertStore::empty();
-            // Unreadable system certs are not fatal: an explicit ca_file may be all that is needed.
-            let native = rustls_native_certs::load_native_certs();
-            roots.add_parsable_certificates(native.certs);
-            if let Some(path) = ca_file {
-                let certs = CertificateDer::pem_file_iter(path)
-                    .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-                    .map_err(|e| SinkError::Tls {
-                        key: format!("{key}.forward.ca_file"),
-                        message: format!("{}: {e}", path.display()),
-                    })?;
-                for c in certs {
-                    roots.add(c).map_err(|e| SinkError::Tls {
-                        key: format!("{key}.forward.ca_file"),
-                        message: format!("{}: {e}", path.display()),
-                    })?;
-                }
-            }
-            builder.with_root_certificates(roots).with_no_client_auth()
-        } else {
-            builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(NoCertificateCheck(provider)))
-                .with_no_client_auth()
-        };
+        let tls = tls_client_config(key, tls_verify, ca_file)?;
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
@@ -135,6 +103,49 @@ impl HttpClient {
             }
         }
     }
+}
+
+/// The TLS client settings of every forwarder (HTTP and syslog): system
+/// roots plus an optional CA file, or, only with `tls_verify: false`, any
+/// certificate (still encrypted, not authenticated).
+pub fn tls_client_config(
+    key: &str,
+    tls_verify: bool,
+    ca_file: Option<&Path>,
+) -> Result<rustls::ClientConfig, SinkError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| SinkError::Tls {
+            key: key.to_string(),
+            message: e.to_string(),
+        })?;
+    Ok(if tls_verify {
+        let mut roots = RootCertStore::empty();
+        // Unreadable system certs are not fatal: an explicit ca_file may be all that is needed.
+        let native = rustls_native_certs::load_native_certs();
+        roots.add_parsable_certificates(native.certs);
+        if let Some(path) = ca_file {
+            let certs = CertificateDer::pem_file_iter(path)
+                .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| SinkError::Tls {
+                    key: format!("{key}.forward.ca_file"),
+                    message: format!("{}: {e}", path.display()),
+                })?;
+            for c in certs {
+                roots.add(c).map_err(|e| SinkError::Tls {
+                    key: format!("{key}.forward.ca_file"),
+                    message: format!("{}: {e}", path.display()),
+                })?;
+            }
+        }
+        builder.with_root_certificates(roots).with_no_client_auth()
+    } else {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoCertificateCheck(provider)))
+            .with_no_client_auth()
+    })
 }
 
 /// Builds a header map from config pairs, naming the bad one.

@@ -1,20 +1,32 @@
 //! Forwarders fed from the bus, one queue each: stdout, file, Loki, Slack,
-//! webhook. Common batching/retry/backoff lives in `forward`, the HTTP
-//! client in `http`, renderings in `format`, noise control in `aggregate`.
+//! webhook, Alertmanager, syslog. Common batching/retry/backoff lives in
+//! `forward`, routing in `route`, the disk buffer in `disk_buffer`, message
+//! templates in `template`, the HTTP client in `http`, renderings in
+//! `format`, noise control in `aggregate`.
+//!
+//! A new sink needs only its encoder (and a transport when it is not one
+//! HTTP URL) and a `start_worker` call: routing, the disk buffer,
+//! aggregation, retries and metrics come with the `forward` settings.
 
 pub mod aggregate;
+pub mod alertmanager;
+pub mod disk_buffer;
 pub mod format;
 pub mod forward;
 pub mod http;
 pub mod lines;
 pub mod loki;
+pub mod route;
 pub mod slack;
+pub mod syslog;
+pub mod template;
 pub mod webhook;
 
 use crate::bus::AlertBus;
 use crate::config::{ForwardConfig, OutputsConfig};
-use forward::{Encoder, Forwarder};
+use forward::{Encoder, HttpPost, SinkWorker, Transport};
 use http::HttpClient;
+use std::sync::Arc;
 use tokio::task::JoinHandle;
 
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +37,11 @@ pub enum SinkError {
     Tls { key: String, message: String },
     #[error("cannot start sink thread: {0}")]
     Spawn(String),
+    #[error("{key}.forward.disk_buffer: {source}")]
+    DiskBuffer {
+        key: String,
+        source: disk_buffer::DiskBufferError,
+    },
 }
 
 /// Running sinks: async forwarders and line-writer threads.
@@ -85,7 +102,7 @@ pub fn start_all(cfg: &OutputsConfig, bus: &AlertBus) -> Result<RunningSinks, Si
             bus,
             &cfg.slack.forward,
             target,
-            slack::SlackEncoder::new(&cfg.slack),
+            slack::SlackEncoder::new(&cfg.slack)?,
         )?);
     }
     if cfg.webhook.enabled {
@@ -99,9 +116,39 @@ pub fn start_all(cfg: &OutputsConfig, bus: &AlertBus) -> Result<RunningSinks, Si
             webhook::WebhookEncoder,
         )?);
     }
+    if cfg.alertmanager.enabled {
+        let opts = &cfg.alertmanager.forward;
+        let transport = alertmanager::FanOut {
+            client: HttpClient::new(
+                "outputs.alertmanager",
+                opts.tls_verify,
+                opts.ca_file.as_deref(),
+            )?,
+            targets: alertmanager::targets(&cfg.alertmanager)?,
+        };
+        running.tasks.push(start_worker(
+            "alertmanager",
+            "outputs.alertmanager",
+            bus,
+            opts,
+            alertmanager::AlertmanagerEncoder::new(&cfg.alertmanager),
+            transport,
+        )?);
+    }
+    if cfg.syslog.enabled {
+        running.tasks.push(start_worker(
+            "syslog",
+            "outputs.syslog",
+            bus,
+            &cfg.syslog.forward,
+            syslog::SyslogEncoder::new(&cfg.syslog)?,
+            syslog::SyslogTransport::new(&cfg.syslog)?,
+        )?);
+    }
     Ok(running)
 }
 
+/// Starts an HTTP forwarder posting to `target`.
 fn start_forwarder<E: Encoder>(
     name: &str,
     key: &str,
@@ -111,15 +158,44 @@ fn start_forwarder<E: Encoder>(
     encoder: E,
 ) -> Result<JoinHandle<()>, SinkError> {
     let client = HttpClient::new(key, opts.tls_verify, opts.ca_file.as_deref())?;
+    start_worker(name, key, bus, opts, encoder, HttpPost { client, target })
+}
+
+/// Registers the sink on the bus with its routing, opens its disk buffer
+/// (failing the start, naming the key, when it cannot), and spawns the
+/// shared forwarding loop. `name` is the sink's metrics label and the
+/// disk buffer's subdirectory.
+pub fn start_worker<E: Encoder, T: Transport>(
+    name: &str,
+    key: &str,
+    bus: &AlertBus,
+    opts: &ForwardConfig,
+    encoder: E,
+    transport: T,
+) -> Result<JoinHandle<()>, SinkError> {
     let counters = bus.counters().sink(name);
-    let rx = bus.add_sink(opts.min_priority, opts.queue_capacity, counters.clone());
-    let fwd = Forwarder {
+    let disk = forward::open_disk_buffer(name, opts, &counters).map_err(|source| {
+        SinkError::DiskBuffer {
+            key: key.to_string(),
+            source,
+        }
+    })?;
+    let route = route::Route::from_config(opts);
+    let admits: Option<crate::bus::SinkFilter> = (!route.is_priority_only())
+        .then(|| Arc::new(move |a: &falco_proto::v1::Alert| route.admits(a)) as _);
+    let rx = bus.add_filtered_sink(
+        opts.min_priority,
+        admits,
+        opts.queue_capacity,
+        counters.clone(),
+    );
+    let worker = SinkWorker {
         name: name.to_string(),
         encoder,
-        client,
-        target,
+        transport,
         opts: opts.clone(),
         counters,
+        disk,
     };
-    Ok(tokio::spawn(fwd.run(rx)))
+    Ok(tokio::spawn(worker.run(rx)))
 }

@@ -9,6 +9,7 @@ use super::aggregate::Item;
 use super::format::{aggregate_suffix, field};
 use super::forward::{Encoder, Payload};
 use super::http::{HttpTarget, header_map, parse_uri};
+use super::template::Template;
 use crate::config::SlackConfig;
 use falco_proto::v1::Priority;
 use serde_json::{Value, json};
@@ -28,14 +29,27 @@ const KEY_FIELDS: &[&str] = &[
 pub struct SlackEncoder {
     channel: String,
     username: String,
+    /// `outputs.slack.template`: replaces the alert's output as the text.
+    template: Option<Template>,
 }
 
 impl SlackEncoder {
-    pub fn new(cfg: &SlackConfig) -> Self {
-        SlackEncoder {
+    pub fn new(cfg: &SlackConfig) -> Result<Self, SinkError> {
+        let template = if cfg.template.is_empty() {
+            None
+        } else {
+            Some(
+                Template::parse(&cfg.template).map_err(|message| SinkError::Config {
+                    key: "outputs.slack.template".into(),
+                    message,
+                })?,
+            )
+        };
+        Ok(SlackEncoder {
             channel: cfg.channel.clone(),
             username: cfg.username.clone(),
-        }
+            template,
+        })
     }
 
     fn message(&self, item: &Item) -> Value {
@@ -54,7 +68,10 @@ impl SlackEncoder {
                 fields.push(json!({"title": name, "value": escape(v), "short": true}));
             }
         }
-        let mut text = escape(&a.output);
+        let mut text = match &self.template {
+            Some(t) => t.render(item, escape),
+            None => escape(&a.output),
+        };
         if item.count > 1 {
             text.push_str(&aggregate_suffix(item));
         }
@@ -147,5 +164,31 @@ mod tests {
         assert!(e.contains("&lt;!channel&gt;"));
         assert!(e.contains("&amp;"));
         assert!(!e.contains("@here"));
+    }
+
+    #[test]
+    fn template_replaces_the_text_and_values_are_escaped() {
+        let cfg = SlackConfig {
+            template: "*%rule* on %k8s.pod.name: %proc.cmdline".into(),
+            ..SlackConfig::default()
+        };
+        let enc = SlackEncoder::new(&cfg).unwrap();
+        let item = Item::single(std::sync::Arc::new(falco_proto::v1::Alert {
+            rule: "Shell".into(),
+            priority: Priority::Critical as i32,
+            output_fields: [("proc.cmdline".to_string(), "sh <!here>".to_string())].into(),
+            ..Default::default()
+        }));
+        let msg = enc.message(&item);
+        assert_eq!(
+            msg["attachments"][0]["text"],
+            "*Shell* on &lt;NA&gt;: sh &lt;!here&gt;"
+        );
+        let bad = SlackConfig {
+            template: "50% off".into(),
+            ..SlackConfig::default()
+        };
+        let err = SlackEncoder::new(&bad).err().unwrap().to_string();
+        assert!(err.contains("outputs.slack.template"), "{err}");
     }
 }

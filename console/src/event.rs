@@ -2,7 +2,9 @@
 //! notifications from background tasks (sources, Kubernetes calls).
 
 use crate::alert::AlertRecord;
+use crate::app::RecordPurpose;
 use crate::kube::PodDetails;
+use crate::source::SensorTarget;
 use crossterm::event::KeyEvent;
 use falco_proto::v1::{GetStatsResponse, GetVersionResponse};
 
@@ -28,6 +30,41 @@ pub enum AppEvent {
     PodDeleted(Result<String, String>),
     /// A rules file was sent to a sensor: a summary either way.
     RulesApplied(Result<String, String>),
+    /// Kubernetes discovery found a sensor (port-forwarded): it is a target
+    /// for actions like any `--sensor`.
+    Target(Box<SensorTarget>),
+    /// The store took a batch of new alerts (ids assigned; duplicates have id 0).
+    Stored(Result<StoredBatch, InsertFailed>),
+    /// A full record read back from the store (`None`: no longer stored).
+    Record {
+        id: i64,
+        purpose: RecordPurpose,
+        result: Result<Option<Box<AlertRecord>>, String>,
+    },
+    /// A drafted exception was appended to the local rules file: its path
+    /// and the file's full content, or why not.
+    ExceptionWritten {
+        result: Result<(String, String), String>,
+        apply: bool,
+    },
+    /// Something the runner did, to show in the status line.
+    Done(Result<String, String>),
+}
+
+/// What the store made of an insert.
+#[derive(Debug)]
+pub struct StoredBatch {
+    pub alerts: Vec<AlertRecord>,
+    /// Ids the retention limit deleted.
+    pub dropped: Vec<i64>,
+    pub retention_error: Option<String>,
+}
+
+/// A batch the store could not take, handed back so nothing is lost.
+#[derive(Debug)]
+pub struct InsertFailed {
+    pub batch: Vec<AlertRecord>,
+    pub error: String,
 }
 
 /// News about one source, keyed by the name shown in the sensors view.
@@ -64,6 +101,10 @@ pub enum SensorUpdateKind {
         last_seq: u64,
     },
     Stats(Box<GetStatsResponse>),
+    /// Kubernetes discovery listed the sensor pods (each becomes a source).
+    Discovered {
+        pods: usize,
+    },
     /// A file source finished reading.
     FileLoaded {
         alerts: usize,

@@ -133,12 +133,7 @@ impl ExceptionDraft {
             content.push('\n');
         }
         content.push_str(&item);
-        if let Some(dir) = self.path.parent()
-            && !dir.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        }
-        std::fs::write(&self.path, &content)
+        crate::private_fs::write(&self.path, content.as_bytes())
             .map_err(|e| format!("{}: {e}", self.path.display()))?;
         Ok(content)
     }
@@ -199,6 +194,12 @@ mod tests {
             "{content}"
         );
         assert!(content.contains("override:\n    exceptions: append"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "exceptions say what is tolerated where");
+        }
         let again = d.write().unwrap();
         assert!(again.contains("_1\n") && again.contains("_2\n"), "{again}");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), again);

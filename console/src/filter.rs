@@ -35,6 +35,20 @@ impl Filter {
             && (self.text.is_empty() || self.text.split_whitespace().all(|w| hay.contains(w)))
     }
 
+    /// Sets the filter from what was typed at the `/` prompt. Returns whether
+    /// the new filter can only be stricter than the old (more text typed).
+    pub fn set_input(&mut self, typed: &str) -> bool {
+        let text = typed.to_lowercase();
+        let narrowing = text.starts_with(&self.text);
+        self.text = text;
+        narrowing
+    }
+
+    /// What the `/` prompt starts with: the typed part of this filter.
+    pub fn input_text(&self) -> String {
+        self.text.clone()
+    }
+
     /// Short description for the header, e.g. `>=Warning ns=prod "curl"`.
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();

@@ -1,7 +1,10 @@
-//! Key bindings as data: every view's keys live in one table, which both the
-//! dispatcher and the `?` help overlay read, so help can never drift from behaviour.
+//! Keys as data. A [`Binding`] ties keys to an [`Action`] with a help text and
+//! an optional footer hint; components and overlays publish their bindings
+//! (see `components`), and the dispatcher, the `?` help, the footer and the
+//! docs check all read those same tables, so they cannot drift apart.
+//!
+//! This module knows nothing about views: it is the vocabulary they share.
 
-use crate::app::View;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +22,7 @@ pub enum Action {
     Bottom,
     Enter,
     Mark,
+    MarkAll,
     Ack,
     Resolve,
     FalsePositive,
@@ -44,6 +48,26 @@ pub enum Action {
     CycleSort,
     Group,
     ToggleSilenced,
+    /// Next (`forward`) or previous alert at least as severe as `min` (lnav's e/w).
+    Jump {
+        forward: bool,
+        min: falco_proto::v1::Priority,
+    },
+    CopyJson,
+    Pager,
+    // Overlay actions.
+    Accept,
+    Cancel,
+    DeleteChar,
+    Toggle,
+    NextOption,
+    WriteFile,
+    WriteApply,
+    Preview,
+    Confirm,
+    /// An action private to one component (e.g. a test's dummy view): the
+    /// component that binds it handles it.
+    Local(&'static str),
 }
 
 /// A key with the modifiers that matter (shift is part of the char).
@@ -53,19 +77,19 @@ pub struct Key {
     pub ctrl: bool,
 }
 
-const fn ch(c: char) -> Key {
+pub const fn ch(c: char) -> Key {
     Key {
         code: KeyCode::Char(c),
         ctrl: false,
     }
 }
-const fn ctrl(c: char) -> Key {
+pub const fn ctrl(c: char) -> Key {
     Key {
         code: KeyCode::Char(c),
         ctrl: true,
     }
 }
-const fn code(code: KeyCode) -> Key {
+pub const fn code(code: KeyCode) -> Key {
     Key { code, ctrl: false }
 }
 
@@ -82,6 +106,8 @@ impl Key {
             KeyCode::PageDown => "pgdn".into(),
             KeyCode::Home => "home".into(),
             KeyCode::End => "end".into(),
+            KeyCode::Tab => "tab".into(),
+            KeyCode::Backspace => "backspace".into(),
             other => format!("{other:?}").to_lowercase(),
         };
         if self.ctrl {
@@ -93,21 +119,17 @@ impl Key {
 
     pub fn matches(&self, ev: &KeyEvent) -> bool {
         let ev_ctrl = ev.modifiers.contains(KeyModifiers::CONTROL);
-        if self.ctrl != ev_ctrl {
-            return false;
-        }
-        match (self.code, ev.code) {
-            (KeyCode::Char(a), KeyCode::Char(b)) => a == b,
-            (a, b) => a == b,
-        }
+        self.ctrl == ev_ctrl && self.code == ev.code
     }
 }
 
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 pub struct Binding {
     pub keys: &'static [Key],
     pub action: Action,
     pub help: &'static str,
+    /// Short label for the footer; bindings without one only show in help.
+    pub hint: Option<&'static str>,
 }
 
 impl Binding {
@@ -120,103 +142,58 @@ impl Binding {
     }
 }
 
+/// `b!([keys], Action, "help")` or `b!([keys], Action, "help", "hint")`.
+#[macro_export]
 macro_rules! b {
-    ([$($k:expr),+], $a:ident, $h:expr) => {
-        Binding { keys: &[$($k),+], action: Action::$a, help: $h }
+    ([$($k:expr),+], $a:expr, $h:expr) => {
+        $crate::keys::Binding { keys: &[$($k),+], action: $a, help: $h, hint: None }
+    };
+    ([$($k:expr),+], $a:expr, $h:expr, $hint:expr) => {
+        $crate::keys::Binding { keys: &[$($k),+], action: $a, help: $h, hint: Some($hint) }
     };
 }
 
-/// Keys that work in every view.
+use Action as A;
+
+/// Keys that work in every view (after the view's own, which may override them).
 pub static GLOBAL: &[Binding] = &[
-    b!([ch('q'), ctrl('c')], Quit, "quit"),
-    b!([code(KeyCode::Esc)], Back, "back / close"),
-    b!([ch('?')], Help, "this help"),
-    b!([ch(':')], Command, "command mode"),
-    b!([ch('j'), code(KeyCode::Down)], Down, "down"),
-    b!([ch('k'), code(KeyCode::Up)], Up, "up"),
-    b!([ctrl('f'), code(KeyCode::PageDown)], PageDown, "page down"),
-    b!([ctrl('b'), code(KeyCode::PageUp)], PageUp, "page up"),
-    b!([ch('g'), code(KeyCode::Home)], Top, "top"),
-    b!([ch('G'), code(KeyCode::End)], Bottom, "bottom"),
+    b!([ch('q'), ctrl('c')], A::Quit, "quit", "quit"),
+    b!([code(KeyCode::Esc)], A::Back, "back / close"),
+    b!([ch('?')], A::Help, "this help", "help"),
+    b!([ch(':')], A::Command, "command mode", "cmd"),
+    b!([ch('j'), code(KeyCode::Down)], A::Down, "down"),
+    b!([ch('k'), code(KeyCode::Up)], A::Up, "up"),
+    b!(
+        [ctrl('f'), code(KeyCode::PageDown)],
+        A::PageDown,
+        "page down"
+    ),
+    b!([ctrl('b'), code(KeyCode::PageUp)], A::PageUp, "page up"),
+    b!([ch('g'), code(KeyCode::Home)], A::Top, "top"),
+    b!([ch('G'), code(KeyCode::End)], A::Bottom, "bottom"),
 ];
 
-const TRIAGE: [Binding; 6] = [
-    b!([ch('a')], Ack, "acknowledge"),
-    b!([ch('r')], Resolve, "resolve"),
-    b!([ch('f')], FalsePositive, "mark false positive"),
-    b!([ch('n')], Note, "add a note"),
-    b!([ch('s')], Silence, "silence rule for a scope"),
-    b!([ch('x')], Exception, "draft a Falco exception"),
+/// Triage keys shared by the views that show alerts.
+pub const TRIAGE: [Binding; 8] = [
+    b!([ch('a')], A::Ack, "acknowledge", "ack"),
+    b!([ch('r')], A::Resolve, "resolve"),
+    b!([ch('f')], A::FalsePositive, "mark false positive"),
+    b!([ch('n')], A::Note, "add a note"),
+    b!([ch('s')], A::Silence, "silence rule for a scope", "silence"),
+    b!(
+        [ch('x')],
+        A::Exception,
+        "draft a Falco exception",
+        "exception"
+    ),
+    b!([ch('y')], A::CopyJson, "copy as JSON (OSC 52)"),
+    b!([ch('v')], A::Pager, "JSON in $PAGER"),
 ];
 
-pub static ALERTS: &[Binding] = &[
-    b!([code(KeyCode::Enter)], Enter, "alert detail"),
-    b!([ch('d')], Describe, "describe (= alert detail)"),
-    b!([ch('l')], Logs, "logs of the alert's pod"),
-    b!([ch('/')], Filter, "free-text filter"),
-    b!([ch(' ')], Mark, "select (multi-selection)"),
-    TRIAGE[0],
-    TRIAGE[1],
-    TRIAGE[2],
-    TRIAGE[3],
-    TRIAGE[4],
-    TRIAGE[5],
-    b!([ch('p')], Pod, "pod drilldown"),
-    b!([ch('F')], Follow, "follow newest on/off"),
-    b!([ch('P')], Pause, "pause/resume live list"),
-    b!([ch('>')], PriorityUp, "raise min priority"),
-    b!([ch('<')], PriorityDown, "lower min priority"),
-    b!([ch('R')], FilterRule, "toggle rule filter"),
-    b!([ch('N')], FilterNamespace, "toggle namespace filter"),
-    b!([ch('O')], FilterPod, "toggle pod filter"),
-    b!([ch('H')], FilterNode, "toggle node filter"),
-    b!([ch('t')], CycleState, "cycle state filter"),
-    b!([ch('c')], ClearFilters, "clear all filters"),
-    b!([ch('o')], CycleSort, "sort: time/priority/rule"),
-    b!([ch('z')], Group, "group repeated alerts"),
-    b!([ch('S')], ToggleSilenced, "show/hide silenced"),
-];
-
-pub static DETAIL: &[Binding] = &[
-    b!([ch('p')], Pod, "pod drilldown"),
-    b!([ch('l')], Logs, "logs of the alert's pod"),
-    TRIAGE[0],
-    TRIAGE[1],
-    TRIAGE[2],
-    TRIAGE[3],
-    TRIAGE[4],
-    TRIAGE[5],
-];
-
-pub static RULES: &[Binding] = &[b!([code(KeyCode::Enter)], Enter, "alerts of this rule")];
-
-pub static SENSORS: &[Binding] = &[];
-
-pub static POD: &[Binding] = &[
-    b!([ch('d')], Describe, "describe"),
-    b!([ch('e')], PodEvents, "Kubernetes events"),
-    b!([ch('l')], Logs, "container log tail"),
-    b!([ch('A')], PodAlerts, "every alert of this pod"),
-    b!([code(KeyCode::Enter)], Enter, "alert detail (alerts tab)"),
-    b!([ctrl('d')], DeletePod, "delete pod (asks first)"),
-];
-
-/// The view's own bindings (shown first in help), then the global ones.
-pub fn view_bindings(view: View) -> &'static [Binding] {
-    match view {
-        View::Alerts => ALERTS,
-        View::Detail => DETAIL,
-        View::Rules => RULES,
-        View::Sensors => SENSORS,
-        View::Pod => POD,
-    }
-}
-
-/// The action bound to `ev` in `view`, if any.
-pub fn lookup(view: View, ev: &KeyEvent) -> Option<Action> {
-    view_bindings(view)
+/// The first binding of `bindings` that `ev` triggers.
+pub fn lookup(bindings: &[Binding], ev: &KeyEvent) -> Option<Action> {
+    bindings
         .iter()
-        .chain(GLOBAL.iter())
         .find(|b| b.keys.iter().any(|k| k.matches(ev)))
         .map(|b| b.action)
 }
@@ -226,30 +203,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn no_key_is_bound_twice_in_a_view() {
-        for view in [
-            View::Alerts,
-            View::Detail,
-            View::Rules,
-            View::Sensors,
-            View::Pod,
-        ] {
-            let mut seen = Vec::new();
-            for b in view_bindings(view).iter().chain(GLOBAL.iter()) {
-                for k in b.keys {
-                    assert!(!seen.contains(k), "{view:?}: {} bound twice", k.label());
-                    seen.push(*k);
-                }
-            }
-        }
-    }
-
-    #[test]
     fn lookup_respects_ctrl() {
         let d = KeyEvent::new(KeyCode::Char('d'), KeyModifiers::NONE);
         let cd = KeyEvent::new(KeyCode::Char('d'), KeyModifiers::CONTROL);
-        assert_eq!(lookup(View::Pod, &d), Some(Action::Describe));
-        assert_eq!(lookup(View::Pod, &cd), Some(Action::DeletePod));
-        assert_eq!(lookup(View::Alerts, &cd), None);
+        const TABLE: [Binding; 2] = [
+            b!([ch('d')], A::Describe, "describe"),
+            b!([ctrl('d')], A::DeletePod, "delete"),
+        ];
+        assert_eq!(lookup(&TABLE, &d), Some(A::Describe));
+        assert_eq!(lookup(&TABLE, &cd), Some(A::DeletePod));
+        assert_eq!(lookup(&TABLE[..1], &cd), None);
     }
 }

@@ -7,6 +7,7 @@ use falco_console::app::{App, now_ns};
 use falco_console::event::{AppEvent, Event, SensorUpdate, SensorUpdateKind};
 use falco_console::filter::Filter;
 use falco_console::kube::Kube;
+use falco_console::source::kube::ConnSecurity;
 use falco_console::source::{
     SensorClient, SensorTarget, TlsOptions, file, grpc, kube as kube_source,
 };
@@ -42,6 +43,10 @@ struct Cli {
     /// (default: <data dir>/falco-console/console-tuning.yaml).
     #[arg(long, global = true)]
     rules_out: Option<PathBuf>,
+    /// Write nothing to sensors or the cluster: no exception apply, no pod
+    /// delete (local triage, notes and silences still work).
+    #[arg(long, global = true)]
+    readonly: bool,
     #[command(subcommand)]
     cmd: Option<Cmd>,
 }
@@ -60,6 +65,10 @@ struct ConnArgs {
     /// Client key (PEM) for mTLS.
     #[arg(long, global = true)]
     tls_key: Option<PathBuf>,
+    /// Name to verify in the sensors' certificates instead of the address
+    /// (needed with --kube: port-forwards are reached as 127.0.0.1).
+    #[arg(long, global = true)]
+    tls_server_name: Option<String>,
     /// Bearer token sent to sensors.
     #[arg(long, global = true)]
     token: Option<String>,
@@ -123,12 +132,18 @@ enum Cmd {
 }
 
 impl ConnArgs {
-    fn targets(&self) -> Vec<SensorTarget> {
-        let tls = (self.tls_ca.is_some() || self.tls_cert.is_some()).then(|| TlsOptions {
+    /// TLS settings every sensor connection uses, `--sensor` and `--kube` alike.
+    fn tls(&self) -> Option<TlsOptions> {
+        (self.tls_ca.is_some() || self.tls_cert.is_some()).then(|| TlsOptions {
             ca: self.tls_ca.clone(),
             cert: self.tls_cert.clone(),
             key: self.tls_key.clone(),
-        });
+            server_name: self.tls_server_name.clone(),
+        })
+    }
+
+    fn targets(&self) -> Vec<SensorTarget> {
+        let tls = self.tls();
         self.sensors
             .iter()
             .map(|s| SensorTarget {
@@ -265,17 +280,18 @@ async fn tui(cli: &Cli, file: Option<PathBuf>) -> Result<()> {
         now_ns(),
     );
     app.color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    app.readonly = cli.readonly;
     app.utc = cli.utc;
     app.exceptions_path = cli
         .rules_out
         .clone()
         .unwrap_or_else(|| data_file("console-tuning.yaml"));
     app.attach_store(store)?;
-    app.kube = kube.clone();
+    app.set_kube(kube.clone());
     app.targets = targets.clone();
 
     let (tx, mut rx) = mpsc::channel::<Event>(10_000);
-    app.tx = Some(tx.clone());
+    app.set_sender(tx.clone());
     for t in targets {
         tokio::spawn(grpc::run_sensor(t, resume.clone(), tx.clone()));
     }
@@ -345,11 +361,54 @@ async fn ui_loop(
                 Err(_) => break,
             }
         }
+        redraw |= terminal_effects(terminal, app)?;
         if app.quit {
             break;
         }
     }
     app.flush();
+    Ok(())
+}
+
+/// The effects that need the terminal: the clipboard (OSC 52) and `$PAGER`.
+fn terminal_effects(terminal: &mut ratatui::DefaultTerminal, app: &mut App) -> Result<bool> {
+    use std::io::Write;
+    let mut redraw = false;
+    for seq in std::mem::take(&mut app.runner.clipboard) {
+        let mut out = std::io::stdout();
+        out.write_all(seq.as_bytes())?;
+        out.flush()?;
+    }
+    if let Some(text) = app.runner.pager.take() {
+        let pager = std::env::var("PAGER")
+            .ok()
+            .filter(|p| !p.trim().is_empty())
+            .unwrap_or_else(|| "less".into());
+        ratatui::restore();
+        let shown = show_in_pager(&pager, &text);
+        *terminal = ratatui::init();
+        terminal.clear()?;
+        if let Err(e) = shown {
+            app.message = Some(format!("$PAGER {pager}: {e}"));
+        }
+        redraw = true;
+    }
+    Ok(redraw)
+}
+
+/// Runs `pager` (through `sh -c`, so `PAGER="less -R"` works) on `text`.
+fn show_in_pager(pager: &str, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(pager)
+        .stdin(std::process::Stdio::piped())
+        .spawn()?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A pager quit early closes its input: not an error worth showing.
+        let _ = stdin.write_all(text.as_bytes());
+    }
+    child.wait()?;
     Ok(())
 }
 
@@ -450,19 +509,20 @@ fn spawn_discovery(
                 }
             };
         let _ = tx
-            .send(report(SensorUpdateKind::FileLoaded {
-                alerts: 0,
-                errors: if pods.is_empty() {
-                    vec!["no running sensor pods matched".into()]
-                } else {
-                    Vec::new()
-                },
-            }))
+            .send(report(SensorUpdateKind::Discovered { pods: pods.len() }))
             .await;
+        let security = ConnSecurity {
+            tls: conn.tls(),
+            token: conn.token.clone(),
+        };
         for pod in pods {
             match kube_source::forward(kube.clone(), pod.clone(), conn.sensor_port).await {
                 Ok(addr) => {
-                    let target = kube_source::target_for(&pod, addr, conn.token.clone());
+                    let target = kube_source::target_for(&pod, addr, &security);
+                    // A target like any --sensor: actions (A) reach it too.
+                    let _ = tx
+                        .send(Event::App(AppEvent::Target(Box::new(target.clone()))))
+                        .await;
                     tokio::spawn(grpc::run_sensor(target, resume.clone(), tx.clone()));
                 }
                 Err(e) => {

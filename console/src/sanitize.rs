@@ -30,6 +30,50 @@ pub fn sanitized(s: &str) -> String {
     sanitize(s).into_owned()
 }
 
+/// JSON text with every character [`sanitize`] would escape written as a
+/// JSON `\uXXXX` escape instead: the same JSON value, nothing a terminal (or
+/// the program it is pasted into) would interpret. serde_json escapes C0
+/// itself but leaves C1 codes and bidi overrides raw.
+pub fn json_safe(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        // A raw newline in serde_json's output is layout (pretty printing):
+        // inside strings it escapes C0 itself.
+        if needs_escape(c) && c != '\n' {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                let _ = write!(out, "\\u{:04x}", u);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The OSC 52 sequence that puts `text` on the terminal's clipboard. The text
+/// travels base64-encoded, so nothing in it can end the sequence early.
+pub fn osc52(text: &str) -> String {
+    const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut enc = String::with_capacity(text.len().div_ceil(3) * 4 + 8);
+    for chunk in text.as_bytes().chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                enc.push(B64[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                enc.push('=');
+            }
+        }
+    }
+    format!("\x1b]52;c;{enc}\x07")
+}
+
 fn needs_escape(c: char) -> bool {
     // `is_control` covers C0 (incl. ESC, BEL), DEL and C1 (incl. CSI U+009B).
     c.is_control()
@@ -98,6 +142,27 @@ mod tests {
         let out = sanitize("invoice\u{202e}fdp.exe \u{2066}x\u{2069}");
         assert_eq!(out, "invoice\\u{202e}fdp.exe \\u{2066}x\\u{2069}");
         assert_inert(&out);
+    }
+
+    #[test]
+    fn json_safe_keeps_the_value_and_escapes_what_serde_leaves_raw() {
+        let v = serde_json::json!({"cmd": "a\u{9b}31m\u{202e}b\x1b", "n": 1});
+        let pretty = serde_json::to_string_pretty(&v).unwrap();
+        let safe = json_safe(&pretty);
+        assert!(
+            !safe.chars().any(|c| needs_escape(c) && c != '\n'),
+            "{safe:?}"
+        );
+        assert!(safe.contains('\n'), "layout kept");
+        let back: serde_json::Value = serde_json::from_str(&safe).unwrap();
+        assert_eq!(back, v);
+    }
+
+    #[test]
+    fn osc52_is_base64_between_osc_and_bel() {
+        assert_eq!(osc52("hi\x07"), "\x1b]52;c;aGkH\x07");
+        assert_eq!(osc52("abc"), "\x1b]52;c;YWJj\x07");
+        assert_eq!(osc52("ab"), "\x1b]52;c;YWI=\x07");
     }
 
     #[test]

@@ -290,7 +290,7 @@ async fn drafted_exception_is_applied_where_actions_are_allowed() {
     let target = SensorTarget::plain(&server.addr.to_string());
     let mut app = App::new("test", 0);
     app.targets = vec![target.clone()];
-    app.tx = Some(tx.clone());
+    app.set_sender(tx.clone());
     app.exceptions_path = dir.path().join("tuning.yaml");
     let source = tokio::spawn(grpc::run_sensor(target, HashMap::new(), tx));
     async fn next(app: &mut App, rx: &mut mpsc::Receiver<Event>) {

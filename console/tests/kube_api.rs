@@ -258,8 +258,8 @@ async fn drilldown_and_confirmed_delete_from_the_ui() {
     let (kube, seen, _dir) = fake_cluster().await;
     let (tx, mut rx) = mpsc::channel(16);
     let mut app = common::app();
-    app.kube = Some(kube);
-    app.tx = Some(tx);
+    app.set_kube(Some(kube));
+    app.set_sender(tx);
     let key = |app: &mut App, k: KeyEvent| {
         app.on_key(k);
         app.prepare();

@@ -46,15 +46,17 @@ pub enum SourceError {
 }
 
 /// TLS material for a sensor connection (mTLS when cert and key are given).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TlsOptions {
     pub ca: Option<PathBuf>,
     pub cert: Option<PathBuf>,
     pub key: Option<PathBuf>,
+    /// Name to verify in the sensor's certificate instead of the address's host.
+    pub server_name: Option<String>,
 }
 
 /// How to reach one sensor.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SensorTarget {
     /// Shown in the sensors view (the address or the pod it was forwarded from).
     pub name: String,
@@ -108,6 +110,9 @@ impl SensorClient {
             .tcp_nodelay(true);
         if let Some(tls) = &target.tls {
             let mut cfg = ClientTlsConfig::new();
+            if let Some(name) = &tls.server_name {
+                cfg = cfg.domain_name(name.clone());
+            }
             if let Some(ca) = &tls.ca {
                 let pem = std::fs::read(ca)
                     .map_err(|e| target.config_err(format!("--tls-ca {}: {e}", ca.display())))?;

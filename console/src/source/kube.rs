@@ -2,7 +2,7 @@
 //! the Kubernetes API (no kubectl), then treat each as a gRPC sensor.
 
 use crate::kube::{Kube, SensorPod};
-use crate::source::SensorTarget;
+use crate::source::{SensorTarget, TlsOptions};
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
 
@@ -34,12 +34,47 @@ pub async fn forward(kube: Kube, pod: SensorPod, port: u16) -> std::io::Result<S
     Ok(addr)
 }
 
+/// How to talk to discovered sensors: the same `--tls-*` and `--token`
+/// settings as `--sensor` targets.
+#[derive(Debug, Clone, Default)]
+pub struct ConnSecurity {
+    pub tls: Option<TlsOptions>,
+    pub token: Option<String>,
+}
+
 /// The gRPC target for a forwarded sensor pod, named after its node.
-pub fn target_for(pod: &SensorPod, local: SocketAddr, token: Option<String>) -> SensorTarget {
+pub fn target_for(pod: &SensorPod, local: SocketAddr, security: &ConnSecurity) -> SensorTarget {
     SensorTarget {
         name: format!("{}/{} ({})", pod.namespace, pod.name, pod.node),
         address: local.to_string(),
-        tls: None,
-        token,
+        tls: security.tls.clone(),
+        token: security.token.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn discovered_targets_keep_tls_and_token() {
+        let pod = SensorPod {
+            namespace: "falco".into(),
+            name: "falco-sensor-a".into(),
+            node: "node-1".into(),
+            ready: true,
+        };
+        let security = ConnSecurity {
+            tls: Some(TlsOptions {
+                ca: Some("/ca.pem".into()),
+                server_name: Some("falco-sensor".into()),
+                ..Default::default()
+            }),
+            token: Some("t".into()),
+        };
+        let t = target_for(&pod, "127.0.0.1:4000".parse().unwrap(), &security);
+        assert_eq!(t.tls, security.tls, "--tls-* apply to discovered sensors");
+        assert_eq!(t.token.as_deref(), Some("t"));
+        assert_eq!(t.name, "falco/falco-sensor-a (node-1)");
     }
 }

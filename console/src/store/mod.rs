@@ -21,7 +21,7 @@ pub enum StoreError {
         path: PathBuf,
         source: rusqlite::Error,
     },
-    #[error("store {path}: cannot create directory: {source}")]
+    #[error("store {path}: cannot create or restrict: {source}")]
     Dir {
         path: PathBuf,
         source: std::io::Error,
@@ -90,11 +90,16 @@ impl Store {
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
         {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
+            crate::private_fs::create_dir(dir).map_err(|source| StoreError::Dir {
                 path: dir.to_path_buf(),
                 source,
             })?;
         }
+        // 0600 before SQLite opens it: its -wal and -shm files copy this mode.
+        crate::private_fs::restrict_file(path).map_err(|source| StoreError::Dir {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let conn = Connection::open(path).map_err(|source| StoreError::Sqlite {
             path: path.to_path_buf(),
             source,
@@ -440,6 +445,28 @@ mod tests {
             "expired silence kept"
         );
         assert_eq!(s.last_seqs().unwrap()["s1"], 2);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn store_directory_and_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("falco-console/console.db");
+        let mut s = Store::open(&path, 100).unwrap();
+        s.insert(&mut [alert("s1", 1, 10, "A")]).unwrap();
+        assert_eq!(mode(&dir.path().join("falco-console")), 0o700);
+        assert_eq!(mode(&path), 0o600);
+        let wal = dir.path().join("falco-console/console.db-wal");
+        if wal.exists() {
+            assert_eq!(mode(&wal), 0o600, "SQLite copies the database's mode");
+        }
+        // an existing store with a loose mode is tightened on open
+        drop(s);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        Store::open(&path, 100).unwrap();
+        assert_eq!(mode(&path), 0o600);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! the same with 100 or 100,000 alerts.
 
 use super::{Theme, clock, priority_short};
-use crate::app::App;
+use crate::app::State;
 use crate::triage::TriageState;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
@@ -27,7 +27,7 @@ fn state_style(t: Theme, s: TriageState) -> ratatui::style::Style {
     }
 }
 
-pub fn render(app: &App, t: Theme, area: Rect, buf: &mut Buffer) {
+pub fn render(app: &State, t: Theme, area: Rect, buf: &mut Buffer) {
     let wide = area.width >= 110;
     let block = Block::default()
         .borders(Borders::TOP)

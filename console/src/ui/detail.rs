@@ -3,7 +3,7 @@
 
 use super::{Theme, full_time};
 use crate::alert::is_mitre;
-use crate::app::App;
+use crate::app::State;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier};
@@ -17,7 +17,7 @@ fn kv<'a>(t: Theme, k: &'a str, v: String) -> Line<'a> {
     ])
 }
 
-pub fn render(app: &App, t: Theme, area: Rect, buf: &mut Buffer) {
+pub fn render(app: &State, t: Theme, area: Rect, buf: &mut Buffer) {
     let (Some(e), Some(a)) = (
         app.detail.and_then(|i| app.entries.get(i)),
         app.detail_alert(),

@@ -1,15 +1,15 @@
-//! Rendering: every view is a pure function of `App` (`impl Widget for &App`).
+//! Rendering: every view is a pure function of `State` (`impl Widget for &State`).
 //! No I/O and no store queries happen here.
 
-mod alerts;
-mod detail;
-mod header;
-mod overlay;
-mod pod;
-mod rules;
-mod sensors;
+pub mod alerts;
+pub mod detail;
+pub mod header;
+pub mod overlay;
+pub mod pod;
+pub mod rules;
+pub mod sensors;
 
-use crate::app::{App, View};
+use crate::app::State;
 use chrono::{DateTime, Local, Utc};
 use falco_proto::v1::Priority;
 use ratatui::buffer::Buffer;
@@ -77,7 +77,7 @@ pub fn priority_short(p: Priority) -> &'static str {
     }
 }
 
-pub fn clock(app: &App, time_ns: i64) -> String {
+pub fn clock(app: &State, time_ns: i64) -> String {
     let t = DateTime::<Utc>::from_timestamp_nanos(time_ns);
     if app.utc {
         t.format("%H:%M:%S").to_string()
@@ -86,7 +86,7 @@ pub fn clock(app: &App, time_ns: i64) -> String {
     }
 }
 
-pub fn full_time(app: &App, time_ns: i64) -> String {
+pub fn full_time(app: &State, time_ns: i64) -> String {
     let t = DateTime::<Utc>::from_timestamp_nanos(time_ns);
     if app.utc {
         t.format("%Y-%m-%d %H:%M:%S%.9f UTC").to_string()
@@ -109,7 +109,7 @@ pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
     }
 }
 
-impl Widget for &App {
+impl Widget for &State {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let theme = Theme { color: self.color };
         let [head, body, foot] = Layout::vertical([
@@ -119,12 +119,8 @@ impl Widget for &App {
         ])
         .areas(area);
         header::render(self, theme, head, buf);
-        match self.view() {
-            View::Alerts => alerts::render(self, theme, body, buf),
-            View::Detail => detail::render(self, theme, body, buf),
-            View::Rules => rules::render(self, theme, body, buf),
-            View::Sensors => sensors::render(self, theme, body, buf),
-            View::Pod => pod::render(self, theme, body, buf),
+        if let Some(c) = self.registry.get(self.view()) {
+            c.render(self, theme, body, buf);
         }
         header::footer(self, theme, foot, buf);
         overlay::render(self, theme, area, buf);

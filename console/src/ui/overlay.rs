@@ -1,7 +1,8 @@
 //! Things drawn over the current view: help, prompts, silence and exception editors.
 
 use super::{Theme, centered};
-use crate::app::{App, InputKind, Overlay};
+use crate::app::{InputKind, Overlay, State};
+use crate::components::overlay;
 use crate::keys;
 use crate::triage::{SILENCE_DURATIONS, SilenceScope};
 use ratatui::buffer::Buffer;
@@ -10,7 +11,7 @@ use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
 
-pub fn render(app: &App, t: Theme, area: Rect, buf: &mut Buffer) {
+pub fn render(app: &State, t: Theme, area: Rect, buf: &mut Buffer) {
     match &app.overlay {
         Overlay::None => {}
         Overlay::Help => help(app, t, area, buf),
@@ -76,16 +77,7 @@ pub fn render(app: &App, t: Theme, area: Rect, buf: &mut Buffer) {
                 "expires in {}",
                 SILENCE_DURATIONS[*duration].0
             )));
-            lines.push(Line::from(vec![
-                Span::styled("j/k", t.key()),
-                Span::raw(" scope  "),
-                Span::styled("e", t.key()),
-                Span::raw(" expiry  "),
-                Span::styled("enter", t.key()),
-                Span::raw(" silence  "),
-                Span::styled("esc", t.key()),
-                Span::raw(" cancel"),
-            ]));
+            lines.push(key_line(t, &app.overlay, true));
             Paragraph::new(lines)
                 .block(Block::bordered().title(" Silence "))
                 .render(r, buf);
@@ -114,21 +106,13 @@ pub fn render(app: &App, t: Theme, area: Rect, buf: &mut Buffer) {
             }
             lines.push(Line::from(format!("file: {}", d.path.display())));
             let appliers = app.action_targets().len();
-            let mut keys = vec![
-                Span::styled("space", t.key()),
-                Span::raw(" keep/drop  "),
-                Span::styled("w", t.key()),
-                Span::raw(" write file  "),
-            ];
-            if appliers > 0 {
-                keys.push(Span::styled("A", t.key()));
-                keys.push(Span::raw(format!(
-                    " write + apply to {appliers} sensor(s)  "
+            lines.push(key_line(t, &app.overlay, appliers > 0 && !app.readonly));
+            if appliers > 0 && !app.readonly {
+                lines.push(Line::from(Span::styled(
+                    format!("A applies to {appliers} sensor(s)"),
+                    t.dim(),
                 )));
             }
-            keys.push(Span::styled("esc", t.key()));
-            keys.push(Span::raw(" cancel"));
-            lines.push(Line::from(keys));
             Paragraph::new(lines)
                 .block(Block::bordered().title(" Draft exception (x) "))
                 .render(r, buf);
@@ -136,32 +120,89 @@ pub fn render(app: &App, t: Theme, area: Rect, buf: &mut Buffer) {
     }
 }
 
-fn help(app: &App, t: Theme, area: Rect, buf: &mut Buffer) {
+/// The open overlay's keys from its bindings; `with_writes` false leaves out
+/// the ones that write outside (read-only, or nobody to apply to).
+fn key_line(t: Theme, o: &Overlay, with_writes: bool) -> Line<'static> {
+    let mut spans = Vec::new();
+    for b in overlay::bindings(o) {
+        let Some(hint) = b.hint else { continue };
+        if !with_writes && crate::components::writes_outside(b.action) {
+            continue;
+        }
+        spans.push(Span::styled(
+            b.keys.first().map(|k| k.label()).unwrap_or_default(),
+            t.key(),
+        ));
+        spans.push(Span::raw(format!(" {hint}  ")));
+    }
+    Line::from(spans)
+}
+
+/// Help: the current view's keys, the global ones, and (when there is room)
+/// every overlay's, all from the bindings the dispatcher uses.
+fn help(app: &State, t: Theme, area: Rect, buf: &mut Buffer) {
     let view = app.view();
-    let own = keys::view_bindings(view);
-    let entries: Vec<&keys::Binding> = own.iter().chain(keys::GLOBAL.iter()).collect();
+    let own = app
+        .registry
+        .get(view)
+        .map(|c| c.bindings())
+        .unwrap_or_default();
+    enum Item<'a> {
+        Key(&'a keys::Binding),
+        Section(&'static str),
+    }
+    let mut entries: Vec<Item> = own
+        .iter()
+        .chain(keys::GLOBAL.iter())
+        .map(Item::Key)
+        .collect();
+    let overlay_rows: usize = overlay::all()
+        .iter()
+        .filter(|(_, b)| !b.is_empty())
+        .map(|(_, b)| b.len() + 1)
+        .sum();
     // Two columns when one would not fit (the alerts view at 80x24).
     let rows_avail = area.height.saturating_sub(4) as usize;
+    if (entries.len() + overlay_rows).div_ceil(2) <= rows_avail {
+        for (name, b) in overlay::all() {
+            if !b.is_empty() {
+                entries.push(Item::Section(name));
+                entries.extend(b.iter().map(Item::Key));
+            }
+        }
+    }
     let cols = if entries.len() > rows_avail { 2 } else { 1 };
     let per_col = entries.len().div_ceil(cols);
     let width = if cols == 2 { area.width.min(120) } else { 72 };
     let col_w = (width.saturating_sub(2) as usize) / cols;
-    let cell = |b: &keys::Binding| {
-        let label = format!(" {:<11} ", b.keys_label());
-        let room = col_w.saturating_sub(label.chars().count() + 1);
-        let help: String = b.help.chars().take(room).collect();
-        vec![
-            Span::styled(label, t.key()),
-            Span::raw(format!("{help:<room$} ")),
-        ]
+    let cell = |item: &Item| match item {
+        Item::Key(b) => {
+            let label = format!(" {:<11} ", b.keys_label());
+            let room = col_w.saturating_sub(label.chars().count() + 1);
+            let help: String = b.help.chars().take(room).collect();
+            vec![
+                Span::styled(label, t.key()),
+                Span::raw(format!("{help:<room$} ")),
+            ]
+        }
+        Item::Section(name) => {
+            let text: String = format!(" in {name}:").chars().take(col_w).collect();
+            vec![Span::styled(format!("{text:<col_w$}"), t.title())]
+        }
     };
-    let mut lines = vec![Line::from(Span::styled(
-        format!(
-            "keys of <{}> (then keys that work everywhere)",
-            view.title()
-        ),
-        t.title(),
-    ))];
+    // At 80x24 the alerts view's keys fill the screen: drop the title and
+    // closing lines rather than keys.
+    let framed = per_col + 2 + 2 <= area.height as usize;
+    let mut lines = Vec::new();
+    if framed {
+        lines.push(Line::from(Span::styled(
+            format!(
+                "keys of <{}> (then keys that work everywhere)",
+                view.title()
+            ),
+            t.title(),
+        )));
+    }
     for r in 0..per_col {
         let mut spans = Vec::new();
         for c in 0..cols {
@@ -171,10 +212,12 @@ fn help(app: &App, t: Theme, area: Rect, buf: &mut Buffer) {
         }
         lines.push(Line::from(spans));
     }
-    lines.push(Line::from(Span::styled(
-        "any key closes this help",
-        t.dim().add_modifier(Modifier::ITALIC),
-    )));
+    if framed {
+        lines.push(Line::from(Span::styled(
+            "any key closes this help",
+            t.dim().add_modifier(Modifier::ITALIC),
+        )));
+    }
     let h = (lines.len() as u16 + 2).min(area.height);
     let r = centered(area, width, h);
     Clear.render(r, buf);

@@ -1,14 +1,14 @@
 //! Pod drilldown: describe, events, log tail and every alert of the pod.
 
 use super::{Theme, clock, priority_short};
-use crate::app::{App, PodTab};
+use crate::app::{PodTab, State};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Widget, Wrap};
 
-pub fn render(app: &App, t: Theme, area: Rect, buf: &mut Buffer) {
+pub fn render(app: &State, t: Theme, area: Rect, buf: &mut Buffer) {
     let Some(p) = &app.pod else {
         return;
     };

@@ -1,7 +1,7 @@
 //! Per-rule statistics, alerts by priority and a one-hour timeline.
 
 use super::{Theme, alerts::window_start, priority_short};
-use crate::app::App;
+use crate::app::State;
 use crate::stats;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -14,13 +14,24 @@ use ratatui::widgets::{
 
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
-/// Squeezes per-minute counts into `width` characters of block elements.
-pub fn spark_text(values: &[u64], width: usize) -> String {
+/// Per-minute counts (oldest first) as `width` columns whose last is the
+/// current minute: buckets are summed from the newest back, and an hour
+/// narrower than the width is padded on the left (before the hour).
+pub fn timeline_columns(values: &[u64], width: usize) -> Vec<u64> {
     if values.is_empty() || width == 0 {
-        return String::new();
+        return Vec::new();
     }
     let per = values.len().div_ceil(width);
-    let sums: Vec<u64> = values.chunks(per).map(|c| c.iter().sum()).collect();
+    let sums: Vec<u64> = values.rchunks(per).map(|c| c.iter().sum()).collect();
+    let mut cols = vec![0; width.saturating_sub(sums.len())];
+    cols.extend(sums.into_iter().rev());
+    cols
+}
+
+/// Squeezes per-minute counts into `width` characters of block elements,
+/// the newest minute in the last one.
+pub fn spark_text(values: &[u64], width: usize) -> String {
+    let sums = timeline_columns(values, width);
     let max = sums.iter().copied().max().unwrap_or(0);
     sums.iter()
         .map(|&v| {
@@ -40,7 +51,7 @@ fn tops(v: &[(String, u64)]) -> String {
         .join(" ")
 }
 
-pub fn render(app: &App, t: Theme, area: Rect, buf: &mut Buffer) {
+pub fn render(app: &State, t: Theme, area: Rect, buf: &mut Buffer) {
     let newest = app.row_alerts().map(|a| a.time_ns).max();
     let reference = stats::reference_time(app.now_ns, newest);
     let s = stats::compute(app.row_alerts(), reference);
@@ -135,18 +146,9 @@ pub fn render(app: &App, t: Theme, area: Rect, buf: &mut Buffer) {
         .bar_width(5)
         .bar_gap(1)
         .render(left, buf);
-    // Squeeze the hour into the width so the newest minutes are never cut off.
-    let per = s
-        .timeline
-        .len()
-        .div_ceil(right.width.saturating_sub(2).max(1) as usize);
-    let timeline: Vec<u64> = s
-        .timeline
-        .chunks(per.max(1))
-        .map(|c| c.iter().sum())
-        .collect();
+    let timeline = timeline_columns(&s.timeline, right.width.saturating_sub(2) as usize);
     Sparkline::default()
-        .block(Block::bordered().title(" Alerts over the last hour "))
+        .block(Block::bordered().title(" Alerts over the last hour (now at the right) "))
         .data(&timeline)
         .style(t.fg(Color::Cyan))
         .render(right, buf);

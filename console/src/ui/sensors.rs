@@ -1,14 +1,14 @@
 //! Per-source connection state, version, rules, rates, drops, lag and gaps.
 
 use super::Theme;
-use crate::app::App;
+use crate::app::State;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Widget, Wrap};
 
-pub fn render(app: &App, t: Theme, area: Rect, buf: &mut Buffer) {
+pub fn render(app: &State, t: Theme, area: Rect, buf: &mut Buffer) {
     let [top, bottom] = Layout::vertical([
         Constraint::Length(app.sensors.len() as u16 + 2),
         Constraint::Min(0),

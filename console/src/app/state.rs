@@ -1,42 +1,29 @@
-//! Application state and the small methods that change it. Background tasks only
-//! send `Event`s; `App::handle` applies them. Views read `App` and never mutate it.
+//! The console's state and its transitions. Everything here is pure: events
+//! (keys, alerts, source news, results of effects) change the state and may
+//! record [`Effect`]s; nothing here spawns a task or touches SQLite,
+//! Kubernetes, files or the terminal. The [`Runner`](super::Runner) does that.
+//!
+//! Views read `State` to draw and never mutate it. View-specific key handling
+//! lives in the components (`crate::components`); the shared operations they
+//! call (triage, filters, navigation of the alert list) live here.
 
+use super::effect::{Effect, ExportItem, RecordPurpose, StoreWrite};
 use crate::alert::AlertRecord;
-use crate::event::{AppEvent, Event, SensorUpdate, SensorUpdateKind};
+use crate::components::{Registry, View};
+use crate::event::{AppEvent, Event, InsertFailed, SensorUpdate, SensorUpdateKind, StoredBatch};
 use crate::exception::{ExceptionDraft, SENSOR_FILE_NAME};
 use crate::filter::Filter;
 use crate::keys::{self, Action};
-use crate::kube::{Kube, PodDetails};
-use crate::source::{SensorClient, SensorTarget};
-use crate::store::{Store, StoredAlert};
-use crate::triage::{SILENCE_DURATIONS, Silence, SilenceScope, TriageState};
+use crate::kube::PodDetails;
+use crate::source::SensorTarget;
+use crate::store::StoredAlert;
+use crate::triage::{Silence, SilenceScope, TriageState};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use falco_proto::v1::{GetStatsResponse, GetVersionResponse, Priority};
 use rustc_hash::FxHashMap as FastMap;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use tokio::sync::mpsc;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum View {
-    Alerts,
-    Detail,
-    Rules,
-    Sensors,
-    Pod,
-}
-
-impl View {
-    pub fn title(self) -> &'static str {
-        match self {
-            View::Alerts => "alerts",
-            View::Detail => "detail",
-            View::Rules => "rules",
-            View::Sensors => "sensors",
-            View::Pod => "pod",
-        }
-    }
-}
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortKey {
@@ -90,7 +77,7 @@ pub struct PodView {
     pub error: Option<String>,
     pub tab: PodTab,
     pub scroll: usize,
-    /// Indices into `App::entries` of this pod's alerts, oldest first.
+    /// Indices into `State::entries` of this pod's alerts, oldest first.
     pub alerts: Vec<usize>,
 }
 
@@ -117,13 +104,13 @@ pub struct SensorStatus {
 
 /// An alert in memory with its triage and the precomputed filter haystack.
 /// With a store attached, `alert` is the list view's copy (see
-/// [`AlertRecord::shed_detail`]) and [`App::full_alert`] reads the rest back:
-/// 100,000 full records would cost ~3 KB each.
+/// [`AlertRecord::shed_detail`]) and the full record is read back on demand
+/// ([`Effect::LoadRecord`]): 100,000 full records would cost ~3 KB each.
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub alert: AlertRecord,
     /// `alert` lacks its detail-only parts; the store has them.
-    shed: bool,
+    pub shed: bool,
     pub state: TriageState,
     pub notes: Vec<String>,
     hay: String,
@@ -138,11 +125,11 @@ pub struct Entry {
 pub struct Row {
     /// The newest member (what the row shows).
     pub entry: usize,
-    /// Index into `App::groups` when grouped; ungrouped rows need no allocation.
+    /// Index into `State::groups` when grouped; ungrouped rows need no allocation.
     pub group: Option<usize>,
 }
 
-pub struct App {
+pub struct State {
     pub entries: Vec<Entry>,
     by_id: HashMap<i64, usize>,
     pub rows: Vec<Row>,
@@ -180,20 +167,27 @@ pub struct App {
     pub utc: bool,
     pub quit: bool,
     pub exceptions_path: PathBuf,
-    pub store: Option<Store>,
+    /// A store keeps the alerts: new ones go through it for their ids, and
+    /// entries keep only the list view's part of their record.
+    pub has_store: bool,
+    /// Kubernetes is reachable (pod drilldown, delete).
+    pub kube_available: bool,
+    /// `--readonly`: nothing is written to sensors or the cluster.
+    pub readonly: bool,
     pending: Vec<AlertRecord>,
     next_mem_id: i64,
-    pub kube: Option<Kube>,
-    pub tx: Option<mpsc::Sender<Event>>,
     /// Rows per page, from the last render (for page up/down).
     pub page: usize,
     /// Untriaged alerts in memory, kept current so the header costs nothing.
     new_count: usize,
+    /// Every view and what it binds; see `components`.
+    pub registry: Arc<Registry>,
+    effects: Vec<Effect>,
 }
 
-impl App {
+impl State {
     pub fn new(origin: &str, now_ns: i64) -> Self {
-        App {
+        State {
             entries: Vec::new(),
             by_id: HashMap::new(),
             rows: Vec::new(),
@@ -226,31 +220,39 @@ impl App {
             utc: false,
             quit: false,
             exceptions_path: PathBuf::from(SENSOR_FILE_NAME),
-            store: None,
+            has_store: false,
+            kube_available: false,
+            readonly: false,
             pending: Vec::new(),
             next_mem_id: 1,
-            kube: None,
-            tx: None,
             page: 10,
             new_count: 0,
+            registry: Arc::new(Registry::standard()),
+            effects: Vec::new(),
         }
     }
 
-    /// Loads history, triage and silences from the store and keeps it for writes.
-    pub fn attach_store(&mut self, mut store: Store) -> Result<(), crate::store::StoreError> {
-        self.silences = store.silences(self.now_ns)?;
-        // Entries pushed before the store was attached keep their full records.
-        store.load_each(
-            |StoredAlert {
-                 alert,
-                 state,
-                 notes,
-             }| self.push_entry(alert, state, notes, true),
-        )?;
-        self.store = Some(store);
+    /// Records an effect for the runner.
+    pub fn emit(&mut self, e: Effect) {
+        self.effects.push(e);
+    }
+
+    /// The effects recorded since the last call, oldest first.
+    pub fn take_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
+    }
+
+    /// Applies `ev` and returns the effects it asked for: the state machine's
+    /// whole interface for tests.
+    pub fn update(&mut self, ev: Event) -> Vec<Effect> {
+        self.handle(ev);
+        self.take_effects()
+    }
+
+    /// Adds one stored alert (history loading streams them one at a time).
+    pub fn load_one(&mut self, a: StoredAlert) {
+        self.push_entry(a.alert, a.state, a.notes, true);
         self.rows_dirty = true;
-        self.prepare();
-        Ok(())
     }
 
     pub fn view(&self) -> View {
@@ -294,27 +296,52 @@ impl App {
         self.pending.push(a);
     }
 
-    /// Stores queued alerts in one transaction and adds the new ones to the view.
+    /// Alerts received but not yet stored and shown.
+    pub fn pending(&self) -> &[AlertRecord] {
+        &self.pending
+    }
+
+    /// Sends queued alerts to the store in one batch (their ids come back with
+    /// `AppEvent::Stored`), or numbers and shows them when there is no store.
     pub fn flush(&mut self) {
         if self.pending.is_empty() {
             return;
         }
         let mut batch = std::mem::take(&mut self.pending);
-        let stored = self.store.is_some();
-        match &mut self.store {
-            Some(store) => {
-                if let Err(e) = store.insert(&mut batch) {
-                    self.message = Some(e.to_string());
-                    return;
+        if self.has_store {
+            self.emit(Effect::StoreWrite(StoreWrite::Insert(batch)));
+            return;
+        }
+        for a in &mut batch {
+            a.id = self.next_mem_id;
+            self.next_mem_id += 1;
+        }
+        self.show_new(batch);
+    }
+
+    fn on_stored(&mut self, r: Result<StoredBatch, InsertFailed>) {
+        match r {
+            Ok(b) => {
+                self.show_new(b.alerts);
+                if !b.dropped.is_empty() {
+                    self.drop_ids(&b.dropped);
+                }
+                if let Some(e) = b.retention_error {
+                    self.message = Some(e);
                 }
             }
-            None => {
-                for a in &mut batch {
-                    a.id = self.next_mem_id;
-                    self.next_mem_id += 1;
-                }
+            Err(InsertFailed { mut batch, error }) => {
+                // Keep the batch (ahead of what arrived since) for the next flush.
+                self.message = Some(error);
+                batch.append(&mut self.pending);
+                self.pending = batch;
             }
         }
+    }
+
+    /// Adds alerts with ids to the entries (id 0: a duplicate the store skipped).
+    fn show_new(&mut self, batch: Vec<AlertRecord>) {
+        let stored = self.has_store;
         let fast = self.sort == SortKey::Time && !self.group && !self.paused && !self.rows_dirty;
         for a in batch.into_iter().filter(|a| a.id != 0) {
             let newest = self.rows.last().is_none_or(|r| {
@@ -334,13 +361,6 @@ impl App {
                 }
             } else {
                 self.rows_dirty = true;
-            }
-        }
-        if let Some(store) = &mut self.store {
-            match store.enforce_retention() {
-                Ok(dropped) if !dropped.is_empty() => self.drop_ids(&dropped),
-                Ok(_) => {}
-                Err(e) => self.message = Some(e.to_string()),
             }
         }
         if self.follow && !self.paused && !self.rows_dirty {
@@ -513,9 +533,15 @@ impl App {
             .collect();
     }
 
-    fn refilter(&mut self) {
+    pub fn refilter(&mut self) {
         self.rows_dirty = true;
         self.prepare();
+    }
+
+    /// The filter changed only by getting stricter (see `prepare`).
+    pub fn refilter_narrowing(&mut self, narrowing: bool) {
+        self.narrowing = narrowing && !self.rows_dirty;
+        self.refilter();
     }
 
     /// The alert under the cursor in the current view.
@@ -523,24 +549,16 @@ impl App {
         self.current_entry().map(|i| &self.entries[i].alert)
     }
 
-    /// Entry `idx` with every part of its record: read back from the store
-    /// when the entry keeps only the list view's part. A store error is said
-    /// in the message line and the list view's part stands in.
-    pub fn full_alert(&mut self, idx: usize) -> Option<AlertRecord> {
-        let res = self.read_full(idx)?;
-        Some(res.unwrap_or_else(|err| {
-            self.message = Some(err.to_string());
-            self.entries[idx].alert.clone()
-        }))
-    }
-
-    fn read_full(&self, idx: usize) -> Option<Result<AlertRecord, crate::store::StoreError>> {
-        let e = self.entries.get(idx)?;
-        let stored = match (&self.store, e.shed) {
-            (Some(store), true) => store.get(e.alert.id).transpose(),
-            _ => None,
-        };
-        Some(stored.unwrap_or_else(|| Ok(e.alert.clone())))
+    /// The entry under the cursor in the current view.
+    pub fn current_entry(&self) -> Option<usize> {
+        match self.view() {
+            View::Detail => self.detail,
+            View::Pod => {
+                let p = self.pod.as_ref()?;
+                (p.tab == PodTab::Alerts).then(|| p.alerts.get(p.scroll).copied())?
+            }
+            _ => self.rows.get(self.cursor).map(|r| r.entry),
+        }
     }
 
     /// The alert the detail view shows, with every part of its record.
@@ -552,22 +570,58 @@ impl App {
             .or_else(|| self.entries.get(idx).map(|e| &e.alert))
     }
 
-    fn open_detail(&mut self, idx: usize) {
-        self.detail_full = self.full_alert(idx);
+    /// Does `purpose` with entry `idx`'s full record: at once when memory has
+    /// it, else after the store read it back (`AppEvent::Record`).
+    pub fn with_full_record(&mut self, idx: usize, purpose: RecordPurpose) {
+        let Some(e) = self.entries.get(idx) else {
+            return;
+        };
+        if e.shed && self.has_store {
+            let id = e.alert.id;
+            self.emit(Effect::LoadRecord { id, purpose });
+        } else {
+            let a = e.alert.clone();
+            self.on_record(purpose, a);
+        }
+    }
+
+    fn on_record(&mut self, purpose: RecordPurpose, a: AlertRecord) {
+        match purpose {
+            RecordPurpose::Detail => {
+                if self
+                    .detail
+                    .and_then(|i| self.entries.get(i))
+                    .map(|e| e.alert.id)
+                    == Some(a.id)
+                {
+                    self.detail_full = Some(a);
+                }
+            }
+            RecordPurpose::Exception => {
+                self.overlay =
+                    Overlay::Exception(ExceptionDraft::from_alert(&a, &self.exceptions_path));
+            }
+            RecordPurpose::Clipboard => {
+                let json =
+                    crate::sanitize::json_safe(&serde_json::to_string(&a).unwrap_or_default());
+                self.message = Some(format!("copied alert #{} as JSON", a.seq));
+                self.emit(Effect::Clipboard(json));
+            }
+            RecordPurpose::Pager => {
+                let json = crate::sanitize::json_safe(
+                    &serde_json::to_string_pretty(&a).unwrap_or_default(),
+                );
+                self.emit(Effect::Pager(json));
+            }
+        }
+    }
+
+    pub fn open_detail(&mut self, idx: usize) {
+        self.detail_full = None;
         self.detail = Some(idx);
         self.detail_scroll = 0;
         self.push_view(View::Detail);
-    }
-
-    fn current_entry(&self) -> Option<usize> {
-        match self.view() {
-            View::Detail => self.detail,
-            View::Pod => {
-                let p = self.pod.as_ref()?;
-                (p.tab == PodTab::Alerts).then(|| p.alerts.get(p.scroll).copied())?
-            }
-            _ => self.rows.get(self.cursor).map(|r| r.entry),
-        }
+        self.with_full_record(idx, RecordPurpose::Detail);
     }
 
     /// Entry indices a triage action applies to: the marked alerts, else every
@@ -592,17 +646,15 @@ impl App {
         self.current_entry().into_iter().collect()
     }
 
+    /// Sets the triage state of the targeted alerts (and persists it).
     pub fn set_state(&mut self, state: TriageState) {
         let targets = self.triage_targets();
         if targets.is_empty() {
             return;
         }
         let ids: Vec<i64> = targets.iter().map(|&i| self.entries[i].alert.id).collect();
-        if let Some(store) = &mut self.store
-            && let Err(e) = store.set_state(&ids, state)
-        {
-            self.message = Some(e.to_string());
-            return;
+        if self.has_store {
+            self.emit(Effect::StoreWrite(StoreWrite::SetState { ids, state }));
         }
         for &i in &targets {
             let old = std::mem::replace(&mut self.entries[i].state, state);
@@ -626,11 +678,12 @@ impl App {
             return;
         }
         let ids: Vec<i64> = targets.iter().map(|&i| self.entries[i].alert.id).collect();
-        if let Some(store) = &mut self.store
-            && let Err(e) = store.add_note(&ids, self.now_ns, text)
-        {
-            self.message = Some(e.to_string());
-            return;
+        if self.has_store {
+            self.emit(Effect::StoreWrite(StoreWrite::AddNote {
+                ids,
+                time_ns: self.now_ns,
+                text: text.to_string(),
+            }));
         }
         for &i in &targets {
             self.entries[i].notes.push(text.to_string());
@@ -645,7 +698,7 @@ impl App {
         let expires = self.now_ns + seconds * 1_000_000_000;
         let mut added = 0;
         for i in targets {
-            let mut s = Silence::for_alert(&self.entries[i].alert, scope, expires);
+            let s = Silence::for_alert(&self.entries[i].alert, scope, expires);
             if self
                 .silences
                 .iter()
@@ -653,14 +706,8 @@ impl App {
             {
                 continue;
             }
-            if let Some(store) = &mut self.store {
-                match store.add_silence(&s) {
-                    Ok(id) => s.id = id,
-                    Err(e) => {
-                        self.message = Some(e.to_string());
-                        return;
-                    }
-                }
+            if self.has_store {
+                self.emit(Effect::StoreWrite(StoreWrite::AddSilence(s.clone())));
             }
             self.message = Some(format!("silenced {}", s.describe()));
             self.silences.push(s);
@@ -673,14 +720,14 @@ impl App {
         self.refilter();
     }
 
-    fn push_view(&mut self, v: View) {
+    pub fn push_view(&mut self, v: View) {
         if self.view() != v {
             self.views.push(v);
         }
     }
 
     /// Replaces the view stack (used by `:` commands, like k9s).
-    fn switch_view(&mut self, v: View) {
+    pub fn switch_view(&mut self, v: View) {
         self.views = vec![View::Alerts];
         self.push_view(v);
     }
@@ -696,11 +743,11 @@ impl App {
         }
     }
 
-    /// Applies one event. Returns whether the screen needs a redraw.
+    /// Applies one event. Returns whether the screen needs a redraw. `Tick`
+    /// expects `now_ns` to be current (the caller owns the clock).
     pub fn handle(&mut self, ev: Event) -> bool {
         match ev {
             Event::Tick => {
-                self.now_ns = now_ns();
                 self.flush();
                 self.prepare();
                 true
@@ -755,12 +802,44 @@ impl App {
                     Err(e) => format!("delete failed: {e}"),
                 });
             }
-            AppEvent::RulesApplied(r) => {
+            AppEvent::RulesApplied(r) | AppEvent::Done(r) => {
                 self.message = Some(match r {
                     Ok(m) => m,
                     Err(e) => e,
                 });
             }
+            AppEvent::Target(t) => {
+                if !self.targets.iter().any(|x| x.name == t.name) {
+                    self.targets.push(*t);
+                }
+            }
+            AppEvent::Stored(r) => self.on_stored(r),
+            AppEvent::Record {
+                id,
+                purpose,
+                result,
+            } => match result {
+                Ok(Some(a)) => self.on_record(purpose, *a),
+                Ok(None) => self.message = Some(format!("alert {id} is no longer stored")),
+                Err(e) => {
+                    // The list view's part stands in for the full record.
+                    self.message = Some(e);
+                    if let Some(&i) = self.by_id.get(&id) {
+                        let a = self.entries[i].alert.clone();
+                        self.on_record(purpose, a);
+                    }
+                }
+            },
+            AppEvent::ExceptionWritten { result, apply } => match result {
+                Ok((path, content)) => {
+                    self.overlay = Overlay::None;
+                    self.message = Some(format!("exception written to {path}"));
+                    if apply {
+                        self.apply_rules(content);
+                    }
+                }
+                Err(e) => self.message = Some(e),
+            },
         }
     }
 
@@ -833,6 +912,15 @@ impl App {
                 s.stats_at_ns = now;
                 s.stats = Some(*st);
             }
+            SensorUpdateKind::Discovered { pods } => {
+                if pods == 0 {
+                    s.state = "found no sensor pods".into();
+                    s.error = Some("no running sensor pods matched".into());
+                } else {
+                    s.state = format!("found {pods} sensor pod(s)");
+                    s.error = None;
+                }
+            }
             SensorUpdateKind::FileLoaded { alerts, errors } => {
                 s.state = format!("loaded {alerts} alerts");
                 if let Some(first) = errors.first() {
@@ -846,35 +934,8 @@ impl App {
         }
     }
 
-    fn move_cursor(&mut self, delta: isize) {
-        let (pos, len): (&mut usize, usize) = match self.view() {
-            View::Alerts => (&mut self.cursor, self.rows.len()),
-            View::Detail => (&mut self.detail_scroll, usize::MAX / 2),
-            View::Rules => {
-                let rules: std::collections::HashSet<&str> =
-                    self.row_alerts().map(|a| a.rule.as_str()).collect();
-                let n = rules.len();
-                (&mut self.rules_cursor, n)
-            }
-            View::Sensors => return,
-            View::Pod => match &mut self.pod {
-                Some(p) => {
-                    let len = match p.tab {
-                        PodTab::Alerts => p.alerts.len(),
-                        _ => usize::MAX / 2,
-                    };
-                    (&mut p.scroll, len)
-                }
-                None => return,
-            },
-        };
-        let max = len.saturating_sub(1);
-        *pos = (*pos as isize + delta).clamp(0, max as isize) as usize;
-        if self.view() == View::Alerts {
-            self.follow = self.cursor + 1 >= self.rows.len() && delta > 0 && self.follow;
-        }
-    }
-
+    /// Dispatches a key: to the open overlay, else to the current view's
+    /// component, then to the keys that work everywhere.
     pub fn on_key(&mut self, k: KeyEvent) {
         // Terminals send "esc, then a key" typed quickly as alt+key; k9s users
         // press esc a lot, so treat it as the two keys it was.
@@ -883,202 +944,80 @@ impl App {
             return self.on_key(KeyEvent::new(k.code, k.modifiers - KeyModifiers::ALT));
         }
         self.message = None;
-        match &mut self.overlay {
-            Overlay::None => {}
-            Overlay::Help => {
-                self.overlay = Overlay::None;
-                return;
-            }
-            Overlay::Input { .. } => return self.on_input_key(k),
-            Overlay::ConfirmDelete { .. } => return self.on_confirm_key(k),
-            Overlay::Silence { .. } => return self.on_silence_key(k),
-            Overlay::Exception(_) => return self.on_exception_key(k),
+        if self.overlay != Overlay::None {
+            return crate::components::overlay::on_key(self, k);
         }
-        if let Some(action) = keys::lookup(self.view(), &k) {
+        let Some(c) = self.registry.get(self.view()) else {
+            return;
+        };
+        if let Some(action) =
+            keys::lookup(c.bindings(), &k).or_else(|| keys::lookup(keys::GLOBAL, &k))
+        {
             self.act(action);
         }
     }
 
+    /// Performs `action` in the current view: its component first, then the
+    /// actions every view shares.
     pub fn act(&mut self, action: Action) {
+        let registry = self.registry.clone();
+        if let Some(c) = registry.get(self.view())
+            && c.on_action(self, action)
+        {
+            return;
+        }
         let page = self.page.max(1) as isize;
+        let scroll = |st: &mut State, delta: isize| {
+            if let Some(c) = registry.get(st.view()) {
+                c.move_by(st, delta);
+            }
+        };
         match action {
             Action::Quit => self.quit = true,
             Action::Back => self.back(),
             Action::Help => self.overlay = Overlay::Help,
             Action::Command => self.open_input(InputKind::Command, ""),
-            Action::Filter => {
-                let text = self.filter.text.clone();
-                self.open_input(InputKind::Filter, &text)
-            }
-            Action::Up => self.move_cursor(-1),
-            Action::Down => self.move_cursor(1),
-            Action::PageUp => self.move_cursor(-page),
-            Action::PageDown => self.move_cursor(page),
-            Action::Top => {
-                self.follow = false;
-                self.move_cursor(isize::MIN / 2)
-            }
-            Action::Bottom => {
-                self.move_cursor(isize::MAX / 2);
-                if self.view() == View::Alerts {
-                    self.follow = true;
-                }
-            }
-            Action::Enter => self.enter(),
-            Action::Mark => {
-                if let Some(id) = self.current_alert().map(|a| a.id)
-                    && !self.marked.remove(&id)
-                {
-                    self.marked.insert(id);
-                }
-                self.move_cursor(1);
-            }
+            Action::Up => scroll(self, -1),
+            Action::Down => scroll(self, 1),
+            Action::PageUp => scroll(self, -page),
+            Action::PageDown => scroll(self, page),
+            Action::Top => scroll(self, isize::MIN / 2),
+            Action::Bottom => scroll(self, isize::MAX / 2),
             Action::Ack => self.set_state(TriageState::Acknowledged),
             Action::Resolve => self.set_state(TriageState::Resolved),
             Action::FalsePositive => self.set_state(TriageState::FalsePositive),
-            Action::Note => {
-                if !self.triage_targets().is_empty() {
-                    self.open_input(InputKind::Note, "")
-                }
+            Action::Note if !self.triage_targets().is_empty() => {
+                self.open_input(InputKind::Note, "")
             }
-            Action::Silence => {
-                if !self.triage_targets().is_empty() {
-                    self.overlay = Overlay::Silence {
-                        scope: 0,
-                        duration: 0,
-                    }
+            Action::Silence if !self.triage_targets().is_empty() => {
+                self.overlay = Overlay::Silence {
+                    scope: 0,
+                    duration: 0,
                 }
             }
             Action::Exception => {
-                if let Some(a) = self.current_entry().and_then(|i| self.full_alert(i)) {
-                    self.overlay =
-                        Overlay::Exception(ExceptionDraft::from_alert(&a, &self.exceptions_path));
+                if let Some(i) = self.current_entry() {
+                    self.with_full_record(i, RecordPurpose::Exception);
+                }
+            }
+            Action::CopyJson => {
+                if let Some(i) = self.current_entry() {
+                    self.with_full_record(i, RecordPurpose::Clipboard);
+                }
+            }
+            Action::Pager => {
+                if let Some(i) = self.current_entry() {
+                    self.with_full_record(i, RecordPurpose::Pager);
                 }
             }
             Action::Pod => self.open_pod_of_current(),
-            Action::Describe if self.view() == View::Pod => self.pod_tab(PodTab::Describe),
-            Action::Describe => self.enter(),
-            Action::PodEvents => self.pod_tab(PodTab::Events),
-            Action::Logs if self.view() == View::Pod => self.pod_tab(PodTab::Logs),
             Action::Logs => {
                 self.open_pod_of_current();
-                if self.view() == View::Pod && self.kube.is_some() {
+                if self.view() == View::Pod && self.kube_available {
                     self.pod_tab(PodTab::Logs);
                 }
             }
-            Action::PodAlerts => self.pod_tab(PodTab::Alerts),
-            Action::DeletePod => {
-                if let Some(p) = &self.pod {
-                    self.overlay = Overlay::ConfirmDelete {
-                        namespace: p.namespace.clone(),
-                        pod: p.name.clone(),
-                    };
-                }
-            }
-            Action::Follow => {
-                self.follow = !self.follow;
-                if self.follow {
-                    self.cursor = self.rows.len().saturating_sub(1);
-                }
-            }
-            Action::Pause => {
-                self.paused = !self.paused;
-                if !self.paused {
-                    self.held = 0;
-                    self.rows_dirty = true;
-                }
-            }
-            Action::PriorityUp | Action::PriorityDown => {
-                let all = Priority::all();
-                // index 8 stands for "no threshold" (Unspecified)
-                let cur = all
-                    .iter()
-                    .position(|p| *p == self.filter.min_priority)
-                    .unwrap_or(8);
-                let next = if action == Action::PriorityUp {
-                    cur.saturating_sub(1)
-                } else {
-                    (cur + 1).min(8)
-                };
-                self.filter.min_priority = all.get(next).copied().unwrap_or(Priority::Unspecified);
-                self.refilter();
-            }
-            Action::FilterRule => {
-                let v = self.current_alert().map(|a| a.rule.clone());
-                toggle(&mut self.filter.rule, v);
-                self.refilter();
-            }
-            Action::FilterNamespace => {
-                let v = self.current_alert().map(|a| a.namespace.clone());
-                toggle(&mut self.filter.namespace, v);
-                self.refilter();
-            }
-            Action::FilterPod => {
-                let v = self.current_alert().map(|a| a.pod_ref());
-                toggle(&mut self.filter.pod, v);
-                self.refilter();
-            }
-            Action::FilterNode => {
-                let v = self.current_alert().map(|a| a.hostname.clone());
-                toggle(&mut self.filter.node, v);
-                self.refilter();
-            }
-            Action::CycleState => {
-                self.filter.state = match self.filter.state {
-                    None => Some(TriageState::New),
-                    Some(s) => TriageState::ALL
-                        .iter()
-                        .position(|x| *x == s)
-                        .and_then(|i| TriageState::ALL.get(i + 1).copied()),
-                };
-                self.refilter();
-            }
-            Action::ClearFilters => {
-                self.filter = Filter::default();
-                self.refilter();
-            }
-            Action::CycleSort => {
-                self.sort = match self.sort {
-                    SortKey::Time => SortKey::Priority,
-                    SortKey::Priority => SortKey::Rule,
-                    SortKey::Rule => SortKey::Time,
-                };
-                self.follow = self.sort == SortKey::Time && self.follow;
-                self.refilter();
-            }
-            Action::Group => {
-                self.group = !self.group;
-                self.refilter();
-            }
-            Action::ToggleSilenced => {
-                self.show_silenced = !self.show_silenced;
-                self.refilter();
-            }
-        }
-    }
-
-    fn enter(&mut self) {
-        match self.view() {
-            View::Alerts => {
-                if let Some(entry) = self.rows.get(self.cursor).map(|r| r.entry) {
-                    self.open_detail(entry);
-                }
-            }
-            View::Rules => {
-                let stats = crate::stats::compute(self.row_alerts(), self.now_ns);
-                if let Some(r) = stats.rules.get(self.rules_cursor) {
-                    self.filter.rule = Some(r.rule.clone());
-                    self.follow = true;
-                    self.switch_view(View::Alerts);
-                    self.refilter();
-                }
-            }
-            View::Pod => {
-                if let Some(i) = self.current_entry() {
-                    self.open_detail(i);
-                }
-            }
-            View::Detail | View::Sensors => {}
+            _ => {}
         }
     }
 
@@ -1098,14 +1037,14 @@ impl App {
             .map(|&i| &self.entries[i].alert)
     }
 
-    fn pod_tab(&mut self, tab: PodTab) {
+    pub fn pod_tab(&mut self, tab: PodTab) {
         if let Some(p) = &mut self.pod {
             p.tab = tab;
             p.scroll = 0;
         }
     }
 
-    fn open_pod_of_current(&mut self) {
+    pub fn open_pod_of_current(&mut self) {
         let Some(a) = self.current_alert() else {
             return;
         };
@@ -1117,7 +1056,7 @@ impl App {
         self.open_pod(&ns, &name, &container);
     }
 
-    /// Opens the drilldown for a pod and starts loading it in the background.
+    /// Opens the drilldown for a pod and asks for it to be loaded.
     pub fn open_pod(&mut self, namespace: &str, name: &str, container: &str) {
         let alerts: Vec<usize> = self
             .entries
@@ -1126,10 +1065,10 @@ impl App {
             .filter(|(_, e)| e.alert.namespace == namespace && e.alert.pod == name)
             .map(|(i, _)| i)
             .collect();
-        let error = if self.kube.is_none() {
-            Some("no Kubernetes access: start with --kube or a kubeconfig; showing stored alerts only".into())
-        } else {
+        let error = if self.kube_available {
             None
+        } else {
+            Some("no Kubernetes access: start with --kube or a kubeconfig; showing stored alerts only".into())
         };
         self.pod = Some(PodView {
             namespace: namespace.to_string(),
@@ -1137,7 +1076,7 @@ impl App {
             container: container.to_string(),
             details: None,
             error,
-            tab: if self.kube.is_some() {
+            tab: if self.kube_available {
                 PodTab::Describe
             } else {
                 PodTab::Alerts
@@ -1146,101 +1085,33 @@ impl App {
             alerts,
         });
         self.push_view(View::Pod);
-        self.reload_pod();
+        if self.kube_available {
+            self.emit(Effect::LoadPod {
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+                container: container.to_string(),
+            });
+        }
     }
 
-    fn reload_pod(&self) {
-        let (Some(kube), Some(tx), Some(p)) = (self.kube.clone(), self.tx.clone(), &self.pod)
-        else {
-            return;
-        };
-        let (ns, name, container) = (p.namespace.clone(), p.name.clone(), p.container.clone());
-        tokio::spawn(async move {
-            let c = (!container.is_empty()).then_some(container.as_str());
-            let r = crate::kube::load_pod(&kube, &ns, &name, c)
-                .await
-                .map(Box::new)
-                .map_err(|e| e.to_string());
-            let _ = tx.send(Event::App(AppEvent::Pod(r))).await;
-        });
-    }
-
-    fn open_input(&mut self, kind: InputKind, initial: &str) {
+    pub fn open_input(&mut self, kind: InputKind, initial: &str) {
         self.overlay = Overlay::Input {
             kind,
             buffer: initial.to_string(),
         };
     }
 
-    fn on_input_key(&mut self, k: KeyEvent) {
-        let Overlay::Input { kind, buffer } = &mut self.overlay else {
-            return;
-        };
-        let kind = *kind;
-        match k.code {
-            KeyCode::Esc => {
-                self.overlay = Overlay::None;
-                if kind == InputKind::Filter {
-                    self.filter.text.clear();
-                    self.refilter();
-                }
-            }
-            KeyCode::Enter => {
-                let text = std::mem::take(buffer);
-                self.overlay = Overlay::None;
-                match kind {
-                    InputKind::Filter => {}
-                    InputKind::Command => self.run_command(&text),
-                    InputKind::Note => self.add_note(&text),
-                }
-            }
-            KeyCode::Backspace => {
-                buffer.pop();
-                if kind == InputKind::Filter {
-                    self.filter.text = buffer.to_lowercase();
-                    self.refilter();
-                }
-            }
-            KeyCode::Char('c') if k.modifiers.contains(KeyModifiers::CONTROL) => {
-                self.overlay = Overlay::None;
-            }
-            KeyCode::Char(c) => {
-                buffer.push(c);
-                if kind == InputKind::Filter {
-                    // filter as you type, like k9s
-                    let text = buffer.to_lowercase();
-                    // Appending to the last word keeps every word a substring test
-                    // that is at least as strict: only visible rows can still match.
-                    self.narrowing = !self.rows_dirty
-                        && text.starts_with(&self.filter.text)
-                        && !c.is_whitespace();
-                    self.filter.text = text;
-                    self.refilter();
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// Runs a `:` command.
+    /// Runs a `:` command: a registered view's name opens it; the rest are
+    /// commands of their own.
     pub fn run_command(&mut self, line: &str) {
         let line = line.trim().trim_start_matches(':');
         let (cmd, args) = line.split_once(' ').unwrap_or((line, ""));
         let args = args.trim();
+        let registry = self.registry.clone();
+        if let Some(c) = registry.by_command(cmd) {
+            return c.open(self, args);
+        }
         match cmd {
-            "alerts" | "a" => self.switch_view(View::Alerts),
-            "rules" | "stats" | "r" => self.switch_view(View::Rules),
-            "sensors" | "s" => self.switch_view(View::Sensors),
-            "pods" | "pod" | "po" => {
-                if let Some((ns, name)) = args.split_once('/') {
-                    self.open_pod(ns, name, "");
-                } else if self.current_alert().is_some_and(|a| !a.pod.is_empty()) {
-                    self.open_pod_of_current();
-                } else {
-                    self.message =
-                        Some("usage: :pods NAMESPACE/POD (or select an alert from a pod)".into());
-                }
-            }
             "filter" | "f" => match Filter::parse(args) {
                 Ok(f) => {
                     self.filter = f;
@@ -1253,9 +1124,9 @@ impl App {
             "q" | "quit" => self.quit = true,
             "" => {}
             other => {
-                self.message = Some(format!(
-                    "unknown command :{other} (alerts, rules, pods, sensors, filter, export, quit)"
-                ))
+                let mut names: Vec<&str> = registry.commands().collect();
+                names.extend(["filter", "export", "quit"]);
+                self.message = Some(format!("unknown command :{other} ({})", names.join(", ")))
             }
         }
     }
@@ -1271,82 +1142,28 @@ impl App {
                 .unwrap_or(path.into()),
             None => PathBuf::from(path),
         };
-        // Full records, read one at a time: exporting never holds them all.
-        let mut failed = None;
         let items = self
             .rows
             .iter()
             .flat_map(|r| self.members(r).iter())
             .map(|&i| {
                 let e = &self.entries[i];
-                let a = match self.read_full(i) {
-                    Some(Ok(a)) => a,
-                    Some(Err(err)) => {
-                        failed.get_or_insert(err);
-                        e.alert.clone()
-                    }
-                    None => e.alert.clone(),
-                };
-                (a, e.state, e.notes.as_slice())
-            });
-        let written = crate::store::export(&expanded, items);
-        if let Some(err) = failed {
-            self.message = Some(format!("export {}: {err}", expanded.display()));
-            return;
-        }
-        self.message = Some(match written {
-            Ok(n) => format!("exported {n} alerts to {}", expanded.display()),
-            Err(e) => format!("export {}: {e}", expanded.display()),
+                ExportItem {
+                    alert: e.alert.clone(),
+                    shed: e.shed,
+                    state: e.state,
+                    notes: e.notes.clone(),
+                }
+            })
+            .collect();
+        self.emit(Effect::Export {
+            path: expanded,
+            items,
         });
     }
 
-    fn on_confirm_key(&mut self, k: KeyEvent) {
-        let Overlay::ConfirmDelete { namespace, pod } =
-            std::mem::replace(&mut self.overlay, Overlay::None)
-        else {
-            return;
-        };
-        if !matches!(k.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
-            self.message = Some("delete cancelled".into());
-            return;
-        }
-        let (Some(kube), Some(tx)) = (self.kube.clone(), self.tx.clone()) else {
-            self.message = Some("no Kubernetes access (--kube or a kubeconfig needed)".into());
-            return;
-        };
-        self.message = Some(format!("deleting pod {namespace}/{pod}..."));
-        tokio::spawn(async move {
-            let r = crate::kube::delete_pod(&kube, &namespace, &pod)
-                .await
-                .map(|_| format!("{namespace}/{pod}"))
-                .map_err(|e| e.to_string());
-            let _ = tx.send(Event::App(AppEvent::PodDeleted(r))).await;
-        });
-    }
-
-    fn on_silence_key(&mut self, k: KeyEvent) {
-        let Overlay::Silence { scope, duration } = &mut self.overlay else {
-            return;
-        };
-        match k.code {
-            KeyCode::Char('j') | KeyCode::Down => *scope = (*scope + 1) % SilenceScope::ALL.len(),
-            KeyCode::Char('k') | KeyCode::Up => {
-                *scope = (*scope + SilenceScope::ALL.len() - 1) % SilenceScope::ALL.len()
-            }
-            KeyCode::Char('e') | KeyCode::Tab => {
-                *duration = (*duration + 1) % SILENCE_DURATIONS.len()
-            }
-            KeyCode::Enter => {
-                let (s, d) = (SilenceScope::ALL[*scope], SILENCE_DURATIONS[*duration].1);
-                self.overlay = Overlay::None;
-                self.silence(s, d);
-            }
-            KeyCode::Esc | KeyCode::Char('q') => self.overlay = Overlay::None,
-            _ => {}
-        }
-    }
-
-    /// Sensors that accept PutRulesFile (GetVersion.actions_enabled).
+    /// Sensors that accept PutRulesFile (GetVersion.actions_enabled), from
+    /// `--sensor` and Kubernetes discovery alike.
     pub fn action_targets(&self) -> Vec<SensorTarget> {
         self.targets
             .iter()
@@ -1359,63 +1176,33 @@ impl App {
             .collect()
     }
 
-    fn on_exception_key(&mut self, k: KeyEvent) {
-        let Overlay::Exception(d) = &mut self.overlay else {
+    /// Writes the exception draft (and with `apply`, sends it to sensors).
+    pub fn write_exception(&mut self, draft: ExceptionDraft, apply: bool) {
+        if apply && self.readonly {
+            self.message = Some("read-only: exceptions are not applied (w writes the file)".into());
             return;
-        };
-        match k.code {
-            KeyCode::Char('j') | KeyCode::Down => {
-                d.cursor = (d.cursor + 1).min(d.fields.len().saturating_sub(1))
-            }
-            KeyCode::Char('k') | KeyCode::Up => d.cursor = d.cursor.saturating_sub(1),
-            KeyCode::Char(' ') => d.toggle(),
-            KeyCode::Char('w') | KeyCode::Char('A') => {
-                let apply = k.code == KeyCode::Char('A');
-                match d.write() {
-                    Ok(content) => {
-                        let path = d.path.display().to_string();
-                        self.overlay = Overlay::None;
-                        self.message = Some(format!("exception written to {path}"));
-                        if apply {
-                            self.apply_rules(content);
-                        }
-                    }
-                    Err(e) => self.message = Some(e),
-                }
-            }
-            KeyCode::Esc | KeyCode::Char('q') => self.overlay = Overlay::None,
-            _ => {}
         }
+        if let Err(e) = draft.yaml(1) {
+            self.message = Some(e.to_string());
+            return;
+        }
+        self.emit(Effect::WriteException { draft, apply });
     }
 
     fn apply_rules(&mut self, content: String) {
         let targets = self.action_targets();
-        let Some(tx) = self.tx.clone().filter(|_| !targets.is_empty()) else {
+        if targets.is_empty() || self.readonly {
             self.message = Some(format!(
                 "exception written to {}; no connected sensor allows actions, ship the file yourself",
                 self.exceptions_path.display()
             ));
             return;
-        };
-        for t in targets {
-            let tx = tx.clone();
-            let content = content.clone();
-            tokio::spawn(async move {
-                let r = match SensorClient::connect(&t).await {
-                    Ok(mut c) => match c.put_rules_file(SENSOR_FILE_NAME, &content).await {
-                        Ok(resp) if resp.applied => Ok(format!("{}: rules reloaded", t.name)),
-                        Ok(resp) => Err(crate::sanitize::sanitized(&format!(
-                            "{}: rejected: {}",
-                            t.name,
-                            resp.errors.join("; ")
-                        ))),
-                        Err(e) => Err(e.to_string()),
-                    },
-                    Err(e) => Err(e.to_string()),
-                };
-                let _ = tx.send(Event::App(AppEvent::RulesApplied(r))).await;
-            });
         }
+        self.emit(Effect::ApplyRules {
+            targets,
+            file_name: SENSOR_FILE_NAME.to_string(),
+            content,
+        });
     }
 
     /// Counts for the header: total in memory, visible, new (untriaged).
@@ -1425,13 +1212,23 @@ impl App {
     }
 }
 
-fn toggle(slot: &mut Option<String>, value: Option<String>) {
+/// Turns a quick filter on with `value`, or off when it is on.
+pub fn toggle(slot: &mut Option<String>, value: Option<String>) {
     *slot = match (slot.take(), value) {
         (Some(_), _) => None,
         (None, v) => v,
     };
 }
 
-pub fn now_ns() -> i64 {
-    chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+/// The next priority threshold up (`up`) or down; `Unspecified` is "all".
+pub fn step_priority(cur: Priority, up: bool) -> Priority {
+    let all = Priority::all();
+    // index 8 stands for "no threshold" (Unspecified)
+    let pos = all.iter().position(|p| *p == cur).unwrap_or(8);
+    let next = if up {
+        pos.saturating_sub(1)
+    } else {
+        (pos + 1).min(8)
+    };
+    all.get(next).copied().unwrap_or(Priority::Unspecified)
 }

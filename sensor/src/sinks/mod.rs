@@ -1,5 +1,5 @@
 //! Forwarders fed from the bus, one queue each: stdout, file, Loki, Slack,
-//! webhook, Alertmanager, syslog. Common batching/retry/backoff lives in
+//! webhook, Alertmanager, syslog, NATS JetStream. Common batching/retry/backoff lives in
 //! `forward`, routing in `route`, the disk buffer in `disk_buffer`, message
 //! templates in `template`, the HTTP client in `http`, renderings in
 //! `format`, noise control in `aggregate`.
@@ -16,6 +16,7 @@ pub mod forward;
 pub mod http;
 pub mod lines;
 pub mod loki;
+pub mod nats;
 pub mod route;
 pub mod slack;
 pub mod syslog;
@@ -143,6 +144,16 @@ pub fn start_all(cfg: &OutputsConfig, bus: &AlertBus) -> Result<RunningSinks, Si
             &cfg.syslog.forward,
             syslog::SyslogEncoder::new(&cfg.syslog)?,
             syslog::SyslogTransport::new(&cfg.syslog)?,
+        )?);
+    }
+    if cfg.nats.enabled {
+        running.tasks.push(start_worker(
+            "nats",
+            "outputs.nats",
+            bus,
+            &cfg.nats.forward,
+            nats::NatsEncoder::new(&cfg.nats)?,
+            nats::NatsTransport::new(&cfg.nats),
         )?);
     }
     Ok(running)

@@ -269,3 +269,64 @@ async fn wrong_credentials_and_a_missing_stream_name_the_server() {
     cfg.create_stream = true;
     connect(&cfg).await.unwrap();
 }
+
+#[tokio::test]
+async fn status_is_published_and_responses_have_their_own_subject() {
+    use futures_util::StreamExt;
+    let Some(bin) = binary() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let nats = start_nats(&bin, dir.path(), free_port(), &[]).await;
+    let watcher = async_nats::connect(nats.url()).await.unwrap();
+    let mut status = watcher.subscribe("falco.status.>").await.unwrap();
+    watcher.flush().await.unwrap();
+
+    let mut cfg = test_config();
+    cfg.outputs.nats = nats_config(&nats.url());
+    cfg.outputs.nats.status_interval_secs = 1;
+    let h = start(&cfg).await;
+    let seq = h.publish(alert(
+        "Terminal shell in container",
+        Priority::Critical,
+        "prod",
+        "sh",
+    ));
+    h.publish_response(
+        seq,
+        vec![falco_proto::v1::ResponseRecord {
+            action: "kill".into(),
+            outcome: "dry-run".into(),
+            alert_seq: seq,
+            time_ns: 5,
+            ..Default::default()
+        }],
+    );
+    let c = h.bus().counters().sink("nats");
+    wait_until("alert and response acked", || c.sent.load(Relaxed) == 2).await;
+    let got = stored(&nats.url(), "FALCO_ALERTS").await;
+    assert_eq!(got[0].0, "falco.alerts.test-cluster.node-a.critical");
+    assert_eq!(got[1].0, "falco.alerts.test-cluster.node-a.response");
+    assert_eq!(got[1].2.responses[0].action, "kill");
+    assert_eq!(got[1].2.responses[0].alert_seq, seq);
+
+    // The first status may predate the alerts; wait for one that saw them.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let m = tokio::time::timeout_at(deadline, status.next())
+            .await
+            .expect("no status with last_seq 2 within 10 s")
+            .unwrap();
+        assert_eq!(m.subject.as_str(), "falco.status.test-cluster.node-a");
+        let v: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
+        assert_eq!(v["hostname"], "node-a");
+        assert_eq!(v["cluster"], "test-cluster");
+        assert_eq!(v["rules_loaded"], 3);
+        assert!(
+            v["sensor_id"].as_str().is_some_and(|s| !s.is_empty()),
+            "{v}"
+        );
+        assert!(v["version"].as_str().is_some_and(|s| !s.is_empty()), "{v}");
+        if v["last_seq"] == 2 {
+            break;
+        }
+    }
+}

@@ -573,6 +573,13 @@ pub struct NatsConfig {
     /// Subject template; `{cluster}`, `{hostname}`, `{priority}`, `{rule}`,
     /// `{source}` and `{sensor_id}` are replaced by sanitised tokens.
     pub subject: String,
+    /// Subject of response audits (alerts carrying response records), same
+    /// placeholders; inside the alert stream so readers see them in order.
+    pub response_subject: String,
+    /// Presence: the sensor's status (JSON) is published here (core NATS,
+    /// not stored) every `status_interval_secs`; 0 turns it off.
+    pub status_subject: String,
+    pub status_interval_secs: u64,
     pub format: NatsFormat,
     /// JetStream stream the subjects belong to.
     pub stream: String,
@@ -608,6 +615,9 @@ impl Default for NatsConfig {
             enabled: false,
             url: "nats://127.0.0.1:4222".to_string(),
             subject: "falco.alerts.{cluster}.{hostname}.{priority}".to_string(),
+            response_subject: "falco.alerts.{cluster}.{hostname}.response".to_string(),
+            status_subject: "falco.status.{cluster}.{hostname}".to_string(),
+            status_interval_secs: 5,
             format: NatsFormat::Protobuf,
             stream: "FALCO_ALERTS".to_string(),
             stream_subjects: vec!["falco.alerts.>".to_string()],

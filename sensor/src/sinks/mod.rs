@@ -17,6 +17,7 @@ pub mod http;
 pub mod lines;
 pub mod loki;
 pub mod nats;
+pub mod nats_status;
 pub mod route;
 pub mod slack;
 pub mod syslog;

@@ -64,7 +64,7 @@ const PLACEHOLDERS: [&str; 6] = [
 impl SubjectTemplate {
     /// Checks that the template renders to a valid publish subject: no
     /// empty token, no wildcard, no whitespace outside placeholders.
-    pub fn new(template: &str) -> Result<Self, SinkError> {
+    pub fn new(key: &str, template: &str) -> Result<Self, SinkError> {
         let t = SubjectTemplate {
             template: template.to_string(),
         };
@@ -76,7 +76,7 @@ impl SubjectTemplate {
             || sample.chars().any(|c| c.is_whitespace() || c.is_control());
         if bad {
             return Err(SinkError::Config {
-                key: "outputs.nats.subject".into(),
+                key: key.into(),
                 message: format!(
                     "{template:?} does not render to a valid subject (got {sample:?}): tokens separated by single dots, no wildcards or spaces"
                 ),
@@ -140,13 +140,18 @@ pub struct Framed {
 
 pub struct NatsEncoder {
     subject: SubjectTemplate,
+    responses: SubjectTemplate,
     format: NatsFormat,
 }
 
 impl NatsEncoder {
     pub fn new(cfg: &NatsConfig) -> Result<Self, SinkError> {
         Ok(NatsEncoder {
-            subject: SubjectTemplate::new(&cfg.subject)?,
+            subject: SubjectTemplate::new("outputs.nats.subject", &cfg.subject)?,
+            responses: SubjectTemplate::new(
+                "outputs.nats.response_subject",
+                &cfg.response_subject,
+            )?,
             format: cfg.format,
         })
     }
@@ -161,7 +166,12 @@ impl Encoder for NatsEncoder {
                 NatsFormat::Protobuf => a.encode_to_vec(),
                 NatsFormat::Json => falco_json(item).to_string().into_bytes(),
             };
-            put_field(&mut buf, self.subject.render(a).as_bytes());
+            let subject = if a.responses.is_empty() {
+                &self.subject
+            } else {
+                &self.responses
+            };
+            put_field(&mut buf, subject.render(a).as_bytes());
             put_field(&mut buf, message_id(a).as_bytes());
             put_field(&mut buf, &body);
         }
@@ -208,6 +218,15 @@ pub fn unframe(mut body: Bytes) -> Vec<Framed> {
 /// Connects with the configured authentication and TLS, and makes sure the
 /// stream exists (creating it when allowed).
 pub async fn connect(cfg: &NatsConfig) -> Result<jetstream::Context, NatsError> {
+    let client = connect_client(cfg).await?;
+    let mut js = jetstream::new(client);
+    js.set_timeout(Duration::from_millis(cfg.forward.timeout_ms.max(100)));
+    ensure_stream(&js, cfg, cfg.url.trim()).await?;
+    Ok(js)
+}
+
+/// A plain NATS connection with the configured authentication and TLS.
+pub async fn connect_client(cfg: &NatsConfig) -> Result<async_nats::Client, NatsError> {
     let url = cfg.url.trim().to_string();
     let mut opts = match &cfg.creds_file {
         Some(path) => async_nats::ConnectOptions::with_credentials_file(path)
@@ -238,20 +257,14 @@ pub async fn connect(cfg: &NatsConfig) -> Result<jetstream::Context, NatsError> 
     } else if cfg.tls_required {
         opts = opts.require_tls(true);
     }
-    let timeout = Duration::from_millis(cfg.forward.timeout_ms.max(100));
-    let client = opts
-        .name("falco-sensor")
-        .connection_timeout(timeout)
+    opts.name("falco-sensor")
+        .connection_timeout(Duration::from_millis(cfg.forward.timeout_ms.max(100)))
         .connect(url.as_str())
         .await
         .map_err(|e| NatsError::Connect {
             url: url.clone(),
             message: e.to_string(),
-        })?;
-    let mut js = jetstream::new(client);
-    js.set_timeout(timeout);
-    ensure_stream(&js, cfg, &url).await?;
-    Ok(js)
+        })
 }
 
 async fn ensure_stream(
@@ -404,12 +417,12 @@ mod tests {
 
     #[test]
     fn subject_tokens_are_sanitised() {
-        let t = SubjectTemplate::new("falco.alerts.{cluster}.{hostname}.{priority}").unwrap();
+        let t = SubjectTemplate::new("k", "falco.alerts.{cluster}.{hostname}.{priority}").unwrap();
         assert_eq!(t.render(&alert()), "falco.alerts.prod_eu.node_a__.warning");
         assert!(t.render(&Alert::default()).starts_with("falco.alerts._._."));
-        assert!(SubjectTemplate::new("falco..{rule}").is_err());
-        assert!(SubjectTemplate::new("falco.>").is_err());
-        assert!(SubjectTemplate::new("falco alerts").is_err());
+        assert!(SubjectTemplate::new("k", "falco..{rule}").is_err());
+        assert!(SubjectTemplate::new("k", "falco.>").is_err());
+        assert!(SubjectTemplate::new("k", "falco alerts").is_err());
     }
 
     #[test]

@@ -114,8 +114,8 @@ struct ConnArgs {
     #[arg(long, global = true)]
     cluster: Option<String>,
     /// History: alerts stored in NATS at most this long ago (12h, 30m, 2d);
-    /// without it `tail` shows only new alerts and the TUI everything the
-    /// stream holds.
+    /// without it `tail` shows only new alerts and the TUI resumes from its
+    /// store (the whole stream the first time).
     #[arg(long, global = true)]
     since: Option<String>,
 }
@@ -298,6 +298,11 @@ async fn tui(cli: &Cli, file: Option<PathBuf>) -> Result<()> {
         .context("no data directory for the store; pass --store PATH")?;
     let store = Store::open(&store_path, cli.retention)?;
     let resume = store.last_seqs()?;
+    let nats_sources = conn.nats(None, nats::Start::All)?;
+    let mut nats_resume = HashMap::new();
+    for o in &nats_sources {
+        nats_resume.insert(o.url.clone(), nats::resume_start(&store, o)?);
+    }
 
     // Kubernetes access for drilldown and discovery: with --kube, or whenever a
     // kubeconfig is available. Building a client does no network I/O.
@@ -353,7 +358,10 @@ async fn tui(cli: &Cli, file: Option<PathBuf>) -> Result<()> {
     for t in targets {
         tokio::spawn(grpc::run_sensor(t, resume.clone(), tx.clone()));
     }
-    for o in cli.conn.nats(None, nats::Start::All)? {
+    for mut o in nats_sources {
+        if conn.since.is_none() {
+            o.start = nats_resume[&o.url];
+        }
         tokio::spawn(nats::run_events(o, tx.clone()));
     }
     if let Some(f) = file {

@@ -6,8 +6,9 @@
 //! the server. The consumer is recreated after any failure from the last
 //! stream sequence seen, so a server restart loses and repeats nothing.
 //!
-//! Alerts are stored under `<cluster>/<hostname>@<sensor id prefix>`, so the
-//! store's `UNIQUE(sensor, seq)` deduplicates by (sensor id, seq).
+//! Alerts are stored under `nats:<cluster>/<hostname>@<sensor id prefix>`, so
+//! the store's `UNIQUE(sensor, seq)` deduplicates by (sensor id, seq), and a
+//! restarted console resumes from what it stored (`resume_start`).
 
 use crate::alert::AlertRecord;
 use crate::event::{AppEvent, Event, SensorUpdate, SensorUpdateKind};
@@ -107,7 +108,34 @@ fn token(value: &str) -> String {
 /// The store key of an alert read from NATS.
 pub fn source_key(a: &Alert) -> String {
     let sid: String = a.sensor_id.chars().take(8).collect();
-    format!("{}/{}@{sid}", a.cluster, a.hostname)
+    format!("{KEY_PREFIX}{}/{}@{sid}", a.cluster, a.hostname)
+}
+
+const KEY_PREFIX: &str = "nats:";
+
+/// How far before the latest stored alert a restarted console starts
+/// reading: covers clock skew between sensors and the NATS server.
+pub const RESUME_MARGIN: Duration = Duration::from_secs(60);
+
+/// Where a restarted console resumes: at the latest event time it stored
+/// from this source's clusters, minus `RESUME_MARGIN`, by stored time.
+/// Every alert it stored was in the stream at or before its read, and an
+/// alert's event time is before its stored time, so nothing stored after
+/// the last read is skipped; the overlap is read again and the store keeps
+/// one copy per (sensor id, seq). Nothing stored yet: the whole stream.
+pub fn resume_start(
+    store: &crate::store::Store,
+    opts: &NatsOptions,
+) -> Result<Start, crate::store::StoreError> {
+    let prefix = match &opts.cluster {
+        Some(c) => format!("{KEY_PREFIX}{c}/"),
+        None => KEY_PREFIX.to_string(),
+    };
+    let margin = i64::try_from(RESUME_MARGIN.as_nanos()).unwrap_or(i64::MAX);
+    Ok(match store.latest_time_ns(&prefix)? {
+        Some(t) => Start::Since(t.saturating_sub(margin)),
+        None => Start::All,
+    })
 }
 
 pub async fn connect(opts: &NatsOptions) -> Result<jetstream::Context, NatsSourceError> {

@@ -139,6 +139,7 @@ async fn main() {
         });
     }
 
+    let no_store = std::env::var_os("BENCH_NO_STORE").is_some();
     let mut latencies: Vec<i64> = Vec::with_capacity(total as usize);
     let mut stored = 0u64;
     let mut batch = Vec::new();
@@ -162,7 +163,12 @@ async fn main() {
         if batch.is_empty() {
             continue;
         }
-        stored += store.insert(&mut batch).unwrap() as u64;
+        // BENCH_NO_STORE=1 measures the NATS read alone.
+        stored += if no_store {
+            batch.len() as u64
+        } else {
+            store.insert(&mut batch).unwrap() as u64
+        };
         let t = now_ns();
         latencies.extend(batch.iter().map(|a| t - a.time_ns));
         batch.clear();

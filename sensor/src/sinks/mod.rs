@@ -148,6 +148,8 @@ pub fn start_all(cfg: &OutputsConfig, bus: &AlertBus) -> Result<RunningSinks, Si
         )?);
     }
     if cfg.nats.enabled {
+        nats::check_urls(&cfg.nats.url)?;
+        nats::SubjectTemplate::new("outputs.nats.status_subject", &cfg.nats.status_subject)?;
         running.tasks.push(start_worker(
             "nats",
             "outputs.nats",

@@ -105,6 +105,19 @@ impl SubjectTemplate {
     }
 }
 
+/// Every comma-separated server address parses (`nats://`, `tls://`,
+/// `host:port`), so a typo fails the start instead of every retry.
+pub fn check_urls(urls: &str) -> Result<(), SinkError> {
+    for u in urls.split(',').map(str::trim) {
+        u.parse::<async_nats::ServerAddr>()
+            .map_err(|e| SinkError::Config {
+                key: "outputs.nats.url".into(),
+                message: format!("{u:?}: {e}"),
+            })?;
+    }
+    Ok(())
+}
+
 /// One subject token: a value never adds a level or a wildcard.
 pub fn token(value: &str) -> String {
     if value.is_empty() {
@@ -423,6 +436,18 @@ mod tests {
         assert!(SubjectTemplate::new("k", "falco..{rule}").is_err());
         assert!(SubjectTemplate::new("k", "falco.>").is_err());
         assert!(SubjectTemplate::new("k", "falco alerts").is_err());
+    }
+
+    #[test]
+    fn server_urls_are_checked() {
+        assert!(check_urls("nats://a:4222, tls://b:4222").is_ok());
+        let e = check_urls("nats://a:4222,http://b")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("outputs.nats.url") && e.contains("http://b"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -211,11 +211,17 @@ async fn server_killed_and_restarted_keeps_every_alert_once_in_order() {
     let h = start(&cfg).await;
     let c = h.bus().counters().sink("nats");
 
-    const TOTAL: u64 = 600;
+    // NATS_OUTAGE_SECS=30 reproduces the 30 s outage (default 3).
+    let outage: u64 = std::env::var("NATS_OUTAGE_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    // 100 alerts/s: 1 s before the kill, the outage, 2 s after the restart.
+    let total: u64 = (outage + 3) * 100;
     let mut published = 0u64;
     let mut tick = tokio::time::interval(Duration::from_millis(10));
     let started = std::time::Instant::now();
-    while published < TOTAL {
+    while published < total {
         tick.tick().await;
         h.publish(alert("Write below etc", Priority::Notice, "", "vi"));
         published += 1;
@@ -223,20 +229,20 @@ async fn server_killed_and_restarted_keeps_every_alert_once_in_order() {
         if nats.is_some() && published == 100 {
             drop(nats.take()); // killed while alerts keep coming
         }
-        if nats.is_none() && t > Duration::from_secs(4) {
+        if nats.is_none() && t > Duration::from_secs(1 + outage) {
             nats = Some(start_nats(&bin, dir.path(), port, &[]).await);
         }
     }
     if nats.is_none() {
         nats = Some(start_nats(&bin, dir.path(), port, &[]).await);
     }
-    wait_until("every alert acked", || c.sent.load(Relaxed) == TOTAL).await;
+    wait_until("every alert acked", || c.sent.load(Relaxed) == total).await;
     assert_eq!(c.failed.load(Relaxed), 0);
     assert!(c.retried.load(Relaxed) > 0, "the outage was not noticed");
 
     let got = stored(&url, "FALCO_ALERTS").await;
     let seqs: Vec<u64> = got.iter().map(|(_, _, a)| a.seq).collect();
-    let want: Vec<u64> = (1..=TOTAL).collect();
+    let want: Vec<u64> = (1..=total).collect();
     assert_eq!(seqs, want, "every alert once, in order");
     drop(nats);
 }

@@ -336,3 +336,16 @@ async fn status_is_published_and_responses_have_their_own_subject() {
         }
     }
 }
+
+#[tokio::test]
+async fn token_authentication() {
+    let Some(bin) = binary() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let nats = start_nats(&bin, dir.path(), free_port(), &["--auth", "s3cret"]).await;
+    let mut cfg = nats_config(&nats.url());
+    cfg.token = Some("wrong".into());
+    let err = connect(&cfg).await.unwrap_err().to_string();
+    assert!(err.contains(&nats.url()), "{err}");
+    cfg.token = Some("s3cret".into());
+    connect(&cfg).await.unwrap();
+}

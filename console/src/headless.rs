@@ -5,7 +5,7 @@ use crate::alert::{AlertRecord, rfc3339};
 use crate::event::{AppEvent, Event, SensorUpdateKind};
 use crate::filter::Filter;
 use crate::sanitize::sanitize;
-use crate::source::{SensorTarget, file, grpc};
+use crate::source::{SensorTarget, file, grpc, nats};
 use crate::triage::TriageState;
 use falco_proto::v1::{GetStatsResponse, GetVersionResponse};
 use std::collections::HashMap;
@@ -89,14 +89,18 @@ pub fn stats_text(name: &str, v: &GetVersionResponse, s: &GetStatsResponse) -> S
 /// Source problems (reconnects, gaps) go to stderr so a pipe sees only alerts.
 pub async fn tail(
     targets: Vec<SensorTarget>,
+    fleet: Vec<nats::NatsOptions>,
     files: Vec<PathBuf>,
     filter: Filter,
     json: bool,
 ) -> std::io::Result<()> {
     let (tx, mut rx) = mpsc::channel::<Event>(4096);
-    let live = !targets.is_empty();
+    let live = !targets.is_empty() || !fleet.is_empty();
     for t in targets {
         tokio::spawn(grpc::run_sensor(t, HashMap::new(), tx.clone()));
+    }
+    for o in fleet {
+        tokio::spawn(nats::run_events(o, tx.clone()));
     }
     for f in files {
         let r = file::read_alerts(&f)
@@ -149,4 +153,79 @@ pub async fn tail(
         eprintln!("all sources ended");
     }
     Ok(())
+}
+
+/// `falco-console stats --nats URL`: the stream's totals and every sensor
+/// whose status arrives within one status interval (sensors publish every 5 s).
+pub async fn nats_stats(o: &nats::NatsOptions) -> anyhow::Result<String> {
+    use tokio_stream::StreamExt;
+    let js = nats::connect(o).await?;
+    let mut stream = js
+        .get_stream(&o.stream)
+        .await
+        .map_err(|e| anyhow::anyhow!("NATS {}: stream {}: {e}", o.url, o.stream))?;
+    let state = stream
+        .info()
+        .await
+        .map_err(|e| anyhow::anyhow!("NATS {}: stream {}: {e}", o.url, o.stream))?
+        .state
+        .clone();
+    let mut out = String::new();
+    let mut line = |l: String| {
+        out.push_str(&sanitize(&l));
+        out.push('\n');
+    };
+    line(format!(
+        "nats {} stream {}: {} alerts, {} bytes, stream seq {}..{}",
+        o.url, o.stream, state.messages, state.bytes, state.first_sequence, state.last_sequence
+    ));
+    let subject = format!(
+        "falco.status.{}.{}",
+        o.cluster.as_deref().map_or("*".to_string(), nats_token),
+        o.node.as_deref().map_or("*".to_string(), nats_token)
+    );
+    let mut sub = js
+        .client()
+        .subscribe(subject)
+        .await
+        .map_err(|e| anyhow::anyhow!("NATS {}: {e}", o.url))?;
+    let mut seen: std::collections::BTreeMap<String, serde_json::Value> = Default::default();
+    let until = tokio::time::Instant::now() + std::time::Duration::from_secs(6);
+    while let Ok(Some(m)) = tokio::time::timeout_at(until, sub.next()).await {
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&m.payload) {
+            let id = v["sensor_id"].as_str().unwrap_or_default().to_string();
+            seen.insert(id, v);
+        }
+    }
+    line(format!("  {} sensors reporting", seen.len()));
+    for v in seen.values() {
+        let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+        let n = |k: &str| v[k].as_u64().unwrap_or_default();
+        line(format!(
+            "  sensor {}/{} id {} version {} health {}: rules {}/{}, {} events/s, drops {} kernel {} userspace {} alerts, last alert #{}",
+            s("cluster"),
+            s("hostname"),
+            s("sensor_id"),
+            s("version"),
+            s("health"),
+            n("rules_enabled"),
+            n("rules_loaded"),
+            v["events_per_sec"].as_f64().unwrap_or_default(),
+            n("kernel_drops"),
+            n("userspace_drops"),
+            n("alerts_dropped"),
+            n("last_seq"),
+        ));
+    }
+    Ok(out)
+}
+
+fn nats_token(v: &str) -> String {
+    v.chars()
+        .map(|c| match c {
+            '.' | '*' | '>' => '_',
+            c if c.is_whitespace() || c.is_control() => '_',
+            c => c,
+        })
+        .collect()
 }

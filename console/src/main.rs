@@ -9,7 +9,7 @@ use falco_console::filter::Filter;
 use falco_console::kube::Kube;
 use falco_console::source::kube::ConnSecurity;
 use falco_console::source::{
-    SensorClient, SensorTarget, TlsOptions, file, grpc, kube as kube_source,
+    SensorClient, SensorTarget, TlsOptions, file, grpc, kube as kube_source, nats,
 };
 use falco_console::store::Store;
 use falco_console::{headless, ui};
@@ -94,6 +94,30 @@ struct ConnArgs {
     /// Sensor gRPC port inside the pods.
     #[arg(long, global = true, default_value_t = 5060)]
     sensor_port: u16,
+    /// NATS server URL of a fleet whose sensors publish to JetStream
+    /// (repeatable: one per NATS system).
+    #[arg(long = "nats", global = true)]
+    nats: Vec<String>,
+    /// NATS credentials file (.creds: JWT + NKey seed).
+    #[arg(long, global = true)]
+    nats_creds: Option<PathBuf>,
+    /// NATS token.
+    #[arg(long, global = true)]
+    nats_token: Option<String>,
+    /// CA certificate (PEM) to verify the NATS server; enables TLS.
+    #[arg(long, global = true)]
+    nats_ca: Option<PathBuf>,
+    /// JetStream stream holding the alerts.
+    #[arg(long, global = true, default_value = "FALCO_ALERTS")]
+    nats_stream: String,
+    /// Only this cluster's sensors (NATS).
+    #[arg(long, global = true)]
+    cluster: Option<String>,
+    /// History: alerts stored in NATS at most this long ago (12h, 30m, 2d);
+    /// without it `tail` shows only new alerts and the TUI resumes from its
+    /// store (the whole stream the first time).
+    #[arg(long, global = true)]
+    since: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -142,6 +166,32 @@ impl ConnArgs {
         })
     }
 
+    /// One NATS source per `--nats`; `default` is where to start without `--since`.
+    fn nats(&self, node: Option<&str>, default: nats::Start) -> Result<Vec<nats::NatsOptions>> {
+        let start = match &self.since {
+            Some(d) => {
+                let d = nats::parse_duration(d).map_err(|e| anyhow::anyhow!("--since {e}"))?;
+                let ns = i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+                nats::Start::Since(now_ns().saturating_sub(ns))
+            }
+            None => default,
+        };
+        Ok(self
+            .nats
+            .iter()
+            .map(|url| nats::NatsOptions {
+                url: url.clone(),
+                stream: self.nats_stream.clone(),
+                creds: self.nats_creds.clone(),
+                token: self.nats_token.clone(),
+                ca: self.nats_ca.clone(),
+                cluster: self.cluster.clone(),
+                node: node.map(str::to_string),
+                start,
+            })
+            .collect())
+    }
+
     fn targets(&self) -> Vec<SensorTarget> {
         let tls = self.tls();
         self.sensors
@@ -186,8 +236,9 @@ async fn run(cli: Cli) -> Result<()> {
             grep,
         }) => {
             let targets = cli.conn.targets();
-            if targets.is_empty() && files.is_empty() {
-                bail!("tail needs at least one --sensor HOST:PORT or --file FILE");
+            let nats = cli.conn.nats(node.as_deref(), nats::Start::New)?;
+            if targets.is_empty() && files.is_empty() && nats.is_empty() {
+                bail!("tail needs at least one --sensor HOST:PORT, --nats URL or --file FILE");
             }
             let filter = Filter {
                 text: grep.clone().unwrap_or_default().to_lowercase(),
@@ -200,7 +251,7 @@ async fn run(cli: Cli) -> Result<()> {
                 ..Default::default()
             };
             tokio::select! {
-                r = headless::tail(targets, files.clone(), filter, *json) => r.context("tail"),
+                r = headless::tail(targets, nats, files.clone(), filter, *json) => r.context("tail"),
                 _ = tokio::signal::ctrl_c() => Ok(()),
             }
         }
@@ -216,8 +267,12 @@ async fn run(cli: Cli) -> Result<()> {
 
 async fn stats(conn: &ConnArgs) -> Result<()> {
     let targets = conn.targets();
-    if targets.is_empty() {
-        bail!("stats needs --sensor HOST:PORT");
+    let fleet = conn.nats(None, nats::Start::New)?;
+    if targets.is_empty() && fleet.is_empty() {
+        bail!("stats needs --sensor HOST:PORT or --nats URL");
+    }
+    for o in &fleet {
+        print!("{}", headless::nats_stats(o).await?);
     }
     for t in targets {
         let fetch = async {
@@ -244,6 +299,11 @@ async fn tui(cli: &Cli, file: Option<PathBuf>) -> Result<()> {
         .context("no data directory for the store; pass --store PATH")?;
     let store = Store::open(&store_path, cli.retention)?;
     let resume = store.last_seqs()?;
+    let nats_sources = conn.nats(None, nats::Start::All)?;
+    let mut nats_resume = HashMap::new();
+    for o in &nats_sources {
+        nats_resume.insert(o.url.clone(), nats::resume_start(&store, o)?);
+    }
 
     // Kubernetes access for drilldown and discovery: with --kube, or whenever a
     // kubeconfig is available. Building a client does no network I/O.
@@ -269,11 +329,14 @@ async fn tui(cli: &Cli, file: Option<PathBuf>) -> Result<()> {
     if !targets.is_empty() {
         origin.push(format!("sensors {}", conn.sensors.join(",")));
     }
+    if !conn.nats.is_empty() {
+        origin.push(format!("nats {}", conn.nats.join(",")));
+    }
     if let Some(f) = &file {
         origin.push(format!("file {}", f.display()));
     }
     if origin.is_empty() {
-        origin.push("no sources (history only): use --sensor, --kube or open FILE".into());
+        origin.push("no sources (history only): use --sensor, --kube, --nats or open FILE".into());
     }
 
     let mut app = App::new(
@@ -295,6 +358,12 @@ async fn tui(cli: &Cli, file: Option<PathBuf>) -> Result<()> {
     app.set_sender(tx.clone());
     for t in targets {
         tokio::spawn(grpc::run_sensor(t, resume.clone(), tx.clone()));
+    }
+    for mut o in nats_sources {
+        if conn.since.is_none() {
+            o.start = nats_resume[&o.url];
+        }
+        tokio::spawn(nats::run_events(o, tx.clone()));
     }
     if let Some(f) = file {
         spawn_file(f, tx.clone());

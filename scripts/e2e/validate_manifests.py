@@ -8,7 +8,7 @@ are errors), and checks the security properties the deployment promises.
 
 Why a renderer of our own: no kubectl/kustomize binary is available offline
 and neither ships on PyPI. The renderer supports exactly the kustomization
-keys the manifests use (resources, patches with `path`) and refuses any other
+keys the manifests use (resources, components, patches with `path`) and refuses any other
 key, so it cannot silently diverge from kustomize. Lists merge by `name` (as
 Kubernetes' strategic merge does for containers, env, volumes, volumeMounts);
 other lists are replaced, as they are for fields without a merge key.
@@ -33,7 +33,7 @@ IPS_GRANTS = {
     ("networking.k8s.io", "networkpolicies", "update"),
 }
 HOST_PATHS = {"/proc", "/etc", "/sys/kernel/btf", "/sys/fs/cgroup", "/run/containerd/containerd.sock"}
-KUSTOMIZATION_KEYS = {"apiVersion", "kind", "resources", "patches"}
+KUSTOMIZATION_KEYS = {"apiVersion", "kind", "resources", "components", "patches"}
 
 
 class CheckError(Exception):
@@ -93,6 +93,25 @@ def render(directory, used):
         if key(obj) in seen:
             raise CheckError(f"{directory}: duplicate object {key(obj)}")
         seen.add(key(obj))
+    # As kustomize: components apply after the resources, before the
+    # kustomization's own patches.
+    for comp in kust.get("components", []):
+        cdir = (directory / comp).resolve()
+        cfile = cdir / "kustomization.yaml"
+        used.add(cfile)
+        (ckust,) = load_docs(cfile)
+        if ckust.get("kind") != "Component":
+            raise CheckError(f"{cfile}: a component must be kind: Component")
+        if set(ckust) - KUSTOMIZATION_KEYS:
+            raise CheckError(f"{cfile}: keys {sorted(set(ckust) - KUSTOMIZATION_KEYS)} not supported by this renderer")
+        if ckust.get("resources") or ckust.get("components"):
+            raise CheckError(f"{cfile}: only patches are supported in a component")
+        apply_patches(objects, cdir, ckust, cfile, used)
+    apply_patches(objects, directory, kust, kfile, used)
+    return objects
+
+
+def apply_patches(objects, directory, kust, kfile, used):
     for p in kust.get("patches", []):
         if set(p) != {"path"}:
             raise CheckError(f"{kfile}: only patches with `path` are supported, got {p}")
@@ -103,7 +122,6 @@ def render(directory, used):
             if len(matches) != 1:
                 raise CheckError(f"{path}: patch target {key(patch)} matches {len(matches)} objects")
             objects[matches[0]] = merge(objects[matches[0]], patch)
-    return objects
 
 
 def schema_validate(objects, where):
@@ -250,6 +268,30 @@ def check_ips(objects, base):
         raise CheckError("ips: config.yaml must equal the base's except response.mode")
 
 
+def check_fleet(objects, base):
+    c, cfg = check_common(objects, "fleet")
+    nats = cfg["outputs"].get("nats", {})
+    if nats.get("enabled") is not True or not nats.get("url") or not nats.get("creds_file"):
+        raise CheckError("fleet: outputs.nats must be enabled with a url and a creds_file")
+    base_cfg = sensor_config(base)
+    base_cfg["outputs"]["nats"] = nats
+    if base_cfg != cfg:
+        raise CheckError("fleet: config.yaml must equal the base's except outputs.nats")
+    if grants(objects) != grants(base):
+        raise CheckError("fleet: must not change RBAC")
+    if c["securityContext"] != sensor_container(base)[1]["securityContext"]:
+        raise CheckError("fleet: must not change the sensor's securityContext")
+    ds, _ = sensor_container(objects)
+    vols = {v["name"]: v for v in ds["spec"]["template"]["spec"]["volumes"]}
+    creds = vols.get("nats-creds", {}).get("secret", {})
+    if creds.get("secretName") != "falco-sensor-nats":
+        raise CheckError("fleet: the NATS credentials come from the Secret falco-sensor-nats")
+    mounts = {m["name"]: m for m in c["volumeMounts"]}
+    m = mounts.get("nats-creds", {})
+    if m.get("readOnly") is not True or not nats["creds_file"].startswith(m.get("mountPath", "?") + "/"):
+        raise CheckError("fleet: creds_file must be under the read-only nats-creds mount")
+
+
 def check_dockerfile(path):
     text = path.read_text()
     stages = [l.split()[1] for l in text.splitlines() if l.startswith("FROM ")]
@@ -265,7 +307,7 @@ def check_dockerfile(path):
             raise CheckError(f"{path}: the build reads /sys/kernel/btf")
 
 
-def self_test(base, ips):
+def self_test(base, ips, fleet):
     """The checks must catch what they are meant to catch."""
     def must_fail(name, fn):
         try:
@@ -287,6 +329,11 @@ def self_test(base, ips):
     bad = copy.deepcopy(ips)
     find(bad, "ClusterRole", "falco-sensor-respond")[0]["rules"][0]["verbs"].append("create")
     must_fail("an extra ips grant", lambda: check_ips(bad, base))
+    bad = copy.deepcopy(fleet)
+    for m in sensor_container(bad)[1]["volumeMounts"]:
+        if m["name"] == "nats-creds":
+            m.pop("readOnly")
+    must_fail("a writable NATS credentials mount", lambda: check_fleet(bad, base))
     bad = copy.deepcopy(base)
     sensor_container(bad)[0]["spec"]["template"]["spec"]["hostPid"] = True
     must_fail("a misspelt field", lambda: schema_validate(bad, "self-test"))
@@ -300,6 +347,7 @@ def main():
         rendered = {
             "ids": render(deploy / "overlays/ids", used),
             "ips": render(deploy / "overlays/ips", used),
+            "fleet": render(deploy / "overlays/fleet", used),
         }
         for name, objs in [("base", base)] + list(rendered.items()):
             schema_validate(objs, name)
@@ -307,12 +355,13 @@ def main():
         check_base(base)
         check_ids(rendered["ids"], base)
         check_ips(rendered["ips"], base)
-        print("ok: no privileged, hostPID, capabilities, mounts, probes, RBAC minimal in ids, ips adds exactly its grants")
+        check_fleet(rendered["fleet"], base)
+        print("ok: no privileged, hostPID, capabilities, mounts, probes, RBAC minimal in ids, ips adds exactly its grants, fleet adds only the NATS sink and its Secret")
         unused = {p.resolve() for p in deploy.rglob("*.yaml")} - used
         if unused:
             raise CheckError(f"manifests not referenced by any kustomization: {sorted(map(str, unused))}")
         check_dockerfile(deploy / "Dockerfile")
-        self_test(base, rendered["ips"])
+        self_test(base, rendered["ips"], rendered["fleet"])
         print("ok: Dockerfile; self-test: the checks catch violations")
     except (CheckError, yaml.YAMLError, KeyError, ValueError) as e:
         print(f"FAIL: {type(e).__name__}: {e}", file=sys.stderr)

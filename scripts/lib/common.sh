@@ -14,7 +14,7 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 # Debian packages the build and the privileged tests need, keyed by a command
 # or file that proves each is present.
 BUILD_PACKAGES=(clang llvm libelf-dev zlib1g-dev pkg-config bpftool make)
-TEST_PACKAGES=(containerd runc busybox-static tmux iproute2 procps util-linux openssl python3-venv prometheus-alertmanager rsyslog rsyslog-openssl curl)
+TEST_PACKAGES=(containerd runc busybox-static tmux iproute2 procps util-linux openssl python3-venv prometheus-alertmanager rsyslog rsyslog-openssl curl nats-server)
 
 missing_packages() {
   local p missing=()

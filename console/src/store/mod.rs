@@ -515,6 +515,18 @@ impl Store {
         Ok(out)
     }
 
+    /// The latest event time among alerts whose sensor key starts with
+    /// `prefix` (a NATS source resumes from it).
+    pub fn latest_time_ns(&self, prefix: &str) -> Result<Option<i64>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT MAX(time_ns) FROM alerts WHERE substr(sensor, 1, length(?1)) = ?1",
+                params![prefix],
+                |r| r.get::<_, Option<i64>>(0),
+            )
+            .map_err(|e| self.err(e))
+    }
+
     /// Whether a (sensor, seq) alert is stored (used by tests and dedup checks).
     pub fn contains(&self, sensor: &str, seq: u64) -> Result<bool, StoreError> {
         self.conn

@@ -193,6 +193,20 @@ impl Config {
                 "required when outputs.syslog.enabled",
             );
         }
+        if o.nats.enabled {
+            if o.nats.url.trim().is_empty() {
+                return bad("outputs.nats.url", "required when outputs.nats.enabled");
+            }
+            if o.nats.stream.is_empty() || o.nats.stream.contains(['.', '*', '>', ' ', '\t']) {
+                return bad(
+                    "outputs.nats.stream",
+                    "a stream name is required and has no '.', '*', '>' or whitespace",
+                );
+            }
+            if o.nats.user.is_some() != o.nats.password.is_some() {
+                return bad("outputs.nats.user", "user and password go together");
+            }
+        }
         for (name, enabled, fwd) in [
             ("outputs.loki", o.loki.enabled, &o.loki.forward),
             ("outputs.slack", o.slack.enabled, &o.slack.forward),
@@ -203,6 +217,7 @@ impl Config {
                 &o.alertmanager.forward,
             ),
             ("outputs.syslog", o.syslog.enabled, &o.syslog.forward),
+            ("outputs.nats", o.nats.enabled, &o.nats.forward),
         ] {
             if !enabled {
                 continue;

@@ -259,6 +259,7 @@ pub struct OutputsConfig {
     pub elasticsearch: ElasticsearchConfig,
     pub s3: S3Config,
     pub smtp: SmtpConfig,
+    pub nats: NatsConfig,
 }
 
 /// Line format of the stdout and file sinks.
@@ -802,6 +803,93 @@ impl Default for SmtpConfig {
             to: Vec::new(),
             subject_prefix: String::new(),
             forward: chat_forward(),
+        }
+    }
+}
+
+/// How the NATS sink encodes an alert.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum NatsFormat {
+    /// The `falco.v1.Alert` protobuf message, as the gRPC API sends it.
+    #[default]
+    Protobuf,
+    /// Falco's JSON alert.
+    Json,
+}
+
+/// NATS JetStream: every alert is one message on `subject` (a template),
+/// stored in `stream`, deduplicated by its `Nats-Msg-Id` (`<sensor_id>.<seq>`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NatsConfig {
+    pub enabled: bool,
+    /// Server URL(s), comma-separated: `nats://host:4222`, `tls://host:4222`.
+    pub url: String,
+    /// Subject template; `{cluster}`, `{hostname}`, `{priority}`, `{rule}`,
+    /// `{source}` and `{sensor_id}` are replaced by sanitised tokens.
+    pub subject: String,
+    /// Subject of response audits (alerts carrying response records), same
+    /// placeholders; inside the alert stream so readers see them in order.
+    pub response_subject: String,
+    /// Presence: the sensor's status (JSON) is published here (core NATS,
+    /// not stored) every `status_interval_secs`; 0 turns it off.
+    pub status_subject: String,
+    pub status_interval_secs: u64,
+    pub format: NatsFormat,
+    /// JetStream stream the subjects belong to.
+    pub stream: String,
+    /// Subjects of the stream when the sensor creates it.
+    pub stream_subjects: Vec<String>,
+    /// Create the stream when it does not exist (else its absence is an error).
+    pub create_stream: bool,
+    /// Stream limits used when creating it: 0 means unlimited.
+    pub max_age_secs: u64,
+    pub max_bytes: u64,
+    pub replicas: usize,
+    /// Window in which the server drops a message whose id it already stored.
+    pub duplicate_window_secs: u64,
+    /// A `.creds` file (JWT + NKey seed).
+    pub creds_file: Option<PathBuf>,
+    /// A file holding an NKey seed (`SU...`).
+    pub nkey_file: Option<PathBuf>,
+    pub token: Option<String>,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    /// CA bundle (PEM) to verify the server's certificate; implies TLS.
+    pub ca_file: Option<PathBuf>,
+    /// Require TLS even without `ca_file` (system roots).
+    pub tls_required: bool,
+    /// `forward.batch_size` is the in-flight window: that many publishes
+    /// are sent before their acks are awaited.
+    pub forward: ForwardConfig,
+}
+
+impl Default for NatsConfig {
+    fn default() -> Self {
+        NatsConfig {
+            enabled: false,
+            url: "nats://127.0.0.1:4222".to_string(),
+            subject: "falco.alerts.{cluster}.{hostname}.{priority}".to_string(),
+            response_subject: "falco.alerts.{cluster}.{hostname}.response".to_string(),
+            status_subject: "falco.status.{cluster}.{hostname}".to_string(),
+            status_interval_secs: 5,
+            format: NatsFormat::Protobuf,
+            stream: "FALCO_ALERTS".to_string(),
+            stream_subjects: vec!["falco.alerts.>".to_string()],
+            create_stream: true,
+            max_age_secs: 7 * 24 * 3600,
+            max_bytes: 0,
+            replicas: 1,
+            duplicate_window_secs: 600,
+            creds_file: None,
+            nkey_file: None,
+            token: None,
+            user: None,
+            password: None,
+            ca_file: None,
+            tls_required: false,
+            forward: ForwardConfig::default(),
         }
     }
 }

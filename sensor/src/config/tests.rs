@@ -393,3 +393,19 @@ fn capture_env_is_auto_by_default_and_takes_booleans_in_files_and_overrides() {
         "{err}"
     );
 }
+
+/// The kustomize component that turns the NATS sink on ships a config.yaml
+/// the sensor accepts, with the sink on.
+#[test]
+fn deploy_nats_component_config_parses() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../docs/deploy/components/nats/config-nats.yaml");
+    let cm: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let text = cm["data"]["config.yaml"].as_str().unwrap();
+    let cfg = Config::from_yaml(text).unwrap();
+    cfg.validate().unwrap();
+    assert!(cfg.outputs.nats.enabled);
+    assert_eq!(cfg.outputs.nats.stream, "FALCO_ALERTS");
+    assert!(cfg.outputs.nats.creds_file.is_some());
+}

@@ -108,6 +108,15 @@ impl Delivery {
         };
         let running = sinks::start_all(&cfg.outputs, &bus)?;
         tasks.extend(running.tasks);
+        let nats = &cfg.outputs.nats;
+        if nats.enabled && nats.status_interval_secs > 0 {
+            tasks.push(tokio::spawn(sinks::nats_status::run(
+                nats.clone(),
+                bus.clone(),
+                info.clone(),
+                shutdown_rx.clone(),
+            )));
+        }
 
         let local = |l: &Option<TcpListener>| l.as_ref().and_then(|l| l.local_addr().ok());
         let (grpc_addr, metrics_addr, interop_addr) = (

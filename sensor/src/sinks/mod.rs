@@ -1,9 +1,9 @@
 //! Forwarders fed from the bus, one queue each: stdout, file, Loki, Slack,
-//! webhook, Alertmanager, syslog, Discord, Teams, Elasticsearch, S3, SMTP.
-//! Common batching/retry/backoff lives in `forward`, routing in `route`, the
-//! disk buffer in `disk_buffer`, message templates in `template`, the HTTP
-//! client in `http`, renderings in `format`, noise control in `aggregate`,
-//! chat-text escaping in `chat`.
+//! webhook, Alertmanager, syslog, Discord, Teams, Elasticsearch, S3, SMTP,
+//! NATS JetStream. Common batching/retry/backoff lives in `forward`, routing
+//! in `route`, the disk buffer in `disk_buffer`, message templates in
+//! `template`, the HTTP client in `http`, renderings in `format`, noise
+//! control in `aggregate`, chat-text escaping in `chat`.
 //!
 //! A new sink needs only its encoder (and a transport when it is not one
 //! HTTP URL) and a `start_worker` call: routing, the disk buffer,
@@ -21,6 +21,8 @@ pub mod forward;
 pub mod http;
 pub mod lines;
 pub mod loki;
+pub mod nats;
+pub mod nats_status;
 pub mod route;
 pub mod s3;
 pub mod slack;
@@ -205,6 +207,18 @@ pub fn start_all(cfg: &OutputsConfig, bus: &AlertBus) -> Result<RunningSinks, Si
             &cfg.smtp.forward,
             smtp::target(&cfg.smtp),
             smtp::SmtpEncoder::new(&cfg.smtp, &bus.identity().hostname)?,
+        )?);
+    }
+    if cfg.nats.enabled {
+        nats::check_urls(&cfg.nats.url)?;
+        nats::SubjectTemplate::new("outputs.nats.status_subject", &cfg.nats.status_subject)?;
+        running.tasks.push(start_worker(
+            "nats",
+            "outputs.nats",
+            bus,
+            &cfg.nats.forward,
+            nats::NatsEncoder::new(&cfg.nats)?,
+            nats::NatsTransport::new(&cfg.nats),
         )?);
     }
     Ok(running)

@@ -9,7 +9,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const BPF_SOURCE: &str = "../bpf/src/sensor.bpf.c";
-const BPF_HEADERS: &[&str] = &["../bpf/src/sensor.h", "../bpf/src/helpers.bpf.h"];
+const BPF_HEADERS: &[&str] = &[
+    "../bpf/src/sensor.h",
+    "../bpf/src/helpers.bpf.h",
+    "../bpf/src/per_syscall.bpf.h",
+];
 
 fn main() {
     println!("cargo:rerun-if-changed={BPF_SOURCE}");

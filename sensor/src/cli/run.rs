@@ -65,6 +65,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
 
     let wanted = interest_vec(&rules);
     let (probe, events) = Probe::start(probe_config(&cfg.probe), &wanted)?;
+    let pstats = probe.stats();
+    tracing::info!(
+        "syscall capture: {} (probe.attach: {:?}, {} per-syscall programs attached)",
+        pstats.attach.name(),
+        cfg.probe.attach,
+        pstats.attached_syscalls
+    );
     let open_prefilter = cfg.probe.open_prefilter && cfg.probe.filter_enabled;
     apply_open_filter(&probe, &rules, open_prefilter);
     let shared = Arc::new(Shared::new(
@@ -327,6 +334,7 @@ pub(crate) fn probe_config(p: &ProbeSection) -> ProbeConfig {
         capture_env: p.capture_env,
         io_buffer_bytes: p.io_buffer_bytes,
         filter_enabled: p.filter_enabled,
+        attach: p.attach,
     }
 }
 

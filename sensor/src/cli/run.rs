@@ -66,6 +66,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let wanted = interest_vec(&rules);
     let (probe, events) = Probe::start(probe_config(&cfg.probe), &wanted)?;
     let pstats = probe.stats();
+    store_probe_attach(&counters, &pstats);
     tracing::info!(
         "syscall capture: {} (probe.attach: {:?}, {} per-syscall programs attached)",
         pstats.attach.name(),
@@ -182,6 +183,7 @@ impl Loop<'_> {
         self.counters
             .kernel_drops
             .store(stats.kernel_drops, Ordering::Relaxed);
+        store_probe_attach(self.counters, &stats);
         self.counters
             .userspace_drops
             .store(stats.userspace_drops, Ordering::Relaxed);
@@ -317,6 +319,17 @@ fn apply_open_filter(probe: &Probe, rules: &crate::rules::RuleSet, enabled: bool
             tracing::error!("turning the kernel open prefilter off: {e}");
         }
     }
+}
+
+/// Publishes the capture mode for GetStats and /metrics.
+fn store_probe_attach(counters: &SensorCounters, stats: &probe::ProbeStats) {
+    let per_syscall = stats.attach == probe::ActiveAttach::PerSyscall;
+    counters
+        .probe_per_syscall
+        .store(u64::from(per_syscall), Ordering::Relaxed);
+    counters
+        .probe_attached_syscalls
+        .store(stats.attached_syscalls, Ordering::Relaxed);
 }
 
 fn interest_vec(rules: &crate::rules::RuleSet) -> Vec<EventType> {

@@ -220,10 +220,13 @@ pub struct ProbeConfig {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AttachMode {
-    /// Per-syscall programs when this kernel takes them, else the dispatcher.
+    /// The dispatcher for now: the per-syscall mode this sensor has (syscall
+    /// tracepoints) costs watched syscalls more (docs/benchmarks.md); auto
+    /// is meant to pick fexit-based per-syscall attach once there is one.
     #[default]
     Auto,
-    /// One fexit program per watched syscall; fail to start if impossible.
+    /// One program on the exit tracepoint of each watched syscall; fails to
+    /// start when the kernel has none (no tracefs, no syscall tracepoints).
     PerSyscall,
     /// One program on the raw `sys_exit` tracepoint, run by every syscall.
     Dispatcher,

@@ -278,11 +278,10 @@ fn run(
                 return;
             }
         },
-        AttachMode::Auto => per_syscall::plan(table)
-            .inspect_err(|e| {
-                tracing::warn!("per-syscall attach unavailable, using the sys_exit dispatcher: {e}")
-            })
-            .ok(),
+        // The per-syscall mode available here (syscall tracepoints) makes
+        // unwatched syscalls cheaper but watched ones dearer than the
+        // dispatcher (docs/benchmarks.md#attach-modes): opt-in only.
+        AttachMode::Auto => None,
     };
     if let Some(p) = plan.as_ref().filter(|p| !p.missing.is_empty()) {
         let names: Vec<&str> = p.missing.iter().map(|t| t.name()).collect();
@@ -291,16 +290,8 @@ fn run(
             names.join(", ")
         );
     }
-    let tried_per_syscall = plan.is_some();
     let mut object = MaybeUninit::uninit();
-    let mut fallback_object = MaybeUninit::uninit();
-    let loaded = match load_and_attach(&cfg, table, &interest, plan, &mut object) {
-        Err(e) if cfg.attach == AttachMode::Auto && tried_per_syscall => {
-            tracing::warn!("per-syscall attach failed, using the sys_exit dispatcher: {e}");
-            load_and_attach(&cfg, table, &interest, None, &mut fallback_object)
-        }
-        r => r,
-    };
+    let loaded = load_and_attach(&cfg, table, &interest, plan, &mut object);
     let (skel, maps, mut attached) = match loaded {
         Ok(loaded) => loaded,
         Err(e) => {

@@ -14,7 +14,11 @@ use std::env;
 use std::path::{Path, PathBuf};
 
 const BPF_SOURCE: &str = "../bpf/src/sensor.bpf.c";
-const BPF_HEADERS: &[&str] = &["../bpf/src/sensor.h", "../bpf/src/helpers.bpf.h"];
+const BPF_HEADERS: &[&str] = &[
+    "../bpf/src/sensor.h",
+    "../bpf/src/helpers.bpf.h",
+    "../bpf/src/per_syscall.bpf.h",
+];
 /// Kernel type headers, one per architecture (`<dir>/<arch>/vmlinux.h`).
 #[cfg(target_os = "linux")]
 const VMLINUX_DIR: &str = "../bpf/src/vmlinux";

@@ -387,33 +387,50 @@ static __always_inline bool take_silent(long fd)
 	return true;
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(sys_exit_dispatch, struct pt_regs *regs, long ret)
+/*
+ * The checks every captured syscall exit goes through before its handler
+ * (shared by the dispatcher and the per-syscall programs of
+ * per_syscall.bpf.h, so both send the same records): whether the syscall is
+ * captured at all, and the close filter's fd bookkeeping.
+ */
+static __always_inline bool exit_wanted(struct pt_regs *regs, long ret)
 {
 	const struct syscall_desc *d = desc_of(regs);
 
 	if (!d || !d->etype)
-		return 0;
+		return false;
 	if ((d->flags & SENSOR_SD_SKIP_ZERO) && ret == 0)
-		return 0;
+		return false;
 	if (d->handler == SENSOR_H_EXEC_FAIL && ret >= 0)
-		return 0; /* successful execs come from sched_process_exec */
+		return false; /* successful execs come from sched_process_exec */
 	if (d->flags & SENSOR_SD_FCNTL_DUP) {
 		__u64 cmd = PT_REGS_PARM2_SYSCALL(regs);
 
 		if (cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC)
-			return 0;
+			return false;
 	}
 	if (!interested(d->etype))
-		return 0;
+		return false;
 	if ((d->flags & SENSOR_SD_CLOSE) && close_filter_on() &&
 	    take_silent((long)PT_REGS_PARM1_SYSCALL(regs)))
-		return 0;
+		return false;
 	/* Unconditional: a mark left while the close filter was off would
 	 * hide this fd's close once it is back on. */
 	if ((d->flags & SENSOR_SD_NEW_FD) && ret >= 0)
 		forget_silent(ret);
-	bpf_tail_call(ctx, &handlers, d->handler);
+	return true;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit_dispatch, struct pt_regs *regs, long ret)
+{
+	const struct syscall_desc *d;
+
+	if (!exit_wanted(regs, ret))
+		return 0;
+	d = desc_of(regs);
+	if (d)
+		bpf_tail_call(ctx, &handlers, d->handler);
 	return 0;
 }
 
@@ -1002,3 +1019,5 @@ int BPF_PROG(sched_exit, struct task_struct *p)
  * sensor.h in the object's BTF, so the generated skeleton's `types` module
  * carries them and a Rust test can compare them with `crate::contract`. */
 const volatile struct sensor_contract sensor_contract_btf = {};
+
+#include "per_syscall.bpf.h"

@@ -47,14 +47,14 @@ class SectionError(Exception):
 def sizes(smoke):
     if smoke:
         return dict(
-            reps=1, openclose=20_000, forkexec=200, connect=500,
+            reps=1, openclose=20_000, forkexec=200, connect=500, getppid=200_000,
             mixed_src="/usr/include/linux", drop_secs=1,
             drop_rates=[10_000, 50_000], latency_n=200, latency_rate=500,
             sleepers=300, record_mix=0.05, idle_secs=1, console_alerts=5_000,
             sink_alerts=500, sink_rate=1_000,
         )
     return dict(
-        reps=5, openclose=2_000_000, forkexec=20_000, connect=100_000,
+        reps=5, openclose=2_000_000, forkexec=20_000, connect=100_000, getppid=10_000_000,
         mixed_src="/usr/include", drop_secs=30,
         drop_rates=[25_000, 50_000, 100_000, 150_000, 200_000, 300_000],
         latency_n=10_000, latency_rate=1_000, sleepers=10_000, record_mix=1.0,
@@ -231,7 +231,7 @@ class Ctx:
         self.size = sizes(args.smoke)
         if args.reps:
             self.size["reps"] = args.reps
-        for key in ("openclose", "forkexec", "connect", "latency_n", "sleepers", "drop_secs"):
+        for key in ("openclose", "forkexec", "connect", "getppid", "latency_n", "sleepers", "drop_secs"):
             v = getattr(args, key, None)
             if v:
                 self.size[key] = v
@@ -319,7 +319,7 @@ def run_mixed(ctx, tar):
     return time.monotonic() - t0, {}
 
 
-WORKLOADS = ["openclose", "forkexec", "connect", "mixed"]
+WORKLOADS = ["openclose", "hostname", "getppid", "forkexec", "connect", "mixed"]
 
 
 def section_overhead(ctx):
@@ -335,11 +335,18 @@ def section_overhead(ctx):
     tar = mixed_tarball(ctx)
     runners = {
         "openclose": lambda: run_workload([ctx.w("openclose"), str(s["openclose"]), str(target)]),
+        # A path under a prefix the rules watch (/etc/): every open is sent.
+        "hostname": lambda: run_workload([ctx.w("openclose"), str(s["openclose"] // 4), "/etc/hostname"]),
+        # A syscall no rule watches: pays only for how syscalls are hooked.
+        "getppid": lambda: run_workload([ctx.w("getppid"), str(s["getppid"])]),
         "forkexec": lambda: run_workload([ctx.w("forkexec"), str(s["forkexec"])]),
         "connect": lambda: run_workload([ctx.w("connect"), str(s["connect"])]),
         "mixed": lambda: run_mixed(ctx, tar),
     }
-    configs = ["baseline", "rules", "nofilter"]
+    # "per_syscall": all rules, syscalls hooked per syscall (their exit
+    # tracepoints) instead of by the sys_exit dispatcher (probe.attach,
+    # docs/probes.md).
+    configs = ["baseline", "rules", "per_syscall", "nofilter"]
     ctx.results["reps"] = s["reps"]
     times = {c: {w: [] for w in WORKLOADS} for c in configs}
     cpu = {c: [] for c in configs[1:]}
@@ -348,12 +355,13 @@ def section_overhead(ctx):
     runners["forkexec"]()
     rss_load = []
     for rep in range(s["reps"]):
-        order = configs[rep % 3:] + configs[:rep % 3]
+        order = configs[rep % len(configs):] + configs[:rep % len(configs)]
         for cfg in order:
             log(f"overhead rep {rep + 1}/{s['reps']}: {cfg}")
             sensor = None
             if cfg != "baseline":
-                opts = ["probe.filter_enabled=false"] if cfg == "nofilter" else []
+                opts = {"nofilter": ["probe.filter_enabled=false"],
+                        "per_syscall": ["probe.attach=per_syscall"]}.get(cfg, [])
                 sensor = Sensor(ctx, cfg, ctx.all_rules, opts).start()
                 time.sleep(0.5)
             try:
@@ -821,14 +829,18 @@ def rows(r):
         verdict = "n/a" if ok is None else ("met" if ok else "MISSED")
         out.append((name, value_str, target_str, verdict))
 
-    targets = {"openclose": 1.25, "forkexec": 1.04, "connect": 1.15, "mixed": 1.03}
-    labels = {"openclose": "open+close", "forkexec": "fork+exec /bin/true",
+    targets = {"openclose": 1.25, "hostname": 1.25, "getppid": 1.03, "forkexec": 1.04,
+               "connect": 1.15, "mixed": 1.03}
+    labels = {"openclose": "open+close", "hostname": "open+close /etc/hostname (watched)",
+              "getppid": "getppid (no rule watches it)", "forkexec": "fork+exec /bin/true",
               "connect": "TCP connect/accept", "mixed": "mixed (untar + grep)"}
     if "overhead" in r:
         for w in WORKLOADS:
             row = r["overhead"][w]
             add(f"{labels[w]}: slowdown, all rules", fmt_spread(row["rules_ratio"], "{:.3f}") + "×",
                 f"≤ {targets[w]}×", row["rules_ratio"]["median"] <= targets[w])
+            add(f"{labels[w]}: slowdown, all rules, probe.attach=per_syscall",
+                fmt_spread(row["per_syscall_ratio"], "{:.3f}") + "×", "(per-syscall tracepoints vs dispatcher)", None)
             add(f"{labels[w]}: slowdown, filter off", fmt_spread(row["nofilter_ratio"], "{:.3f}") + "×",
                 "(shows what the filter buys)", None)
         c = r["cpu_openclose_pct"]
@@ -933,12 +945,12 @@ def markdown(ctx, table, elapsed):
     md.append("")
     if "overhead" in r:
         md.append("### Workload times (seconds, median and min–max)\n")
-        md.append("| workload | baseline | all rules | filter off |")
-        md.append("|---|---|---|---|")
+        md.append("| workload | baseline | all rules | all rules, per_syscall | filter off |")
+        md.append("|---|---|---|---|---|")
         for w in WORKLOADS:
             row = r["overhead"][w]
             md.append(f"| {w} | {fmt_spread(row['baseline_s'], '{:.3f}')} | {fmt_spread(row['rules_s'], '{:.3f}')} | "
-                      f"{fmt_spread(row['nofilter_s'], '{:.3f}')} |")
+                      f"{fmt_spread(row['per_syscall_s'], '{:.3f}')} | {fmt_spread(row['nofilter_s'], '{:.3f}')} |")
         md.append("")
     if "drops" in r:
         md.append(f"### Drop steps ({r['drops']['secs']} s each)\n")
@@ -963,7 +975,8 @@ def markdown(ctx, table, elapsed):
         md.append("### Notes\n")
         md.extend(f"- {n}" for n in r["notes"])
         md.append("")
-    md.append(METHOD.format(**{**s, "drop_rates": ", ".join(f"{x:,}" for x in s["drop_rates"])}))
+    md.append(METHOD.format(**{**s, "openclose_watched": s["openclose"] // 4,
+                               "drop_rates": ", ".join(f"{x:,}" for x in s["drop_rates"])}))
     return "\n".join(md) + "\n"
 
 
@@ -971,12 +984,16 @@ METHOD = """## Method
 
 - **Overhead.** C workloads in `scripts/bench/workloads/` (compiled with `gcc -O2`):
   {openclose:,} × `open`+`close` of one file under `/tmp/falco-bench-*/`, which no
-  rule watches (the kernel prefilter drops those opens; see docs/probes.md); {forkexec:,} × `fork`+`execve(/bin/true)`+`wait`;
+  rule watches (the kernel prefilter drops those opens; see docs/probes.md); {openclose_watched:,} ×
+  `open`+`close` of `/etc/hostname`, under a prefix the rules watch (every open is sent);
+  {getppid:,} × `getppid()` (raw syscall), which no rule watches; {forkexec:,} × `fork`+`execve(/bin/true)`+`wait`;
   {connect:,} TCP connections over 127.0.0.1 (connect, send one byte, server
   closes); a mixed job: untar a tarball of `{mixed_src}` and `grep -rc` it. Each
-  workload times itself with CLOCK_MONOTONIC. Three configurations per
+  workload times itself with CLOCK_MONOTONIC. Four configurations per
   repetition, in rotating order: no sensor (baseline); the sensor with our
-  default rules plus the three upstream rulesets; the same with the kernel
+  default rules plus the three upstream rulesets (`probe.attach` auto: the
+  `tp_btf/sys_exit` dispatcher); the same with `-o probe.attach=per_syscall`
+  (a program on each watched syscall's exit tracepoint); the same with the kernel
   interest filter off (`-o probe.filter_enabled=false`: every event type
   captured, no open prefilter, no close filter). The slowdown is each repetition's time divided by the baseline time
   of the same repetition; the table gives the median of those ratios.
@@ -1041,6 +1058,7 @@ def main():
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--reps", type=int)
     ap.add_argument("--openclose", type=int)
+    ap.add_argument("--getppid", type=int)
     ap.add_argument("--forkexec", type=int)
     ap.add_argument("--connect", type=int)
     ap.add_argument("--latency-n", type=int, dest="latency_n")

@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 use falco_sensor::event::{Event, EventKind, EventType, L4Proto, SockAddr};
-use falco_sensor::probe::{OpenFilter, Probe, ProbeConfig, QueueReceiver, preflight};
+use falco_sensor::probe::{AttachMode, OpenFilter, Probe, ProbeConfig, QueueReceiver, preflight};
 use std::ffi::CString;
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
@@ -30,8 +30,24 @@ fn privileged() -> bool {
     true
 }
 
+/// The probe settings of these tests: the defaults, with the attach mode
+/// from PROBE_ATTACH (`dispatcher`, `per_syscall`, `auto`) so the same tests
+/// run in both capture modes.
+fn probe_config() -> ProbeConfig {
+    let attach = match std::env::var("PROBE_ATTACH").as_deref() {
+        Ok("dispatcher") => AttachMode::Dispatcher,
+        Ok("per_syscall") => AttachMode::PerSyscall,
+        Ok("auto") | Err(_) => AttachMode::Auto,
+        Ok(other) => panic!("PROBE_ATTACH={other}: use dispatcher, per_syscall or auto"),
+    };
+    ProbeConfig {
+        attach,
+        ..ProbeConfig::default()
+    }
+}
+
 fn start(interest: &[EventType]) -> (Probe, QueueReceiver<Event>) {
-    Probe::start(ProbeConfig::default(), interest).expect("probe starts")
+    Probe::start(probe_config(), interest).expect("probe starts")
 }
 
 /// Receives events until `want` matches one; returns it and everything seen.
@@ -502,7 +518,7 @@ fn drops_are_counted_when_buffers_are_too_small() {
     let cfg = ProbeConfig {
         ring_buffer_bytes: 4096,
         channel_capacity: 1,
-        ..ProbeConfig::default()
+        ..probe_config()
     };
     let (probe, rx) =
         Probe::start(cfg, &[EventType::Openat, EventType::Open, EventType::Close]).unwrap();
@@ -986,7 +1002,7 @@ fn udp_sendto_and_recvfrom_carry_addresses_and_leading_data() {
     }
     let cfg = ProbeConfig {
         io_buffer_bytes: 8,
-        ..ProbeConfig::default()
+        ..probe_config()
     };
     let (probe, rx) = Probe::start(cfg, &[EventType::Sendto, EventType::Recvfrom]).unwrap();
     let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -1055,7 +1071,7 @@ fn exec_environment_on_demand_and_mount_strings() {
     }
     let cfg = ProbeConfig {
         capture_env: true,
-        ..ProbeConfig::default()
+        ..probe_config()
     };
     let (probe, rx) = Probe::start(cfg, &[EventType::Execve, EventType::Mount]).unwrap();
     let child = Command::new("/bin/true")

@@ -70,6 +70,14 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let wanted = interest_vec(&rules);
     let env = env_capture(&rules, cfg.probe.capture_env);
     let (probe, events) = Probe::start(probe_config(&cfg.probe, env.on), &wanted)?;
+    let pstats = probe.stats();
+    store_probe_attach(&counters, &pstats);
+    tracing::info!(
+        "syscall capture: {} (probe.attach: {:?}, {} per-syscall programs attached)",
+        pstats.attach.name(),
+        cfg.probe.attach,
+        pstats.attached_syscalls
+    );
     let open_prefilter = cfg.probe.open_prefilter && cfg.probe.filter_enabled;
     apply_open_filter(&probe, &rules, open_prefilter);
     let shared = Arc::new(Shared::new(
@@ -191,6 +199,7 @@ impl Loop<'_> {
         self.counters
             .kernel_drops
             .store(stats.kernel_drops, Ordering::Relaxed);
+        store_probe_attach(self.counters, &stats);
         self.counters
             .userspace_drops
             .store(stats.userspace_drops, Ordering::Relaxed);
@@ -402,6 +411,17 @@ fn env_capture(rules: &crate::rules::RuleSet, setting: CaptureEnv) -> EnvCapture
     env
 }
 
+/// Publishes the capture mode for GetStats and /metrics.
+fn store_probe_attach(counters: &SensorCounters, stats: &probe::ProbeStats) {
+    let per_syscall = stats.attach == probe::ActiveAttach::PerSyscall;
+    counters
+        .probe_per_syscall
+        .store(u64::from(per_syscall), Ordering::Relaxed);
+    counters
+        .probe_attached_syscalls
+        .store(stats.attached_syscalls, Ordering::Relaxed);
+}
+
 fn interest_vec(rules: &crate::rules::RuleSet) -> Vec<EventType> {
     interest(rules).into_iter().collect()
 }
@@ -418,6 +438,7 @@ pub(crate) fn probe_config(p: &ProbeSection, capture_env: bool) -> ProbeConfig {
         capture_env,
         io_buffer_bytes: p.io_buffer_bytes,
         filter_enabled: p.filter_enabled,
+        attach: p.attach,
     }
 }
 

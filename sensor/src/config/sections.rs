@@ -88,6 +88,9 @@ pub struct ProbeSection {
     pub filter_enabled: bool,
     /// Derive the kernel open prefilter from the rules (see docs/probes.md).
     pub open_prefilter: bool,
+    /// How syscall exits are captured: `auto`, `per_syscall` or
+    /// `dispatcher` (see docs/probes.md).
+    pub attach: crate::probe::AttachMode,
 }
 
 impl Default for ProbeSection {
@@ -99,6 +102,7 @@ impl Default for ProbeSection {
             io_buffer_bytes: 0,
             filter_enabled: true,
             open_prefilter: true,
+            attach: crate::probe::AttachMode::Auto,
         }
     }
 }

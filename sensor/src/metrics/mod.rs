@@ -54,6 +54,10 @@ pub struct SensorCounters {
     events: Box<[AtomicU64]>,
     pub kernel_drops: AtomicU64,
     pub userspace_drops: AtomicU64,
+    /// 1 when syscall exits are captured per syscall, 0 with the dispatcher.
+    pub probe_per_syscall: AtomicU64,
+    /// Syscalls the per-syscall program is attached to now.
+    pub probe_attached_syscalls: AtomicU64,
     /// Events held back while their container's metadata was looked up.
     pub metadata_held_events: AtomicU64,
     /// Alerts sent without container metadata because the wait timed out.
@@ -78,6 +82,8 @@ impl Default for SensorCounters {
             events: (0..=EventType::COUNT).map(|_| AtomicU64::new(0)).collect(),
             kernel_drops: AtomicU64::new(0),
             userspace_drops: AtomicU64::new(0),
+            probe_per_syscall: AtomicU64::new(0),
+            probe_attached_syscalls: AtomicU64::new(0),
             metadata_held_events: AtomicU64::new(0),
             metadata_wait_timeouts: AtomicU64::new(0),
             cri_lookup_failures: AtomicU64::new(0),
@@ -218,6 +224,13 @@ impl SensorCounters {
         out.last_seq = self.last_seq.load(Relaxed);
         out.rule_reloads = self.rule_reloads.load(Relaxed);
         out.rule_reload_failures = self.rule_reload_failures.load(Relaxed);
+        out.probe_attach = if self.probe_per_syscall.load(Relaxed) == 1 {
+            "per_syscall".into()
+        } else {
+            "dispatcher".into()
+        };
+        out.probe_attached_syscalls =
+            u32::try_from(self.probe_attached_syscalls.load(Relaxed)).unwrap_or(u32::MAX);
     }
 }
 
@@ -251,6 +264,18 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("falco_sensor_kernel_drops_total 3"), "{text}");
+        c.probe_per_syscall.store(1, Relaxed);
+        c.probe_attached_syscalls.store(12, Relaxed);
+        let text = render_prometheus(&c);
+        assert!(text.contains("falco_sensor_probe_per_syscall 1"), "{text}");
+        assert!(
+            text.contains("falco_sensor_probe_attached_syscalls 12"),
+            "{text}"
+        );
+        let mut stats = GetStatsResponse::default();
+        c.fill_stats(&mut stats);
+        assert_eq!(stats.probe_attach, "per_syscall");
+        assert_eq!(stats.probe_attached_syscalls, 12);
         assert!(
             text.contains(
                 "falco_sensor_rule_matches_total{rule=\"Terminal \\\"shell\\\"\",priority=\"Notice\"} 1"

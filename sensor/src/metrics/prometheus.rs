@@ -42,6 +42,20 @@ pub fn render(c: &SensorCounters) -> String {
     );
     scalar(
         &mut out,
+        "probe_per_syscall",
+        "gauge",
+        "1 when syscall exits are captured per syscall, 0 with the sys_exit dispatcher.",
+        c.probe_per_syscall.load(Relaxed),
+    );
+    scalar(
+        &mut out,
+        "probe_attached_syscalls",
+        "gauge",
+        "Syscall exit tracepoints the per-syscall program is attached to.",
+        c.probe_attached_syscalls.load(Relaxed),
+    );
+    scalar(
+        &mut out,
         "userspace_drops_total",
         "counter",
         "Events dropped between the ring buffer reader and the engine.",

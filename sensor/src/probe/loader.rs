@@ -1,10 +1,11 @@
 //! Opens, configures, loads and attaches the skeleton, and fills the maps
 //! the kernel side reads (syscall table, handler prog array, interest).
 
+use super::per_syscall::{self, Plan};
 use super::skel::{OpenSensorSkel, SensorSkel, SensorSkelBuilder};
 use super::syscalls::{Handler, SyscallDesc};
 use super::{
-    COMM_LEN, MAX_OPEN_BASENAMES, MAX_OPEN_COMMS, MAX_OPEN_DIRS, MAX_OPEN_PREFIX_LEN,
+    ActiveAttach, COMM_LEN, MAX_OPEN_BASENAMES, MAX_OPEN_COMMS, MAX_OPEN_DIRS, MAX_OPEN_PREFIX_LEN,
     MAX_OPEN_PREFIXES, MAX_OPEN_SUBSTRINGS, MIN_OPEN_SUBSTRING_LEN, OpenFilter, ProbeConfig,
     ProbeError, SET_WORDS, basename_hash, comm_hash, dir_hash, set_summary_bit,
 };
@@ -51,7 +52,11 @@ fn cgroup_v1_memory() -> bool {
         .unwrap_or(false)
 }
 
-fn configure(open: &mut OpenSensorSkel<'_>, cfg: &ProbeConfig) -> Result<(), ProbeError> {
+fn configure(
+    open: &mut OpenSensorSkel<'_>,
+    cfg: &ProbeConfig,
+    plan: Option<&Plan>,
+) -> Result<(), ProbeError> {
     let ncpus = libbpf_rs::num_possible_cpus().map_err(|e| bpf_err("counting CPUs", e))?;
     open.maps
         .events
@@ -77,16 +82,63 @@ fn configure(open: &mut OpenSensorSkel<'_>, cfg: &ProbeConfig) -> Result<(), Pro
     open.progs.handle_sock.set_autoattach(false);
     open.progs.handle_exec_fail.set_autoattach(false);
     open.progs.handle_pipe.set_autoattach(false);
+    if plan.is_some() {
+        // Per-syscall mode: the dispatcher and its handlers are not loaded.
+        open.progs.sys_exit_dispatch.set_autoload(false);
+        open.progs.handle_args.set_autoload(false);
+        open.progs.handle_paths.set_autoload(false);
+        open.progs.handle_sock.set_autoload(false);
+        open.progs.handle_exec_fail.set_autoload(false);
+        open.progs.handle_pipe.set_autoload(false);
+    }
+    for mut prog in open.open_object_mut().progs_mut() {
+        if !per_syscall::is_ours(&prog.name().to_string_lossy()) {
+            continue;
+        }
+        // Attached per syscall as the interest set changes, or not loaded.
+        prog.set_autoattach(false);
+        if plan.is_none() {
+            prog.set_autoload(false);
+        }
+    }
     Ok(())
 }
 
-fn fill_tables(skel: &SensorSkel<'_>, table: &[SyscallDesc]) -> Result<(), ProbeError> {
+/// Fills the per-syscall handler table.
+fn fill_per_syscall(skel: &SensorSkel<'_>) -> Result<(), ProbeError> {
+    for (handler, name) in per_syscall::HANDLERS {
+        let prog = skel
+            .object()
+            .progs()
+            .find(|p| p.name() == name)
+            .ok_or(ProbeError::Load {
+                step: "filling the per-syscall handler table",
+                detail: format!("program {name} is missing from the BPF object"),
+            })?;
+        skel.maps
+            .kx_handlers
+            .update(
+                &u32::from(handler as u8).to_ne_bytes(),
+                &prog.as_fd().as_raw_fd().to_ne_bytes(),
+                MapFlags::ANY,
+            )
+            .map_err(|e| bpf_err("filling the per-syscall handler table", e))?;
+    }
+    Ok(())
+}
+
+fn fill_syscall_table(skel: &SensorSkel<'_>, table: &[SyscallDesc]) -> Result<(), ProbeError> {
     for desc in table {
         skel.maps
             .syscall_table
             .update(&desc.nr.to_ne_bytes(), &desc.to_bytes(), MapFlags::ANY)
             .map_err(|e| bpf_err("filling the syscall table", e))?;
     }
+    Ok(())
+}
+
+fn fill_tables(skel: &SensorSkel<'_>, table: &[SyscallDesc]) -> Result<(), ProbeError> {
+    fill_syscall_table(skel, table)?;
     let progs = [
         (Handler::Args, skel.progs.handle_args.as_fd().as_raw_fd()),
         (Handler::Paths, skel.progs.handle_paths.as_fd().as_raw_fd()),
@@ -370,23 +422,32 @@ pub(super) struct SharedMaps {
     pub open_comms: MapHandle,
     pub open_grams: MapHandle,
     pub settings: MapHandle,
+    pub attach: ActiveAttach,
 }
 
 /// Loads and attaches everything; the skeleton borrows `object`.
+/// With `plan`, syscall exits are captured by the per-syscall program (the
+/// caller attaches it), else by the dispatcher.
 pub(super) fn load<'obj>(
     cfg: &ProbeConfig,
     table: &[SyscallDesc],
     interest: &[EventType],
+    plan: Option<&Plan>,
     object: &'obj mut MaybeUninit<OpenObject>,
 ) -> Result<(SensorSkel<'obj>, SharedMaps), ProbeError> {
     let mut open = SensorSkelBuilder::default()
         .open(object)
         .map_err(|e| bpf_err("opening the BPF object", e))?;
-    configure(&mut open, cfg)?;
+    configure(&mut open, cfg, plan)?;
     let mut skel = open
         .load()
         .map_err(|e| bpf_err("loading the BPF programs (verifier)", e))?;
-    fill_tables(&skel, table)?;
+    if plan.is_some() {
+        fill_syscall_table(&skel, table)?;
+        fill_per_syscall(&skel)?;
+    } else {
+        fill_tables(&skel, table)?;
+    }
     let shared = SharedMaps {
         interest: MapHandle::try_from(&skel.maps.interest)
             .map_err(|e| bpf_err("duplicating the interest map fd", e))?,
@@ -406,6 +467,11 @@ pub(super) fn load<'obj>(
             .map_err(|e| bpf_err("duplicating the open gram fd", e))?,
         settings: MapHandle::try_from(&skel.maps.settings)
             .map_err(|e| bpf_err("duplicating the runtime settings fd", e))?,
+        attach: if plan.is_some() {
+            ActiveAttach::PerSyscall
+        } else {
+            ActiveAttach::Dispatcher
+        },
     };
     write_interest(&shared.interest, interest, cfg.filter_enabled)?;
     write_capture_env(&shared.settings, cfg.capture_env)?;

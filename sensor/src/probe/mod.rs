@@ -6,6 +6,8 @@
 mod contract_tests;
 #[cfg(target_os = "linux")]
 mod loader;
+#[cfg(target_os = "linux")]
+mod per_syscall;
 mod preflight;
 mod queue;
 #[cfg(target_os = "linux")]
@@ -214,6 +216,41 @@ pub struct ProbeConfig {
     pub io_buffer_bytes: usize,
     /// false: every event type crosses the ring buffer, whatever the interest set.
     pub filter_enabled: bool,
+    /// How syscall exits are captured (see [`AttachMode`]).
+    pub attach: AttachMode,
+}
+
+/// How syscall exits are captured (config `probe.attach`, docs/probes.md).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttachMode {
+    /// The dispatcher for now: the per-syscall mode this sensor has (syscall
+    /// tracepoints) costs watched syscalls more (docs/benchmarks.md); auto
+    /// is meant to pick fexit-based per-syscall attach once there is one.
+    #[default]
+    Auto,
+    /// One program on the exit tracepoint of each watched syscall; fails to
+    /// start when the kernel has none (no tracefs, no syscall tracepoints).
+    PerSyscall,
+    /// One program on the raw `sys_exit` tracepoint, run by every syscall.
+    Dispatcher,
+}
+
+/// The capture mode a running probe uses ([`AttachMode::Auto`] resolved).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ActiveAttach {
+    #[default]
+    Dispatcher,
+    PerSyscall,
+}
+
+impl ActiveAttach {
+    pub fn name(self) -> &'static str {
+        match self {
+            ActiveAttach::Dispatcher => "dispatcher",
+            ActiveAttach::PerSyscall => "per_syscall",
+        }
+    }
 }
 
 impl Default for ProbeConfig {
@@ -224,6 +261,7 @@ impl Default for ProbeConfig {
             capture_env: false,
             io_buffer_bytes: 0,
             filter_enabled: true,
+            attach: AttachMode::Auto,
         }
     }
 }
@@ -241,6 +279,10 @@ pub struct ProbeStats {
     pub decode_errors: u64,
     /// Records received per event type (types never seen are absent).
     pub per_type: BTreeMap<EventType, u64>,
+    /// How syscall exits are captured.
+    pub attach: ActiveAttach,
+    /// Per-syscall programs attached now (0 with the dispatcher).
+    pub attached_syscalls: u64,
 }
 
 /// Why the probe could not start or be reconfigured. Every message says what
@@ -327,6 +369,7 @@ impl Counters {
             userspace_drops: self.userspace_drops.load(Ordering::Relaxed),
             decode_errors: self.decode_errors.load(Ordering::Relaxed),
             per_type,
+            ..ProbeStats::default()
         }
     }
 }

@@ -4,18 +4,21 @@
 //! userspace drop.
 
 use super::loader::{self, SharedMaps};
+use super::per_syscall::{self, Attached, Plan};
 use super::queue::{self, QueueReceiver, QueueSender};
+use super::skel::SensorSkel;
 use super::syscalls::{self, SyscallDesc};
-use super::{Counters, ProbeConfig, ProbeError, ProbeStats, preflight};
+use super::{AttachMode, Counters, ProbeConfig, ProbeError, ProbeStats, preflight};
 use crate::event::clock::boot_to_wall_offset_ns;
 use crate::event::decode::Decoder;
 use crate::event::raw::{RawHeader, off};
 use crate::event::{Event, EventType};
+use libbpf_rs::OpenObject;
 use libbpf_rs::RingBufferBuilder;
 use std::mem::MaybeUninit;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, TrySendError, channel, sync_channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -60,10 +63,19 @@ impl Sink {
     }
 }
 
+/// A request to the reader thread, which owns the skeleton.
+enum Command {
+    /// Probe the syscalls of these types (per-syscall mode).
+    Interest(Vec<EventType>, SyncSender<Result<(), ProbeError>>),
+}
+
 /// A running probe. Dropping it stops the reader and detaches the programs.
 pub struct Probe {
     maps: SharedMaps,
     filter_enabled: bool,
+    commands: Sender<Command>,
+    /// Per-syscall probes attached now.
+    attached: Arc<AtomicU64>,
     counters: Arc<Counters>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -103,12 +115,20 @@ impl Probe {
         let (ready_tx, ready_rx) = sync_channel(1);
         let filter_enabled = cfg.filter_enabled;
         let interest = interest.to_vec();
+        let (commands, command_rx) = channel();
+        let attached = Arc::new(AtomicU64::new(0));
         let thread = {
             let counters = Arc::clone(&counters);
             let stop = Arc::clone(&stop);
+            let reader = Reader {
+                counters,
+                stop,
+                commands: command_rx,
+                attached: Arc::clone(&attached),
+            };
             std::thread::Builder::new()
                 .name("probe-reader".into())
-                .spawn(move || run(cfg, table, interest, sink, counters, stop, ready_tx))
+                .spawn(move || run(cfg, table, interest, sink, reader, ready_tx))
                 .map_err(|source| ProbeError::Io {
                     what: "starting the probe reader thread",
                     source,
@@ -118,6 +138,8 @@ impl Probe {
             Ok(Ok(maps)) => Ok(Probe {
                 maps,
                 filter_enabled,
+                commands,
+                attached,
                 counters,
                 stop,
                 thread: Some(thread),
@@ -134,8 +156,18 @@ impl Probe {
     }
 
     /// Replaces the kernel interest set (e.g. after a rule reload).
+    /// With per-syscall attach, also attaches the programs of newly wanted
+    /// syscalls and detaches the rest.
     pub fn set_interest(&self, interest: &[EventType]) -> Result<(), ProbeError> {
-        loader::write_interest(&self.maps.interest, interest, self.filter_enabled)
+        loader::write_interest(&self.maps.interest, interest, self.filter_enabled)?;
+        if self.maps.attach == super::ActiveAttach::PerSyscall {
+            let (reply, answer) = sync_channel(1);
+            self.commands
+                .send(Command::Interest(interest.to_vec(), reply))
+                .map_err(|_| ProbeError::ReaderGone)?;
+            answer.recv().map_err(|_| ProbeError::ReaderGone)??;
+        }
+        Ok(())
     }
 
     /// Turns the capture of environments at exec (`proc.env`) on or off
@@ -156,8 +188,12 @@ impl Probe {
 
     /// Current counters.
     pub fn stats(&self) -> ProbeStats {
-        self.counters
-            .snapshot(loader::kernel_drops(&self.maps.drops))
+        let mut stats = self
+            .counters
+            .snapshot(loader::kernel_drops(&self.maps.drops));
+        stats.attach = self.maps.attach;
+        stats.attached_syscalls = self.attached.load(Ordering::Relaxed);
+        stats
     }
 
     /// Stops the reader thread and detaches the programs.
@@ -179,23 +215,85 @@ impl Drop for Probe {
     }
 }
 
+/// What the reader thread shares with [`Probe`].
+struct Reader {
+    counters: Arc<Counters>,
+    stop: Arc<AtomicBool>,
+    commands: Receiver<Command>,
+    attached: Arc<AtomicU64>,
+}
+
+/// Loads the probes and, in per-syscall mode, probes the syscalls of
+/// `interest`.
+fn load_and_attach<'obj>(
+    cfg: &ProbeConfig,
+    table: &[SyscallDesc],
+    interest: &[EventType],
+    plan: Option<Plan>,
+    object: &'obj mut MaybeUninit<OpenObject>,
+) -> Result<(SensorSkel<'obj>, SharedMaps, Option<Attached>), ProbeError> {
+    let (skel, maps) = loader::load(cfg, table, interest, plan.as_ref(), object)?;
+    let attached = match plan {
+        Some(plan) => {
+            let mut attached = Attached::new(plan);
+            attached.apply(&skel.progs.kx_exit, interest, cfg.filter_enabled)?;
+            Some(attached)
+        }
+        None => None,
+    };
+    Ok((skel, maps, attached))
+}
+
 fn run(
     cfg: ProbeConfig,
     table: &'static [SyscallDesc],
     interest: Vec<EventType>,
     mut sink: Sink,
-    counters: Arc<Counters>,
-    stop: Arc<AtomicBool>,
+    reader: Reader,
     ready: SyncSender<Result<SharedMaps, ProbeError>>,
 ) {
+    let Reader {
+        counters,
+        stop,
+        commands,
+        attached: attached_count,
+    } = reader;
+    let plan = match cfg.attach {
+        AttachMode::Dispatcher => None,
+        AttachMode::PerSyscall => match per_syscall::plan(table) {
+            Ok(p) => Some(p),
+            Err(detail) => {
+                let _ = ready.send(Err(ProbeError::Load {
+                    step: "planning per-syscall attach (probe.attach: per_syscall)",
+                    detail,
+                }));
+                return;
+            }
+        },
+        // The per-syscall mode available here (syscall tracepoints) makes
+        // unwatched syscalls cheaper but watched ones dearer than the
+        // dispatcher (docs/benchmarks.md#attach-modes): opt-in only.
+        AttachMode::Auto => None,
+    };
+    if let Some(p) = plan.as_ref().filter(|p| !p.missing.is_empty()) {
+        let names: Vec<&str> = p.missing.iter().map(|t| t.name()).collect();
+        tracing::warn!(
+            "per-syscall attach: this kernel does not implement {} (no exit tracepoint); those calls can only fail with ENOSYS and are not captured",
+            names.join(", ")
+        );
+    }
     let mut object = MaybeUninit::uninit();
-    let (skel, maps) = match loader::load(&cfg, table, &interest, &mut object) {
+    let loaded = load_and_attach(&cfg, table, &interest, plan, &mut object);
+    let (skel, maps, mut attached) = match loaded {
         Ok(loaded) => loaded,
         Err(e) => {
             let _ = ready.send(Err(e));
             return;
         }
     };
+    if let Some(a) = &attached {
+        attached_count.store(a.len() as u64, Ordering::Relaxed);
+    }
     let mut builder = RingBufferBuilder::new();
     let cb_counters = Arc::clone(&counters);
     if let Err(e) = builder.add(&skel.maps.events, move |data: &[u8]| {
@@ -222,6 +320,17 @@ fn run(
         return;
     }
     while !stop.load(Ordering::Relaxed) {
+        while let Ok(Command::Interest(interest, reply)) = commands.try_recv() {
+            let result = match attached.as_mut() {
+                Some(a) => {
+                    let r = a.apply(&skel.progs.kx_exit, &interest, cfg.filter_enabled);
+                    attached_count.store(a.len() as u64, Ordering::Relaxed);
+                    r
+                }
+                None => Ok(()),
+            };
+            let _ = reply.send(result);
+        }
         // Drains every available record in one batch.
         let consumed = ring.consume_raw();
         if consumed < 0 && consumed != -libc::EINTR {
@@ -236,5 +345,6 @@ fn run(
         }
     }
     drop(ring);
+    drop(attached);
     drop(skel);
 }

@@ -88,6 +88,41 @@ pub async fn post_respecting_retry_after(
     }
 }
 
+/// Output fields chat cards show first, when present.
+pub const KEY_FIELDS: &[&str] = &[
+    "proc.cmdline",
+    "user.name",
+    "container.name",
+    "container.image.repository",
+    "k8s.ns.name",
+    "k8s.pod.name",
+    "fd.name",
+];
+
+/// Appends the alert's cluster and tags (when set), the [`KEY_FIELDS`] it
+/// has, then its other output fields with a value, sorted by name: the
+/// (name, raw value) list chat cards (Discord, Teams) show.
+pub fn push_alert_fields(a: &falco_proto::v1::Alert, out: &mut Vec<(String, String)>) {
+    if !a.cluster.is_empty() {
+        out.push(("cluster".into(), a.cluster.clone()));
+    }
+    if !a.tags.is_empty() {
+        out.push(("tags".into(), a.tags.join(", ")));
+    }
+    for name in KEY_FIELDS {
+        if let Some(v) = super::format::field(a, name) {
+            out.push(((*name).to_string(), v.to_string()));
+        }
+    }
+    let mut rest: Vec<_> = a
+        .output_fields
+        .iter()
+        .filter(|(k, v)| !KEY_FIELDS.contains(&k.as_str()) && v.as_str() != "<NA>" && !v.is_empty())
+        .collect();
+    rest.sort();
+    out.extend(rest.into_iter().map(|(k, v)| (k.clone(), v.clone())));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

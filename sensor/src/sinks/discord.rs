@@ -12,7 +12,7 @@
 use super::SinkError;
 use super::aggregate::Item;
 use super::chat::{fit, post_respecting_retry_after, units};
-use super::format::{aggregate_suffix, field, rfc3339_ns};
+use super::format::{aggregate_suffix, rfc3339_ns};
 use super::forward::{Encoder, Payload};
 use super::http::{HttpClient, HttpTarget, PostOutcome, header_map, parse_uri};
 use crate::config::DiscordConfig;
@@ -28,17 +28,6 @@ pub const FIELD_VALUE_MAX: usize = 1_024;
 pub const FIELDS_MAX: usize = 25;
 pub const EMBED_TOTAL_MAX: usize = 6_000;
 const FOOTER: &str = "falco-sensor";
-
-/// Output fields shown as embed fields when present, before the rest.
-const KEY_FIELDS: &[&str] = &[
-    "proc.cmdline",
-    "user.name",
-    "container.name",
-    "container.image.repository",
-    "k8s.ns.name",
-    "k8s.pod.name",
-    "fd.name",
-];
 
 pub struct DiscordEncoder {
     username: String,
@@ -117,24 +106,7 @@ fn field_list(item: &Item) -> Vec<(String, String)> {
         ),
         ("hostname".to_string(), a.hostname.clone()),
     ];
-    if !a.cluster.is_empty() {
-        out.push(("cluster".into(), a.cluster.clone()));
-    }
-    if !a.tags.is_empty() {
-        out.push(("tags".into(), a.tags.join(", ")));
-    }
-    for name in KEY_FIELDS {
-        if let Some(v) = field(a, name) {
-            out.push(((*name).to_string(), v.to_string()));
-        }
-    }
-    let mut rest: Vec<_> = a
-        .output_fields
-        .iter()
-        .filter(|(k, v)| !KEY_FIELDS.contains(&k.as_str()) && v.as_str() != "<NA>" && !v.is_empty())
-        .collect();
-    rest.sort();
-    out.extend(rest.into_iter().map(|(k, v)| (k.clone(), v.clone())));
+    super::chat::push_alert_fields(a, &mut out);
     out
 }
 

@@ -14,7 +14,7 @@ use super::SinkError;
 use super::aggregate::Item;
 use super::chat::{TRUNCATED, post_respecting_retry_after};
 use super::discord::check_url;
-use super::format::{aggregate_suffix, field, rfc3339_ns, sanitize_terminal};
+use super::format::{aggregate_suffix, rfc3339_ns, sanitize_terminal};
 use super::forward::{Encoder, Payload};
 use super::http::{HttpClient, HttpTarget, PostOutcome, header_map, parse_uri};
 use crate::config::TeamsConfig;
@@ -26,16 +26,6 @@ use std::time::Duration;
 const OUTPUT_MAX: usize = 4_000;
 const FIELD_MAX: usize = 1_000;
 const FIELDS_MAX: usize = 20;
-
-const KEY_FIELDS: &[&str] = &[
-    "proc.cmdline",
-    "user.name",
-    "container.name",
-    "container.image.repository",
-    "k8s.ns.name",
-    "k8s.pod.name",
-    "fd.name",
-];
 
 pub struct TeamsEncoder {
     retry_after_cap: Duration,
@@ -110,24 +100,7 @@ fn field_list(item: &Item) -> Vec<(String, String)> {
         ("time".to_string(), rfc3339_ns(a.time_ns)),
         ("hostname".to_string(), a.hostname.clone()),
     ];
-    if !a.cluster.is_empty() {
-        fields.push(("cluster".into(), a.cluster.clone()));
-    }
-    if !a.tags.is_empty() {
-        fields.push(("tags".into(), a.tags.join(", ")));
-    }
-    for name in KEY_FIELDS {
-        if let Some(v) = field(a, name) {
-            fields.push(((*name).to_string(), v.to_string()));
-        }
-    }
-    let mut rest: Vec<_> = a
-        .output_fields
-        .iter()
-        .filter(|(k, v)| !KEY_FIELDS.contains(&k.as_str()) && v.as_str() != "<NA>" && !v.is_empty())
-        .collect();
-    rest.sort();
-    fields.extend(rest.into_iter().map(|(k, v)| (k.clone(), v.clone())));
+    super::chat::push_alert_fields(a, &mut fields);
     fields.truncate(FIELDS_MAX);
     fields
 }

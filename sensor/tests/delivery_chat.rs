@@ -8,20 +8,9 @@ mod delivery_support;
 
 use delivery_support::*;
 use falco_proto::v1::{Alert, Priority};
-use falco_sensor::config::{Config, ForwardConfig};
-use falco_sensor::delivery::{Delivery, DeliveryHandle};
-use falco_sensor::metrics::SensorCounters;
+use falco_sensor::config::ForwardConfig;
 use serde_json::{Value, json};
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
-
-async fn start(cfg: &Config) -> DeliveryHandle {
-    let mut cfg = cfg.clone();
-    cfg.grpc.enabled = false;
-    cfg.metrics.enabled = false;
-    Delivery::start_in(&cfg, TestInfo::new(), SensorCounters::new())
-        .await
-        .unwrap()
-}
 
 fn fast() -> ForwardConfig {
     ForwardConfig {
@@ -74,7 +63,7 @@ async fn discord_embed_is_coloured_and_hostile_data_inert() {
     cfg.outputs.discord.enabled = true;
     cfg.outputs.discord.webhook_url = format!("{}/api/webhooks/123/tok", rx.url());
     cfg.outputs.discord.forward = fast();
-    let h = start(&cfg).await;
+    let h = start_delivery(&cfg).await;
     h.publish(alert("too quiet", Priority::Notice, "prod", "ls"));
     h.publish(hostile_alert());
     wait_until("one discord message", || rx.taken().len() == 1).await;
@@ -124,7 +113,7 @@ async fn discord_rate_limit_and_outage_then_every_alert_once() {
     cfg.outputs.discord.webhook_url = format!("{}/api/webhooks/1/t", rx.url());
     cfg.outputs.discord.forward = fast();
     cfg.outputs.discord.forward.aggregation.enabled = false;
-    let h = start(&cfg).await;
+    let h = start_delivery(&cfg).await;
     for i in 0..10 {
         h.publish(alert(
             "Shell in pod",
@@ -168,7 +157,7 @@ async fn teams_adaptive_card_carries_the_alert_and_hostile_data_inert() {
         rx.url()
     );
     cfg.outputs.teams.forward = fast();
-    let h = start(&cfg).await;
+    let h = start_delivery(&cfg).await;
     h.publish(hostile_alert());
     wait_until("one teams message", || rx.taken().len() == 1).await;
     let r = &rx.taken()[0];

@@ -13,19 +13,10 @@ use delivery_support::*;
 use es_server::EsServer;
 use falco_proto::v1::{Alert, Priority};
 use falco_sensor::config::{BasicAuth, Config, ForwardConfig};
-use falco_sensor::delivery::{Delivery, DeliveryHandle};
+use falco_sensor::delivery::Delivery;
 use falco_sensor::metrics::SensorCounters;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
-
-async fn start(cfg: &Config) -> DeliveryHandle {
-    let mut cfg = cfg.clone();
-    cfg.grpc.enabled = false;
-    cfg.metrics.enabled = false;
-    Delivery::start_in(&cfg, TestInfo::new(), SensorCounters::new())
-        .await
-        .unwrap()
-}
 
 fn es_config(url: &str) -> Config {
     let mut cfg = test_config();
@@ -71,7 +62,7 @@ async fn bulk_goes_to_dated_index_with_template_ids_and_api_key() {
     es.state.lock().unwrap().expect_auth = Some("ApiKey c2VjcmV0".into());
     let mut cfg = es_config(&es.url());
     cfg.outputs.elasticsearch.api_key = "c2VjcmV0".into();
-    let h = start(&cfg).await;
+    let h = start_delivery(&cfg).await;
     let mut late = alert("Shell in pod", Priority::Critical, "prod", "bash -i");
     // 2024-05-02T00:00:01Z: the next day's index.
     late.time_ns = 1_714_608_001_000_000_000;
@@ -117,7 +108,7 @@ async fn conflicting_output_fields_are_all_indexed_thanks_to_the_template() {
     let es = EsServer::start().await;
     let mut cfg = es_config(&es.url());
     cfg.outputs.elasticsearch.install_template = false;
-    let h = start(&cfg).await;
+    let h = start_delivery(&cfg).await;
     for a in conflicting_alerts() {
         h.publish(a);
     }
@@ -137,7 +128,7 @@ async fn conflicting_output_fields_are_all_indexed_thanks_to_the_template() {
     drop(h);
 
     let es = EsServer::start().await;
-    let h = start(&es_config(&es.url())).await;
+    let h = start_delivery(&es_config(&es.url())).await;
     for a in conflicting_alerts() {
         h.publish(a);
     }
@@ -159,7 +150,7 @@ async fn conflicting_output_fields_are_all_indexed_thanks_to_the_template() {
 async fn item_429_is_resent_alone_and_permanent_item_errors_are_counted() {
     let es = EsServer::start().await;
     let cfg = es_config(&es.url());
-    let h = start(&cfg).await;
+    let h = start_delivery(&cfg).await;
     let sensor_id = h.bus().identity().sensor_id.clone();
     {
         let mut s = es.state.lock().unwrap();
@@ -205,7 +196,7 @@ async fn whole_request_429_waits_for_retry_after() {
     es.state.lock().unwrap().whole_429.push_back(1);
     let mut cfg = es_config(&es.url());
     cfg.outputs.elasticsearch.forward.backoff_max_ms = 5_000;
-    let h = start(&cfg).await;
+    let h = start_delivery(&cfg).await;
     h.publish(alert("Shell in pod", Priority::Error, "prod", "sh"));
     let c = h.bus().counters().sink("elasticsearch");
     wait_until("indexed after the 429", || c.sent.load(Relaxed) == 1).await;
@@ -221,7 +212,7 @@ async fn whole_request_429_waits_for_retry_after() {
 async fn too_large_bulks_are_split_and_a_single_oversized_doc_fails() {
     let es = EsServer::start().await;
     es.state.lock().unwrap().max_body = Some(4_000);
-    let h = start(&es_config(&es.url())).await;
+    let h = start_delivery(&es_config(&es.url())).await;
     for i in 0..20 {
         h.publish(alert(
             "Shell in pod",
@@ -261,7 +252,7 @@ async fn data_stream_uses_create_and_a_data_stream_template() {
         username: "elastic".into(),
         password: "pw".into(),
     });
-    let h = start(&cfg).await;
+    let h = start_delivery(&cfg).await;
     h.publish(alert("Shell in pod", Priority::Error, "prod", "sh"));
     let c = h.bus().counters().sink("elasticsearch");
     wait_until("indexed into the stream", || c.sent.load(Relaxed) == 1).await;
@@ -285,7 +276,7 @@ async fn es_down_at_start_installs_template_then_delivers_every_alert() {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
     drop(l);
-    let h = start(&es_config(&format!("http://{addr}"))).await;
+    let h = start_delivery(&es_config(&format!("http://{addr}"))).await;
     for i in 0..30 {
         h.publish(alert(
             "Shell in pod",
@@ -331,7 +322,7 @@ async fn throughput_to_the_local_server() {
     let es = EsServer::start().await;
     let mut cfg = es_config(&es.url());
     cfg.outputs.elasticsearch.forward.queue_capacity = 50_000;
-    let h = start(&cfg).await;
+    let h = start_delivery(&cfg).await;
     let n = 20_000u64;
     let t0 = std::time::Instant::now();
     for i in 0..n {

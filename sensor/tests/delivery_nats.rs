@@ -9,9 +9,7 @@ mod delivery_support;
 use async_nats::jetstream;
 use delivery_support::*;
 use falco_proto::v1::{Alert, Priority};
-use falco_sensor::config::{Config, ForwardConfig, NatsConfig};
-use falco_sensor::delivery::{Delivery, DeliveryHandle};
-use falco_sensor::metrics::SensorCounters;
+use falco_sensor::config::{ForwardConfig, NatsConfig};
 use falco_sensor::sinks::aggregate::Item;
 use falco_sensor::sinks::forward::{Encoder, Transport};
 use falco_sensor::sinks::http::PostOutcome;
@@ -101,15 +99,6 @@ fn nats_config(url: &str) -> NatsConfig {
     }
 }
 
-async fn start(cfg: &Config) -> DeliveryHandle {
-    let mut cfg = cfg.clone();
-    cfg.grpc.enabled = false;
-    cfg.metrics.enabled = false;
-    Delivery::start_in(&cfg, TestInfo::new(), SensorCounters::new())
-        .await
-        .unwrap()
-}
-
 /// Every message of the stream, in stream order: (subject, msg id, alert).
 async fn stored(url: &str, stream: &str) -> Vec<(String, String, Alert)> {
     let client = async_nats::connect(url).await.unwrap();
@@ -140,7 +129,7 @@ async fn alerts_arrive_as_protobuf_on_sanitised_subjects_in_a_created_stream() {
     let mut cfg = test_config();
     cfg.cluster = "prod.eu west".into();
     cfg.outputs.nats = nats_config(&nats.url());
-    let h = start(&cfg).await;
+    let h = start_delivery(&cfg).await;
     h.publish(alert(
         "Terminal shell in container",
         Priority::Critical,
@@ -208,7 +197,7 @@ async fn server_killed_and_restarted_keeps_every_alert_once_in_order() {
     let mut cfg = test_config();
     cfg.outputs.nats = nats_config(&url);
     cfg.outputs.nats.forward.batch_size = 20;
-    let h = start(&cfg).await;
+    let h = start_delivery(&cfg).await;
     let c = h.bus().counters().sink("nats");
 
     // NATS_OUTAGE_SECS=30 reproduces the 30 s outage (default 3).
@@ -289,7 +278,7 @@ async fn status_is_published_and_responses_have_their_own_subject() {
     let mut cfg = test_config();
     cfg.outputs.nats = nats_config(&nats.url());
     cfg.outputs.nats.status_interval_secs = 1;
-    let h = start(&cfg).await;
+    let h = start_delivery(&cfg).await;
     let seq = h.publish(alert(
         "Terminal shell in container",
         Priority::Critical,

@@ -10,21 +10,10 @@ mod pyservers;
 use delivery_support::*;
 use falco_proto::v1::Priority;
 use falco_sensor::config::{Config, ForwardConfig};
-use falco_sensor::delivery::{Delivery, DeliveryHandle};
-use falco_sensor::metrics::SensorCounters;
 use pyservers::{PyServer, free_port, run_python, script, venv};
 use serde_json::Value;
 use std::path::Path;
 use std::sync::atomic::Ordering::Relaxed;
-
-async fn start(cfg: &Config) -> DeliveryHandle {
-    let mut cfg = cfg.clone();
-    cfg.grpc.enabled = false;
-    cfg.metrics.enabled = false;
-    Delivery::start_in(&cfg, TestInfo::new(), SensorCounters::new())
-        .await
-        .unwrap()
-}
 
 fn moto(venv: &Path, port: u16, logs: &Path) -> PyServer {
     let port_s = port.to_string();
@@ -98,7 +87,7 @@ async fn batches_become_gzipped_json_lines_objects_in_a_real_s3() {
         &[&script("s3_client.py"), "create", &endpoint, "falco-alerts"],
     );
 
-    let h = start(&s3_config(&endpoint)).await;
+    let h = start_delivery(&s3_config(&endpoint)).await;
     let sensor_id = h.bus().identity().sensor_id.clone();
     for i in 0..7 {
         let mut a = alert("Shell in pod", Priority::Error, "prod", &format!("cmd {i}"));
@@ -169,7 +158,7 @@ async fn alerts_queued_while_s3_is_unreachable_are_stored_once_it_is_back() {
     let front = free_port();
     let mut cfg = s3_config(&format!("http://127.0.0.1:{front}"));
     cfg.outputs.s3.forward.batch_size = 10;
-    let h = start(&cfg).await;
+    let h = start_delivery(&cfg).await;
     for i in 0..25 {
         h.publish(alert(
             "Shell in pod",
@@ -214,7 +203,7 @@ async fn throughput_to_moto() {
     let mut cfg = s3_config(&endpoint);
     cfg.outputs.s3.forward.batch_size = 1000;
     cfg.outputs.s3.forward.queue_capacity = 50_000;
-    let h = start(&cfg).await;
+    let h = start_delivery(&cfg).await;
     let n = 20_000u64;
     let t0 = std::time::Instant::now();
     for i in 0..n {

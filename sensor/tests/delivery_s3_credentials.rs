@@ -12,21 +12,10 @@ mod pyservers;
 use delivery_support::*;
 use falco_proto::v1::Priority;
 use falco_sensor::config::{Config, ForwardConfig};
-use falco_sensor::delivery::{Delivery, DeliveryHandle};
 use falco_sensor::http_server::{respond, serve};
-use falco_sensor::metrics::SensorCounters;
 use pyservers::{PyServer, free_port, run_python, script, venv};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
-
-async fn start(cfg: &Config) -> DeliveryHandle {
-    let mut cfg = cfg.clone();
-    cfg.grpc.enabled = false;
-    cfg.metrics.enabled = false;
-    Delivery::start_in(&cfg, TestInfo::new(), SensorCounters::new())
-        .await
-        .unwrap()
-}
 
 fn set_env(pairs: &[(&str, Option<&str>)]) {
     for (k, v) in pairs {
@@ -151,7 +140,7 @@ async fn instance_metadata_then_web_identity_credentials_sign_the_uploads() {
     let (imds, _imds_running) = fake_imds(seen.clone()).await;
     set_env(&unset);
     set_env(&[("AWS_EC2_METADATA_SERVICE_ENDPOINT", Some(&imds))]);
-    let h = start(&s3_config(&endpoint)).await;
+    let h = start_delivery(&s3_config(&endpoint)).await;
     for i in 0..3 {
         h.publish(alert(
             "Shell in pod",
@@ -204,7 +193,7 @@ async fn instance_metadata_then_web_identity_credentials_sign_the_uploads() {
         ),
         ("AWS_ENDPOINT_URL_STS", Some(&endpoint)),
     ]);
-    let h = start(&s3_config(&endpoint)).await;
+    let h = start_delivery(&s3_config(&endpoint)).await;
     h.publish(alert("Shell in pod", Priority::Error, "prod", "irsa"));
     let c = h.bus().counters().sink("s3");
     wait_until("1 object via web identity", || c.sent.load(Relaxed) == 1).await;

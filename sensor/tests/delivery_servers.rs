@@ -10,9 +10,8 @@ mod delivery_support;
 
 use delivery_support::*;
 use falco_proto::v1::Priority;
-use falco_sensor::config::{Config, ForwardConfig, SyslogProtocol};
-use falco_sensor::delivery::{Delivery, DeliveryHandle};
-use falco_sensor::metrics::SensorCounters;
+use falco_sensor::config::{ForwardConfig, SyslogProtocol};
+use falco_sensor::delivery::DeliveryHandle;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -48,15 +47,6 @@ impl Drop for Server {
 fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
-}
-
-async fn start(cfg: &Config) -> DeliveryHandle {
-    let mut cfg = cfg.clone();
-    cfg.grpc.enabled = false;
-    cfg.metrics.enabled = false;
-    Delivery::start_in(&cfg, TestInfo::new(), SensorCounters::new())
-        .await
-        .unwrap()
 }
 
 fn fast_forward() -> ForwardConfig {
@@ -150,7 +140,7 @@ async fn alertmanager_ha_pair_gets_labelled_alerts_that_resolve() {
     ];
     cfg.outputs.alertmanager.resolve_timeout_secs = 600;
     cfg.outputs.alertmanager.forward = fast_forward();
-    let h = start(&cfg).await;
+    let h = start_delivery(&cfg).await;
     h.publish(alert(
         "Terminal shell in container",
         Priority::Critical,
@@ -318,7 +308,7 @@ async fn rsyslog_receives_rfc5424_over_udp_tcp_and_tls_without_record_splitting(
         cfg.outputs.syslog.app_name = format!("falco-{tag}");
         cfg.outputs.syslog.forward = fast_forward();
         cfg.outputs.syslog.forward.ca_file = Some(pki.path("ca.pem"));
-        let h = start(&cfg).await;
+        let h = start_delivery(&cfg).await;
         // A file name with CRLF and a forged syslog record in it.
         let evil = "/tmp/x\r\n<11>1 2024-01-01T00:00:00Z forged falco - - - FORGED";
         let mut a = alert("Write below etc", Priority::Error, "prod", "vi");
@@ -412,7 +402,7 @@ async fn syslog_outage_across_a_sensor_restart_loses_nothing_in_order() {
     buffered(&mut cfg.outputs.syslog.forward, buffer.path());
 
     // rsyslog is down: 40 alerts, ten times the memory queue.
-    let h = start(&cfg).await;
+    let h = start_delivery(&cfg).await;
     publish_numbered(&h, 40).await;
     let c = h.bus().counters().sink("syslog");
     wait_until("retries", || c.retried.load(Relaxed) >= 2).await;
@@ -420,7 +410,7 @@ async fn syslog_outage_across_a_sensor_restart_loses_nothing_in_order() {
     stop(h).await;
 
     let rs = start_rsyslog_on(&bin, dir.path(), &pki, ports).await;
-    let h = start(&cfg).await;
+    let h = start_delivery(&cfg).await;
     wait_until("40 lines", || {
         lines_with(&rs.out, "|falco-outage|").len() >= 40
     })
@@ -448,7 +438,7 @@ async fn alertmanager_outage_across_a_sensor_restart_loses_nothing() {
     cfg.outputs.alertmanager.urls = vec![format!("http://127.0.0.1:{port}")];
     buffered(&mut cfg.outputs.alertmanager.forward, buffer.path());
 
-    let h = start(&cfg).await;
+    let h = start_delivery(&cfg).await;
     // One namespace each: 30 distinct Alertmanager alerts.
     for i in 0..30 {
         h.publish(alert("Outage", Priority::Warning, &format!("ns{i}"), "x"));
@@ -460,7 +450,7 @@ async fn alertmanager_outage_across_a_sensor_restart_loses_nothing() {
     stop(h).await;
 
     let (_am, addr) = start_alertmanager_on(&bin, dir.path(), "am", port).await;
-    let h = start(&cfg).await;
+    let h = start_delivery(&cfg).await;
     let c = h.bus().counters().sink("alertmanager");
     wait_until("30 sent", || c.sent.load(Relaxed) == 30).await;
     let mut got: Vec<String> = am_alerts(&addr)
@@ -489,7 +479,7 @@ async fn syslog_tcp_reconnects_when_rsyslog_restarts_without_losing_a_message() 
     cfg.outputs.syslog.address = format!("127.0.0.1:{}", ports[1]);
     cfg.outputs.syslog.app_name = "falco-restart".into();
     cfg.outputs.syslog.forward = fast_forward();
-    let h = start(&cfg).await;
+    let h = start_delivery(&cfg).await;
     let c = h.bus().counters().sink("syslog");
     let rs = start_rsyslog_on(&bin, dir.path(), &pki, ports).await;
     for i in 0..5 {

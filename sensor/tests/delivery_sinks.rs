@@ -8,21 +8,12 @@ mod delivery_support;
 use base64::Engine;
 use delivery_support::*;
 use falco_proto::v1::Priority;
-use falco_sensor::config::{Config, ForwardConfig, LineFormat};
-use falco_sensor::delivery::{Delivery, DeliveryHandle};
+use falco_sensor::config::{ForwardConfig, LineFormat};
+use falco_sensor::delivery::Delivery;
 use falco_sensor::metrics::SensorCounters;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering::Relaxed;
-
-async fn start(cfg: &Config) -> DeliveryHandle {
-    let mut cfg = cfg.clone();
-    cfg.grpc.enabled = false;
-    cfg.metrics.enabled = false;
-    Delivery::start_in(&cfg, TestInfo::new(), SensorCounters::new())
-        .await
-        .unwrap()
-}
 
 fn fast_forward() -> ForwardConfig {
     ForwardConfig {
@@ -50,7 +41,7 @@ async fn loki_push_has_streams_labels_and_json_lines() {
         password: "p".into(),
     });
     cfg.outputs.loki.forward = fast_forward();
-    let h = start(&cfg).await;
+    let h = start_delivery(&cfg).await;
     h.publish(alert("Shell in pod", Priority::Critical, "prod", "bash -i"));
     h.publish(alert("Shell in pod", Priority::Critical, "prod", "sh"));
     h.publish(alert("Host write", Priority::Warning, "", "vi /etc/passwd"));
@@ -110,7 +101,7 @@ async fn slack_message_is_colored_and_escapes_event_data() {
         min_priority: Priority::Warning,
         ..fast_forward()
     };
-    let h = start(&cfg).await;
+    let h = start_delivery(&cfg).await;
     let evil = "<!channel> <https://evil|click> *bold* <@U024BE7LH> @here & more";
     h.publish(alert("too quiet", Priority::Notice, "prod", "ignored"));
     let mut a = alert("Shell in pod", Priority::Critical, "prod", evil);
@@ -164,7 +155,7 @@ async fn webhook_posts_falco_json_with_custom_headers() {
         .headers
         .insert("X-Api-Key".into(), "k-123".into());
     cfg.outputs.webhook.forward = fast_forward();
-    let h = start(&cfg).await;
+    let h = start_delivery(&cfg).await;
     let seq = h.publish(alert("Shell in pod", Priority::Error, "prod", "bash"));
     wait_until("webhook delivery", || rx.taken().len() == 1).await;
     let r = &rx.taken()[0];
@@ -216,7 +207,7 @@ async fn receiver_down_then_back_gets_every_queued_alert_exactly_once() {
         queue_capacity: 50,
         ..fast_forward()
     };
-    let h = start(&cfg).await;
+    let h = start_delivery(&cfg).await;
     for i in 0..40 {
         h.publish(alert("r", Priority::Notice, "", &i.to_string()));
     }
@@ -244,7 +235,7 @@ async fn over_the_queue_bound_drops_are_counted() {
         batch_size: 1,
         ..fast_forward()
     };
-    let h = start(&cfg).await;
+    let h = start_delivery(&cfg).await;
     for i in 0..100 {
         h.publish(alert("r", Priority::Notice, "", &i.to_string()));
     }
@@ -284,7 +275,7 @@ async fn identical_alerts_are_aggregated_but_the_file_sink_keeps_all() {
     cfg.outputs.file.enabled = true;
     cfg.outputs.file.path = path.clone();
     cfg.outputs.file.format = LineFormat::Json;
-    let h = start(&cfg).await;
+    let h = start_delivery(&cfg).await;
     for i in 0..37 {
         let mut a = alert("Shell in pod", Priority::Critical, "prod", "bash -i");
         a.time_ns += i * 1_000_000_000;
@@ -413,7 +404,7 @@ async fn https_forwarders_verify_certificates_by_default() {
     };
 
     // Default: the private CA is not trusted, so nothing is delivered.
-    let h = start(&webhook(true, None)).await;
+    let h = start_delivery(&webhook(true, None)).await;
     h.publish(alert("r", Priority::Error, "", "untrusted"));
     let c = h.bus().counters().sink("webhook");
     wait_until("the untrusted delivery to fail", || {
@@ -424,14 +415,14 @@ async fn https_forwarders_verify_certificates_by_default() {
     drop(h);
 
     // Trusting the CA through ca_file delivers.
-    let h = start(&webhook(true, Some(pki.path("ca.pem")))).await;
+    let h = start_delivery(&webhook(true, Some(pki.path("ca.pem")))).await;
     h.publish(alert("r", Priority::Error, "", "trusted"));
     let c = h.bus().counters().sink("webhook");
     wait_until("the trusted delivery", || c.sent.load(Relaxed) == 1).await;
     drop(h);
 
     // Explicitly turning verification off also delivers.
-    let h = start(&webhook(false, None)).await;
+    let h = start_delivery(&webhook(false, None)).await;
     h.publish(alert("r", Priority::Error, "", "unverified"));
     let c = h.bus().counters().sink("webhook");
     wait_until("the unverified delivery", || c.sent.load(Relaxed) == 1).await;

@@ -11,21 +11,10 @@ mod pyservers;
 use delivery_support::*;
 use falco_proto::v1::Priority;
 use falco_sensor::config::{Config, ForwardConfig, SmtpTls};
-use falco_sensor::delivery::{Delivery, DeliveryHandle};
-use falco_sensor::metrics::SensorCounters;
 use pyservers::{PyServer, free_port, script, venv};
 use serde_json::Value;
 use std::path::Path;
 use std::sync::atomic::Ordering::Relaxed;
-
-async fn start(cfg: &Config) -> DeliveryHandle {
-    let mut cfg = cfg.clone();
-    cfg.grpc.enabled = false;
-    cfg.metrics.enabled = false;
-    Delivery::start_in(&cfg, TestInfo::new(), SensorCounters::new())
-        .await
-        .unwrap()
-}
 
 fn smtp_server(venv: &Path, port: u16, out: &Path, mode: &str, pki: &Pki) -> PyServer {
     let port_s = port.to_string();
@@ -99,7 +88,7 @@ async fn a_storm_is_one_digest_over_starttls_with_auth_and_hostile_data_stays_in
     let out = tempfile::tempdir().unwrap();
     let port = free_port();
     let server = smtp_server(&venv, port, out.path(), "starttls", &pki);
-    let h = start(&smtp_config(port, SmtpTls::Starttls, &pki)).await;
+    let h = start_delivery(&smtp_config(port, SmtpTls::Starttls, &pki)).await;
     for i in 0..20 {
         let mut a = alert("Shell in pod", Priority::Critical, "prod", "bash -i");
         a.time_ns += i * 1_000_000_000;
@@ -189,7 +178,7 @@ async fn implicit_tls_delivers_and_an_untrusted_certificate_does_not() {
     cfg.outputs.smtp.forward.max_retries = 0;
     cfg.outputs.smtp.forward.timeout_ms = 3_000;
     cfg.outputs.smtp.forward.aggregation.enabled = false;
-    let h = start(&cfg).await;
+    let h = start_delivery(&cfg).await;
     h.publish(alert(
         "Shell in pod",
         Priority::Critical,
@@ -211,7 +200,7 @@ async fn implicit_tls_delivers_and_an_untrusted_certificate_does_not() {
 
     let mut cfg = smtp_config(port, SmtpTls::Tls, &pki);
     cfg.outputs.smtp.forward.aggregation.enabled = false;
-    let h = start(&cfg).await;
+    let h = start_delivery(&cfg).await;
     h.publish(alert("Shell in pod", Priority::Critical, "prod", "trusted"));
     let c = h.bus().counters().sink("smtp");
     wait_until("one mail over TLS", || c.sent.load(Relaxed) == 1).await;
@@ -237,7 +226,7 @@ async fn mails_queued_while_the_server_is_down_leave_once_it_is_back() {
     cfg.outputs.smtp.forward.aggregation.enabled = false;
     cfg.outputs.smtp.forward.batch_size = 5;
     cfg.outputs.smtp.forward.batch_wait_ms = 50;
-    let h = start(&cfg).await;
+    let h = start_delivery(&cfg).await;
     for i in 0..12 {
         h.publish(alert(
             "Shell in pod",

@@ -16,6 +16,21 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
 
+/// Starts the delivery stack for `cfg` with gRPC and metrics off (the
+/// sinks and the bus only).
+pub async fn start_delivery(cfg: &Config) -> falco_sensor::delivery::DeliveryHandle {
+    let mut cfg = cfg.clone();
+    cfg.grpc.enabled = false;
+    cfg.metrics.enabled = false;
+    falco_sensor::delivery::Delivery::start_in(
+        &cfg,
+        TestInfo::new(),
+        falco_sensor::metrics::SensorCounters::new(),
+    )
+    .await
+    .unwrap()
+}
+
 /// Upper bound on any wait, so a broken build fails instead of hanging.
 pub const HANG_GUARD: Duration = Duration::from_secs(60);
 

@@ -163,7 +163,10 @@ async fn a_republished_alert_is_stored_once() {
     let Some(bin) = binary() else { return };
     let dir = tempfile::tempdir().unwrap();
     let nats = start_nats(&bin, dir.path(), free_port(), &[]).await;
-    let cfg = nats_config(&nats.url());
+    let mut cfg = nats_config(&nats.url());
+    // The first send also connects and creates the stream on a server that
+    // just started: on a loaded machine that can take over a second.
+    cfg.forward.timeout_ms = 10_000;
     let enc = NatsEncoder::new(&cfg).unwrap();
     let transport = NatsTransport::new(&cfg);
     let mut a = alert(
